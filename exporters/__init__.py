@@ -1,0 +1,1 @@
+"""Target formats: USD/USDZ for Isaac Sim and the embedded simulator, NuRec, PLY/SPZ."""

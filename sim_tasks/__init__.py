@@ -1,0 +1,1 @@
+"""Simulator backends, tasks, scripted demonstrators, rollout recording, validation replay."""
