@@ -1,0 +1,86 @@
+"""`gwm export ...`: write a scene (scene.toml, a scene USD, or a bare splat PLY) to a target format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Export scenes: USD/USDZ (Isaac Sim 6, Newton), NuRec (Isaac Sim 5), PLY/SPZ.",
+                  no_args_is_help=True)
+
+SOURCE_HELP = "scene.toml (assembled now), a scene .usd/.usdz from export_usd, or a splat .ply"
+
+
+def load_scene_source(path: Path):
+    """SceneAsset from a scene file, a scene USD, or a bare splat PLY (background only, no colliders)."""
+    import numpy as np
+    import torch
+
+    from gwm.scene.asset import SceneAsset
+
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        from gwm.scene.assemble import assemble_scene
+
+        return assemble_scene(path)
+    if suffix in (".usd", ".usda", ".usdc", ".usdz"):
+        from exporters.usd import read_usd_scene
+
+        return read_usd_scene(path)
+    if suffix == ".ply":
+        from gwm.ply import read_ply, read_ply_metadata
+
+        return SceneAsset(background=read_ply(path), objects=[], support_vertices=np.zeros((0, 3)),
+                          support_faces=np.zeros((0, 3)), robot_base=torch.eye(4),
+                          metadata={"source": {"splat": str(path), "splat_metadata": read_ply_metadata(path)}})
+    raise typer.BadParameter(f"{path}: expected {SOURCE_HELP}")
+
+
+def _run(fn):
+    from gwm.scene.config import SceneConfigError
+
+    try:
+        return fn()
+    except (SceneConfigError, FileNotFoundError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+
+
+@app.command()
+def usd(source: Path = typer.Argument(..., help=SOURCE_HELP),
+        out: Path = typer.Argument(..., help=".usdz / .usd / .usda / .usdc")) -> None:
+    """UsdVol.ParticleField3DGaussianSplat + UsdPhysics stage (Isaac Sim 6.x, Newton)."""
+    from exporters.usd import export_usd
+
+    typer.echo(f"wrote {_run(lambda: export_usd(load_scene_source(source), out))}")
+
+
+@app.command()
+def nurec(source: Path = typer.Argument(..., help=SOURCE_HELP),
+          out: Path = typer.Argument(..., help="output .usdz"),
+          background_only: bool = typer.Option(False, help="leave the movable objects out")) -> None:
+    """NuRec USDZ (Isaac Sim 5.0-6.0): static Gaussians + collision proxy mesh."""
+    from exporters.nurec import export_nurec
+
+    typer.echo(f"wrote {_run(lambda: export_nurec(load_scene_source(source), out, include_objects=not background_only))}")
+
+
+@app.command()
+def ply(source: Path = typer.Argument(..., help=SOURCE_HELP),
+        out_dir: Path = typer.Argument(..., help="folder for scene.ply, background.ply, <object>.ply")) -> None:
+    """INRIA 3DGS PLY per object (world pose) and for the whole scene (Unreal plugins, SuperSplat)."""
+    from exporters.splat_files import export_ply
+
+    for name, p in _run(lambda: export_ply(load_scene_source(source), out_dir)).items():
+        typer.echo(f"{name}: {p}")
+
+
+@app.command()
+def spz(source: Path = typer.Argument(..., help=SOURCE_HELP),
+        out_dir: Path = typer.Argument(..., help="folder for scene.spz, background.spz, <object>.spz")) -> None:
+    """Niantic SPZ per object and for the whole scene (web viewers; lossy, ~10x smaller)."""
+    from exporters.splat_files import export_spz
+
+    for name, p in _run(lambda: export_spz(load_scene_source(source), out_dir)).items():
+        typer.echo(f"{name}: {p}")

@@ -1,0 +1,305 @@
+"""Scene file + splat PLY -> SceneAsset: normalise the frame, find the table, cut out the bodies.
+
+Steps (see gwm/scene/config.py for the frames):
+1. input -> metric: rotate `up_axis` to +Z, scale by [scale].
+2. support plane: RANSAC on Gaussian centres (opacity > 0.5) or SfM points, or explicit.
+3. metric -> world: level the plane (rotation about the plane point), move it to `height`.
+4. floaters: Gaussians outside [bounds] (or automatic bounds) are removed.
+5. objects: Gaussians whose centre is inside an oriented crop box and more than
+   `support_clearance` above the plane. Collision = convex hull of their centres
+   (opacity >= hull_min_opacity), with the lowest `snap_to_support` metres projected onto the
+   plane when the object sits on it, so it rests flush instead of on a few points.
+   Centre of mass: "hull" = volume centroid of the hull as a uniform solid (default; what a
+   simulator assumes for a solid object), or "opacity_weighted" = opacity-weighted mean of
+   the Gaussian centres (a surface centroid: biased towards the better-captured side).
+   Body frame: origin at the centre of mass, axes = the crop box's (yaw about +Z).
+6. support collider: a box `thickness` thick whose top face is the plane, spanning the
+   plane's inliers (1st-99th percentile) unless support_center/size are given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gwm.ply import read_ply, read_ply_metadata
+from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset, SceneObject
+from gwm.scene.config import (
+    MAX_OBJECT_SIZE_M,
+    MAX_SCENE_DISTANCE_M,
+    SceneConfig,
+    SceneConfigError,
+    load_scene_config,
+)
+from gwm.scene.plane import Plane, find_support_plane, rotation_between, support_box, up_axis_rotation
+from gwm.splats import GaussianSplats
+
+PLANE_MIN_OPACITY = 0.5  # Gaussians that vote for the support plane
+MAX_SCENE_EXTENT_M = 100.0  # a captured tabletop or room is far smaller; larger means wrong units
+
+
+def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = None) -> SceneAsset:
+    """Build the SceneAsset a scene file describes. Raises SceneConfigError naming the fix.
+
+    splat overrides the scene file's input.splat (only when config is a path)."""
+    if not isinstance(config, SceneConfig):
+        config = load_scene_config(config, splat=splat)
+    elif splat is not None:
+        raise ValueError("assemble_scene: pass splat only with a scene file path, not a parsed SceneConfig")
+    where = str(config.source_file or "scene")
+    splats = read_ply(config.splat)
+    if len(splats) == 0:
+        raise SceneConfigError(f"{where}: {config.splat} holds no Gaussians; re-export the splat")
+
+    # 1. input -> metric
+    scale = config.scale.resolve()
+    rot_up = up_axis_rotation(config.up_axis)
+    means_in = splats.means.double().numpy()
+    means_metric = scale * means_in @ rot_up.T
+    _check_extent(where, means_metric, scale)
+
+    # 2. support plane (metric frame)
+    plane = _estimate_plane(config, splats, means_metric, rot_up, scale, where)
+
+    # 3. metric -> world
+    rot_level = rotation_between(plane.normal, np.array([0.0, 0.0, 1.0])) if config.plane.level else np.eye(3)
+    shift = np.zeros(3)
+    if config.plane.height is not None:
+        shift[2] = config.plane.height - plane.point[2]
+    world_from_metric = np.eye(4)
+    world_from_metric[:3, :3] = rot_level
+    world_from_metric[:3, 3] = plane.point - rot_level @ plane.point + shift
+    metric_from_input = np.eye(4)
+    metric_from_input[:3, :3] = scale * rot_up
+    world_from_input = world_from_metric @ metric_from_input
+    plane_w = Plane(normal=rot_level @ plane.normal, point=plane.point + shift,
+                    inliers=None if plane.inliers is None else plane.inliers @ rot_level.T + world_from_metric[:3, 3])
+    if np.linalg.norm(plane_w.point) > MAX_SCENE_DISTANCE_M:
+        raise SceneConfigError(
+            f"{where}: the support plane ends up {np.linalg.norm(plane_w.point):.0f} m from the origin "
+            f"(at {np.round(plane_w.point, 2).tolist()}); coordinates look like the wrong units: set [scale] "
+            "(factor = 0.001 for millimetres) or plane.height"
+        )
+
+    rigid = torch.eye(4, dtype=torch.float64)
+    rigid[:3, :3] = torch.from_numpy(rot_level @ rot_up)
+    rigid[:3, 3] = torch.from_numpy(world_from_input[:3, 3])
+    world = splats.transform(rigid, scale=scale)  # rotates orientations and SH too
+    means = world.means.double().numpy()
+    opac = world.opacities.double().numpy()
+
+    # 4. floaters
+    lo, hi = _bounds(config, means, opac)
+    keep = np.all((means >= lo) & (means <= hi), axis=1)
+
+    # 5. objects
+    taken = np.zeros(len(world), dtype=bool)
+    objects, object_stats = [], {}
+    height_above = plane_w.signed_distance(means)
+    for i, spec in enumerate(config.objects):
+        label = f"objects[{i}] ({spec.name!r})"
+        box = spec.box
+        yaw = math.radians(box.yaw_deg)
+        rz = np.array([[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+        center, half = np.asarray(box.center), np.asarray(box.size) / 2
+        local = (means - center) @ rz  # rows: rz^T (x - c)
+        inside = np.all(np.abs(local) <= half, axis=1)
+        if not np.all((center - half >= lo - 1e-9) & (center + half <= hi + 1e-9)):
+            raise SceneConfigError(f"{where}: {label} crop box is not inside the scene bounds "
+                                   f"{np.round(lo, 3).tolist()}..{np.round(hi, 3).tolist()}; move it or widen [bounds]")
+        sel = inside & keep & ~taken & (height_above > config.assembly.support_clearance)
+        if not sel.any():
+            raise SceneConfigError(_empty_box_message(where, label, box, means[keep], inside, taken, keep))
+        obj, stats = _build_object(where, label, spec, world[torch.from_numpy(sel)], rz, plane_w, config)
+        taken |= sel
+        objects.append(obj)
+        object_stats[spec.name] = stats
+
+    background = world[torch.from_numpy(keep & ~taken)]
+
+    # 6. support collider
+    support_v, support_f = _support_mesh(config, plane_w, means[keep])
+
+    yaw = math.radians(config.robot.yaw_deg)
+    robot = torch.eye(4, dtype=torch.float64)
+    robot[:2, :2] = torch.tensor([[math.cos(yaw), -math.sin(yaw)], [math.sin(yaw), math.cos(yaw)]])
+    robot[:3, 3] = torch.tensor(config.robot.position)
+
+    metadata = {
+        "format_version": SCENE_FORMAT_VERSION,
+        "config": config.to_dict(),
+        "normalisation": world_from_input.tolist(),  # world_from_input (similarity: includes scale)
+        "source": {"splat": str(config.splat), "sha256": _sha256(config.splat),
+                   "splat_metadata": read_ply_metadata(config.splat)},
+        "plane": {"normal": plane_w.normal.tolist(), "point": plane_w.point.tolist(),
+                  "inliers": None if plane.inliers is None else int(len(plane.inliers)),
+                  "method": config.plane.method},
+        "stats": {"input_gaussians": len(splats), "floaters_removed": int((~keep).sum()),
+                  "background_gaussians": len(background), "scale": scale,
+                  "bounds": [lo.tolist(), hi.tolist()], "objects": object_stats},
+    }
+    return SceneAsset(background=background, objects=objects, support_vertices=support_v, support_faces=support_f,
+                      robot_base=robot, metadata=metadata, support_friction=config.plane.friction)
+
+
+# steps ---------------------------------------------------------------------------------------
+def _check_extent(where: str, means_metric: np.ndarray, scale: float) -> None:
+    lo, hi = np.percentile(means_metric, [5, 95], axis=0)
+    extent = float(np.linalg.norm(hi - lo))
+    if extent > MAX_SCENE_EXTENT_M:
+        raise SceneConfigError(
+            f"{where}: after scaling by {scale:g} the scene is {extent:.0f} m across (5-95th percentile of "
+            "Gaussian centres), which would make objects kilometres big; check [scale] (known_distance metres "
+            "and points, or factor) and that the splat is not in millimetres"
+        )
+    if extent < 0.05:
+        raise SceneConfigError(
+            f"{where}: after scaling by {scale:g} the scene is only {extent * 1000:.1f} mm across; "
+            "check [scale]: the factor should make the scene metric"
+        )
+
+
+def _estimate_plane(config, splats, means_metric, rot_up, scale, where) -> Plane:
+    spec = config.plane
+    if spec.method == "explicit":
+        n = np.asarray(spec.normal, dtype=np.float64)
+        n = n / np.linalg.norm(n)
+        if n[2] < 0:
+            n = -n
+        return Plane(normal=n, point=np.asarray(spec.point, dtype=np.float64))
+    if spec.points == "sfm":
+        pts = _read_points(config.sfm_points) * scale @ rot_up.T
+        what = f"SfM points from {config.sfm_points}"
+    else:
+        pts = means_metric[splats.opacities.numpy() > PLANE_MIN_OPACITY]
+        what = f"Gaussian centres with opacity > {PLANE_MIN_OPACITY}"
+    if spec.region is not None:
+        c, h = np.asarray(spec.region.center), np.asarray(spec.region.size) / 2
+        pts = pts[np.all(np.abs(pts - c) <= h, axis=1)]
+    if len(pts) < 10:
+        raise SceneConfigError(f"{where}: only {len(pts)} {what} for plane estimation"
+                               + (" inside plane.region; move or enlarge the region" if spec.region else
+                                  "; use plane.method = \"explicit\""))
+    try:
+        plane = find_support_plane(pts, spec.threshold, spec.max_tilt_deg, spec.select, seed=config.assembly.seed)
+    except ValueError as e:
+        raise SceneConfigError(f"{where}: plane estimation failed on {what}: {e}") from e
+    if len(plane.inliers) < 10:
+        raise SceneConfigError(f"{where}: the best plane has only {len(plane.inliers)} inliers; raise plane.threshold "
+                               "or give the plane explicitly (plane.method = \"explicit\")")
+    return plane
+
+
+def _read_points(path: Path) -> np.ndarray:
+    from plyfile import PlyData
+
+    v = PlyData.read(str(path))["vertex"].data
+    return np.stack([np.asarray(v[k], dtype=np.float64) for k in ("x", "y", "z")], 1)
+
+
+def _bounds(config: SceneConfig, means: np.ndarray, opac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Explicit [bounds], or the 1st-99th percentile box of visible centres grown by 25% (>= 0.1 m) a side."""
+    if config.bounds.min is not None:
+        return np.asarray(config.bounds.min), np.asarray(config.bounds.max)
+    pts = means[opac > 0.1] if (opac > 0.1).sum() >= 10 else means
+    lo, hi = np.percentile(pts, [1, 99], axis=0)
+    margin = np.maximum(0.25 * (hi - lo), 0.1)
+    return lo - margin, hi + margin
+
+
+def _empty_box_message(where, label, box, means_kept, inside, taken, keep) -> str:
+    c = np.asarray(box.center)
+    base = (f"{where}: {label} crop box (center {list(box.center)}, size {list(box.size)}, yaw {box.yaw_deg} deg) "
+            "selects no Gaussians")
+    if (inside & taken).any():
+        return base + "; the Gaussians in it were already taken by an earlier object's box: make the boxes not overlap"
+    if (inside & keep).any():
+        return base + " above the support plane (it only holds table Gaussians); raise the box centre"
+    if len(means_kept) == 0:
+        return base + "; the scene is empty after removing floaters: check [bounds]"
+    d = np.linalg.norm(means_kept - c, axis=1)
+    j = int(d.argmin())
+    return (base + f"; the nearest Gaussian is {d[j]:.3f} m away at {np.round(means_kept[j], 3).tolist()} "
+            f"(scene spans {np.round(means_kept.min(0), 2).tolist()}..{np.round(means_kept.max(0), 2).tolist()}); "
+            "move the box (world frame, metres) or enlarge its size")
+
+
+def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plane: Plane, config):
+    import trimesh
+
+    asm = config.assembly
+    means = part.means.double().numpy()
+    opac = part.opacities.double().numpy()
+    pts = means[opac >= asm.hull_min_opacity]
+    if len(pts) < 4:
+        pts = means
+    if len(pts) < 4 or np.linalg.matrix_rank(pts - pts.mean(0), tol=1e-6) < 3:
+        raise SceneConfigError(f"{where}: {label} has {len(means)} Gaussians, too few (or all flat) for a collision "
+                               "hull; enlarge the crop box or lower assembly.hull_min_opacity")
+    extent = pts.max(0) - pts.min(0)
+    if extent.max() > MAX_OBJECT_SIZE_M:
+        raise SceneConfigError(f"{where}: {label} spans {extent.max():.1f} m; an object this big means wrong units "
+                               "or a crop box that includes the room; check [scale] and the box size")
+    height = plane.signed_distance(pts)
+    snapped = False
+    if height.min() <= asm.snap_to_support + asm.support_clearance:
+        # Extend the lowest slab onto the plane so the body rests flush on the support.
+        slab = pts[height <= height.min() + asm.snap_to_support]
+        pts = np.concatenate([pts, slab - plane.signed_distance(slab)[:, None] * plane.normal])
+        snapped = True
+    hull = trimesh.Trimesh(vertices=pts, process=True).convex_hull
+    if asm.com == "hull" and hull.is_volume and hull.volume > 1e-12:
+        com = np.asarray(hull.center_mass)
+    else:
+        com = (opac[:, None] * means).sum(0) / max(opac.sum(), 1e-12)
+
+    world_from_body = torch.eye(4, dtype=torch.float64)
+    world_from_body[:3, :3] = torch.from_numpy(rz)
+    world_from_body[:3, 3] = torch.from_numpy(com)
+    body_splats = part.transform(torch.linalg.inv(world_from_body))
+    verts_body = (np.asarray(hull.vertices) - com) @ rz  # rz^T (v - com)
+    obj = SceneObject(name=spec.name, splats=body_splats, world_from_body=world_from_body, mass=spec.mass,
+                      friction=spec.friction, collision_vertices=verts_body.astype(np.float32),
+                      collision_faces=np.asarray(hull.faces, dtype=np.int32))
+    aabb_lo, aabb_hi = verts_body.min(0), verts_body.max(0)
+    stats = {"gaussians": len(part), "hull_vertices": len(hull.vertices), "snapped_to_support": snapped,
+             "com": com.tolist(), "size_body_axes": (aabb_hi - aabb_lo).tolist(),
+             "box_center_world": (com + rz @ ((aabb_lo + aabb_hi) / 2)).tolist(),
+             "volume": float(hull.volume) if hull.is_volume else 0.0}
+    return obj, stats
+
+
+def _support_mesh(config: SceneConfig, plane: Plane, means_kept: np.ndarray):
+    spec = config.plane
+    if spec.support_center is not None and spec.support_size is not None:
+        center, size = np.asarray(spec.support_center), np.asarray(spec.support_size)
+    else:
+        pts = plane.inliers if plane.inliers is not None and len(plane.inliers) >= 10 else None
+        if pts is None:  # explicit plane: the visible Gaussians lying on it
+            on = np.abs(plane.signed_distance(means_kept)) < max(spec.threshold, 0.01)
+            pts = means_kept[on] if on.sum() >= 10 else means_kept
+        lo, hi = np.percentile(pts[:, :2], [1, 99], axis=0)
+        center = np.asarray(spec.support_center) if spec.support_center is not None else (lo + hi) / 2
+        size = np.asarray(spec.support_size) if spec.support_size is not None else np.maximum(hi - lo, 0.05)
+    verts, faces = support_box(center, size, 0.0, spec.thickness)
+    # Place the box's top face on the (possibly tilted) plane: rotate +Z to its normal about the plane point.
+    rot = rotation_between(np.array([0.0, 0.0, 1.0]), plane.normal)
+    top_center = np.array([center[0], center[1], 0.0])
+    top_center[2] = plane.point[2] - (plane.normal[:2] @ (top_center[:2] - plane.point[:2])) / plane.normal[2]
+    verts = (verts.astype(np.float64) - [center[0], center[1], 0.0]) @ rot.T + top_center
+    return verts.astype(np.float32), faces
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+__all__ = ["assemble_scene"]

@@ -1,0 +1,434 @@
+"""The scene file: a small TOML that says how to turn a captured splat into a simulation scene.
+
+Frames (all lengths in metres):
+  input   the splat PLY's own coordinates;
+  metric  input rotated so `up_axis` points along +Z, then scaled by [scale];
+  world   metric, levelled so the support plane is exactly horizontal (rotation about the
+          plane point) and shifted so the plane lies at z = `height` (when given).
+`[scale] known_distance` points are in input coordinates; `[plane]` explicit point/normal and
+`region` are in the metric frame; everything else (crop boxes, bounds, robot) is in world.
+For a metric, Z-up reconstruction (what `gwm reconstruct` writes) the three frames coincide
+up to the small levelling correction, so boxes can be read off the input splat in a viewer.
+
+Example (every key shown; most are optional):
+
+    format_version = 1
+    [input]
+    splat = "splat.ply"              # relative to this file
+    sfm_points = "sparse_pc.ply"     # optional, only for plane.points = "sfm"
+    up_axis = "+z"                   # the input's up direction: +x -x +y -y +z -z
+    [scale]                          # at most one of factor / known_distance (default factor 1)
+    factor = 1.0
+    # known_distance = { a = [0, 0, 0], b = [0.3, 0, 0], metres = 0.30 }
+    [plane]
+    method = "ransac"                # "ransac" (estimate) | "explicit" (normal + point)
+    points = "gaussians"             # ransac input: "gaussians" | "sfm"
+    region = { center = [0, 0, 0.75], size = [2, 2, 0.4] }   # ransac: only points in this box
+    select = "largest"               # ransac: "largest" | "highest" horizontal plane
+    threshold = 0.005                # ransac inlier distance (m)
+    max_tilt_deg = 15.0              # ransac: ignore planes tilted more than this
+    # normal = [0, 0, 1]             # explicit
+    # point = [0, 0, 0.75]           # explicit
+    level = true                     # rotate the scene so the plane is horizontal
+    height = 0.75                    # optional: move the plane to this world z
+    friction = 0.8
+    support_center = [0.0, 0.0]      # optional xy of the support box (default: plane inliers)
+    support_size = [1.2, 0.8]        # optional xy size of the support box
+    thickness = 0.05                 # support box thickness below the plane (m)
+    [bounds]                         # optional; Gaussians outside are floaters and removed
+    min = [-2, -2, -0.1]
+    max = [2, 2, 2.5]
+    [robot]
+    position = [0, -0.6, 0.75]
+    yaw_deg = 90.0
+    [assembly]
+    com = "hull"                     # "hull" (uniform solid) | "opacity_weighted"
+    hull_min_opacity = 0.2           # Gaussians below this opacity do not shape the hull
+    support_clearance = 0.004        # Gaussians this close above the plane stay background
+    snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
+    [[objects]]
+    name = "mug"
+    center = [0.1, 0.2, 0.80]        # crop box centre, world frame
+    size = [0.12, 0.12, 0.14]        # full edge lengths (m)
+    yaw_deg = 0.0                    # box rotation about +Z; also the body frame's yaw
+    mass = 0.3                       # kg
+    friction = 0.6
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCENE_FILE_VERSION = 1
+UP_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
+# Sanity limits that catch wrong units (millimetres, or a scale off by 1000x).
+MAX_OBJECT_SIZE_M = 3.0
+MAX_SCENE_DISTANCE_M = 50.0
+
+
+class SceneConfigError(ValueError):
+    """A scene file problem; the message names the key, the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class CropBox:
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+    yaw_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    name: str
+    box: CropBox
+    mass: float
+    friction: float = 0.6
+
+
+@dataclass(frozen=True)
+class KnownDistance:
+    a: tuple[float, float, float]
+    b: tuple[float, float, float]
+    metres: float
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    factor: float | None = None
+    known_distance: KnownDistance | None = None
+
+    def resolve(self) -> float:
+        if self.known_distance is None:
+            return 1.0 if self.factor is None else self.factor
+        kd = self.known_distance
+        d = math.dist(kd.a, kd.b)
+        return kd.metres / d
+
+
+@dataclass(frozen=True)
+class Region:
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class PlaneSpec:
+    method: str = "ransac"
+    points: str = "gaussians"
+    region: Region | None = None
+    select: str = "largest"
+    threshold: float = 0.005
+    max_tilt_deg: float = 15.0
+    normal: tuple[float, float, float] | None = None
+    point: tuple[float, float, float] | None = None
+    level: bool = True
+    height: float | None = None
+    friction: float = 0.8
+    support_center: tuple[float, float] | None = None
+    support_size: tuple[float, float] | None = None
+    thickness: float = 0.05
+
+
+@dataclass(frozen=True)
+class BoundsSpec:
+    min: tuple[float, float, float] | None = None
+    max: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    position: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    yaw_deg: float = 0.0
+
+
+@dataclass(frozen=True)
+class AssemblySpec:
+    com: str = "hull"
+    hull_min_opacity: float = 0.2
+    support_clearance: float = 0.004
+    snap_to_support: float = 0.01
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    splat: Path
+    sfm_points: Path | None = None
+    up_axis: str = "+z"
+    scale: ScaleSpec = field(default_factory=ScaleSpec)
+    plane: PlaneSpec = field(default_factory=PlaneSpec)
+    bounds: BoundsSpec = field(default_factory=BoundsSpec)
+    robot: RobotSpec = field(default_factory=RobotSpec)
+    assembly: AssemblySpec = field(default_factory=AssemblySpec)
+    objects: tuple[ObjectSpec, ...] = ()
+    source_file: Path | None = None
+
+    def to_dict(self) -> dict:
+        """Resolved config as plain JSON-able data (stored in every artifact)."""
+        def clean(v):
+            if isinstance(v, Path):
+                return str(v)
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            return v
+        return clean(asdict(self))
+
+
+# parsing -------------------------------------------------------------------------------------
+def load_scene_config(path: str | Path, splat: str | Path | None = None) -> SceneConfig:
+    """Parse and validate a scene TOML file. Raises SceneConfigError naming the fix.
+
+    splat overrides input.splat (e.g. a pipeline's own reconstruction output)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SceneConfigError(f"{path}: scene file not found; write one (see `gwm scene assemble --help`)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SceneConfigError(f"{path}: not valid TOML ({e}); fix the syntax at that line") from e
+    return parse_scene_config(data, base_dir=path.parent, source_file=path, splat=splat)
+
+
+def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path | None = None,
+                       splat: str | Path | None = None) -> SceneConfig:
+    where = str(source_file) if source_file else "scene file"
+    r = _Reader(where)
+    r.keys(data, "", ["format_version", "input", "scale", "plane", "bounds", "robot", "assembly", "objects"])
+    version = data.get("format_version", SCENE_FILE_VERSION)
+    if version != SCENE_FILE_VERSION:
+        raise SceneConfigError(f"{where}: format_version {version!r} is not supported; this code reads {SCENE_FILE_VERSION}")
+
+    inp = r.table(data, "input", required=True)
+    r.keys(inp, "input", ["splat", "sfm_points", "up_axis"])
+    base = Path(base_dir)
+    if splat is not None:
+        splat = Path(splat)
+        if not splat.is_file():
+            raise SceneConfigError(f"{splat}: splat PLY not found; reconstruct one first (gwm reconstruct ...)")
+    else:
+        splat = base / r.string(inp, "input.splat", required=True)
+    if not splat.is_file():
+        raise SceneConfigError(
+            f"{where}: input.splat = {inp['splat']!r} does not exist (looked for {splat}); "
+            "give the splat PLY's path relative to the scene file"
+        )
+    sfm = inp.get("sfm_points")
+    sfm_path = base / r.string(inp, "input.sfm_points") if sfm is not None else None
+    if sfm_path is not None and not sfm_path.is_file():
+        raise SceneConfigError(f"{where}: input.sfm_points = {sfm!r} does not exist (looked for {sfm_path}); "
+                               "fix the path or remove the key")
+    up_axis = r.choice(inp, "input.up_axis", UP_AXES, "+z")
+
+    sc = r.table(data, "scale")
+    r.keys(sc, "scale", ["factor", "known_distance"])
+    if "factor" in sc and "known_distance" in sc:
+        raise SceneConfigError(f"{where}: [scale] has both factor and known_distance; keep one")
+    factor = r.number(sc, "scale.factor", positive=True) if "factor" in sc else None
+    kd = None
+    if "known_distance" in sc:
+        t = r.table(sc, "known_distance", prefix="scale.")
+        r.keys(t, "scale.known_distance", ["a", "b", "metres"])
+        kd = KnownDistance(r.vec(t, "scale.known_distance.a", 3, required=True),
+                           r.vec(t, "scale.known_distance.b", 3, required=True),
+                           r.number(t, "scale.known_distance.metres", positive=True, required=True))
+        if math.dist(kd.a, kd.b) < 1e-9:
+            raise SceneConfigError(f"{where}: scale.known_distance points a and b are the same point; "
+                                   "give two distinct points a known distance apart")
+    scale = ScaleSpec(factor, kd)
+
+    pl = r.table(data, "plane")
+    r.keys(pl, "plane", ["method", "points", "region", "select", "threshold", "max_tilt_deg", "normal", "point",
+                         "level", "height", "friction", "support_center", "support_size", "thickness"])
+    method = r.choice(pl, "plane.method", ("ransac", "explicit"), "ransac")
+    region = None
+    if "region" in pl:
+        t = r.table(pl, "region", prefix="plane.")
+        r.keys(t, "plane.region", ["center", "size"])
+        region = Region(r.vec(t, "plane.region.center", 3, required=True),
+                        r.vec(t, "plane.region.size", 3, required=True, positive=True))
+    plane = PlaneSpec(
+        method=method,
+        points=r.choice(pl, "plane.points", ("gaussians", "sfm"), "gaussians"),
+        region=region,
+        select=r.choice(pl, "plane.select", ("largest", "highest"), "largest"),
+        threshold=r.number(pl, "plane.threshold", positive=True, default=0.005),
+        max_tilt_deg=r.number(pl, "plane.max_tilt_deg", positive=True, default=15.0),
+        normal=r.vec(pl, "plane.normal", 3, required=method == "explicit"),
+        point=r.vec(pl, "plane.point", 3, required=method == "explicit"),
+        level=r.boolean(pl, "plane.level", True),
+        height=r.number(pl, "plane.height") if "height" in pl else None,
+        friction=r.number(pl, "plane.friction", minimum=0.0, default=0.8),
+        support_center=r.vec(pl, "plane.support_center", 2),
+        support_size=r.vec(pl, "plane.support_size", 2, positive=True),
+        thickness=r.number(pl, "plane.thickness", positive=True, default=0.05),
+    )
+    if method == "ransac" and ("normal" in pl or "point" in pl):
+        raise SceneConfigError(f"{where}: plane.normal/point are only used with plane.method = \"explicit\"; "
+                               "set method = \"explicit\" or remove them")
+    if method == "explicit" and math.hypot(*plane.normal) < 1e-9:
+        raise SceneConfigError(f"{where}: plane.normal is the zero vector; give the plane's up direction, e.g. [0, 0, 1]")
+    if plane.points == "sfm" and method == "ransac" and sfm_path is None:
+        raise SceneConfigError(f"{where}: plane.points = \"sfm\" needs input.sfm_points; add it or use \"gaussians\"")
+    if plane.height is not None and abs(plane.height) > MAX_SCENE_DISTANCE_M:
+        raise SceneConfigError(f"{where}: plane.height = {plane.height} m puts the table {abs(plane.height):.0f} m away; "
+                               "heights are metres (a table top is ~0.75)")
+
+    bd = r.table(data, "bounds")
+    r.keys(bd, "bounds", ["min", "max"])
+    bounds = BoundsSpec(r.vec(bd, "bounds.min", 3), r.vec(bd, "bounds.max", 3))
+    if (bounds.min is None) != (bounds.max is None):
+        raise SceneConfigError(f"{where}: [bounds] needs both min and max (or neither for automatic bounds)")
+    if bounds.min is not None and any(lo >= hi for lo, hi in zip(bounds.min, bounds.max)):
+        raise SceneConfigError(f"{where}: bounds.min {bounds.min} must be below bounds.max {bounds.max} on every axis")
+
+    rb = r.table(data, "robot")
+    r.keys(rb, "robot", ["position", "yaw_deg"])
+    robot = RobotSpec(r.vec(rb, "robot.position", 3) or (0.0, 0.0, 0.0), r.number(rb, "robot.yaw_deg", default=0.0))
+    _check_distance(where, "robot.position", robot.position)
+
+    asm = r.table(data, "assembly")
+    r.keys(asm, "assembly", ["com", "hull_min_opacity", "support_clearance", "snap_to_support", "seed"])
+    assembly = AssemblySpec(
+        com=r.choice(asm, "assembly.com", ("hull", "opacity_weighted"), "hull"),
+        hull_min_opacity=r.number(asm, "assembly.hull_min_opacity", minimum=0.0, maximum=1.0, default=0.2),
+        support_clearance=r.number(asm, "assembly.support_clearance", minimum=0.0, default=0.004),
+        snap_to_support=r.number(asm, "assembly.snap_to_support", minimum=0.0, default=0.01),
+        seed=int(r.number(asm, "assembly.seed", default=0)),
+    )
+
+    raw_objects = data.get("objects", [])
+    if not isinstance(raw_objects, list) or not all(isinstance(o, dict) for o in raw_objects):
+        raise SceneConfigError(f"{where}: objects must be an array of tables: write each as [[objects]]")
+    objects = []
+    for i, o in enumerate(raw_objects):
+        name = o.get("name")
+        label = f"objects[{i}]" + (f" ({name!r})" if name else "")
+        r.keys(o, label, ["name", "center", "size", "yaw_deg", "mass", "friction"])
+        name = r.string(o, f"{label}.name", required=True)
+        if not (name[0].isalpha() and all(c.isalnum() or c == "_" for c in name)):
+            raise SceneConfigError(f"{where}: {label}.name {name!r} is not a valid name; use letters, digits and '_' "
+                                   "starting with a letter (e.g. 'red_mug')")
+        box = CropBox(r.vec(o, f"{label}.center", 3, required=True),
+                      r.vec(o, f"{label}.size", 3, required=True, positive=True),
+                      r.number(o, f"{label}.yaw_deg", default=0.0))
+        mass = r.number(o, f"{label}.mass", required=True)
+        if not mass > 0:
+            raise SceneConfigError(f"{where}: {label}.mass = {mass} kg; mass must be a positive number of kilograms "
+                                   "(e.g. 0.3 for a mug)")
+        if mass > 500:
+            raise SceneConfigError(f"{where}: {label}.mass = {mass} kg is not a movable object; mass is in kg, not grams")
+        friction = r.number(o, f"{label}.friction", minimum=0.0, default=0.6)
+        if friction > 5:
+            raise SceneConfigError(f"{where}: {label}.friction = {friction} is not a friction coefficient (0..~1.5)")
+        if max(box.size) > MAX_OBJECT_SIZE_M:
+            raise SceneConfigError(
+                f"{where}: {label}.size {list(box.size)} is {max(box.size):.1f} m; sizes are full edge lengths in "
+                "metres (a mug is ~[0.1, 0.1, 0.12]). If the splat is not metric, set [scale]"
+            )
+        _check_distance(where, f"{label}.center", box.center)
+        objects.append(ObjectSpec(name, box, float(mass), float(friction)))
+    names = [o.name for o in objects]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SceneConfigError(f"{where}: object names must be unique; {dup} repeat. Rename one of them")
+
+    return SceneConfig(splat=splat, sfm_points=sfm_path, up_axis=up_axis, scale=scale, plane=plane, bounds=bounds,
+                       robot=robot, assembly=assembly, objects=tuple(objects), source_file=source_file)
+
+
+def _check_distance(where: str, key: str, xyz) -> None:
+    d = math.hypot(*xyz)
+    if d > MAX_SCENE_DISTANCE_M:
+        raise SceneConfigError(f"{where}: {key} = {list(xyz)} is {d:.0f} m from the origin; coordinates are metres "
+                               "in the world frame (check for millimetres, or set [scale])")
+
+
+class _Reader:
+    """Typed access to TOML values with error messages that name the key and the fix."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, msg: str):
+        raise SceneConfigError(f"{self.where}: {msg}")
+
+    def keys(self, table: dict, name: str, allowed: list[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                fix = f"did you mean {hint[0]!r}?" if hint else f"allowed keys: {', '.join(allowed)}"
+                self.fail(f"unknown key {key!r} in {'[' + name + ']' if name else 'the top level'}; {fix}")
+
+    def table(self, data: dict, key: str, required: bool = False, prefix: str = "") -> dict:
+        if key not in data:
+            if required:
+                self.fail(f"missing [{prefix}{key}] table; add it (see the example in gwm/scene/config.py)")
+            return {}
+        if not isinstance(data[key], dict):
+            self.fail(f"{prefix}{key} must be a table ([{prefix}{key}] or {{ ... }}), got {data[key]!r}")
+        return data[key]
+
+    def _get(self, data: dict, dotted: str, required: bool):
+        key = dotted.rsplit(".", 1)[-1]
+        if key not in data:
+            if required:
+                self.fail(f"missing required key {dotted}")
+            return None
+        return data[key]
+
+    def string(self, data, dotted, required=False) -> str | None:
+        v = self._get(data, dotted, required)
+        if v is not None and (not isinstance(v, str) or not v):
+            self.fail(f"{dotted} must be a non-empty string, got {v!r}")
+        return v
+
+    def choice(self, data, dotted, options, default) -> str:
+        v = self._get(data, dotted, False)
+        if v is None:
+            return default
+        if v not in options:
+            self.fail(f"{dotted} = {v!r} is not one of {', '.join(repr(o) for o in options)}")
+        return v
+
+    def boolean(self, data, dotted, default) -> bool:
+        v = self._get(data, dotted, False)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            self.fail(f"{dotted} must be true or false, got {v!r}")
+        return v
+
+    def number(self, data, dotted, required=False, positive=False, minimum=None, maximum=None, default=None) -> float:
+        v = self._get(data, dotted, required)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            self.fail(f"{dotted} must be a finite number, got {v!r}")
+        if positive and v <= 0:
+            self.fail(f"{dotted} = {v} must be positive")
+        if minimum is not None and v < minimum:
+            self.fail(f"{dotted} = {v} must be >= {minimum}")
+        if maximum is not None and v > maximum:
+            self.fail(f"{dotted} = {v} must be <= {maximum}")
+        return float(v)
+
+    def vec(self, data, dotted, n, required=False, positive=False):
+        v = self._get(data, dotted, required)
+        if v is None:
+            return None
+        if (not isinstance(v, list) or len(v) != n
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
+            self.fail(f"{dotted} must be a list of {n} numbers, got {v!r}")
+        if positive and any(x <= 0 for x in v):
+            self.fail(f"{dotted} = {v} must be positive on every axis")
+        return tuple(float(x) for x in v)
+
+
+__all__ = ["SceneConfig", "SceneConfigError", "ObjectSpec", "CropBox", "PlaneSpec", "ScaleSpec", "KnownDistance",
+           "BoundsSpec", "RobotSpec", "AssemblySpec", "Region", "load_scene_config", "parse_scene_config"]
