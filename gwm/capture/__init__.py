@@ -1,0 +1,14 @@
+"""Capture: video / image folder / COLMAP model / nerfstudio dataset -> posed frames
+(pycolmap SfM) as a nerfstudio dataset in a metric, Z-up frame.
+
+pycolmap, imageio-ffmpeg and OpenCV are imported inside the functions that use them.
+"""
+
+from gwm.capture.alignment import align_to_reference, load_reference_poses, scale_from_known_distance
+from gwm.capture.config import CaptureConfig, CaptureError, KnownDistance
+from gwm.capture.pipeline import CaptureResult, evaluate_capture, run_capture
+
+__all__ = [
+    "CaptureConfig", "CaptureError", "CaptureResult", "KnownDistance",
+    "align_to_reference", "evaluate_capture", "load_reference_poses", "run_capture", "scale_from_known_distance",
+]

@@ -1,0 +1,278 @@
+"""`run_capture`: video / image folder / COLMAP model / nerfstudio dataset -> a nerfstudio
+dataset (images/, transforms.json, sparse_pc.ply) in a metric (when it can be), Z-up frame.
+
+Output folder (written under a temporary name and renamed at the end, so a folder with
+this name is always complete):
+    images/               the frames SfM used (PNG for video frames)
+    transforms.json       nerfstudio format + normalisation + gwm block (written last)
+    sparse_pc.ply         SfM points in the output frame
+    capture_report.json   CaptureResult as JSON (registration, reprojection error, alignment)
+    colmap/sparse/0/      the raw COLMAP model, in SfM's own frame (video / image input)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gwm.capture.alignment import compute_normalisation, load_reference_poses
+from gwm.capture.config import CAPTURE_FORMAT_VERSION, CaptureConfig, CaptureError
+from gwm.capture.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_images, select_folder_images, select_video_frames
+from gwm.capture.nerfstudio import read_sparse_ply, read_transforms_cameras, write_json_atomic, write_sparse_ply, write_transforms
+from gwm.capture.sfm import SfmModel, load_colmap_model, model_from_reconstruction, run_sfm
+from gwm.metrics.poses import pose_errors
+
+
+@dataclass
+class CaptureResult:
+    output_dir: Path
+    source: str  # "video" | "images" | "colmap" | "nerfstudio"
+    num_frames: int  # frames given to SfM (or listed by the input model)
+    num_registered: int
+    mean_reprojection_error_px: float | None
+    num_points: int
+    normalisation: list  # 4x4 world_from_sfm similarity (scale included)
+    alignment: dict  # how the frame was chosen: method, metric, up, ...
+    seconds: float
+    selection: dict | None = None  # frame selection details (video / images)
+    pose_error: dict | None = None  # vs reference poses after similarity alignment, when given
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def registered_fraction(self) -> float:
+        return self.num_registered / max(self.num_frames, 1)
+
+    def to_json(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["output_dir"] = str(self.output_dir)
+        return d
+
+    def summary(self) -> str:
+        err = "n/a" if self.mean_reprojection_error_px is None else f"{self.mean_reprojection_error_px:.3f} px"
+        lines = [
+            f"capture ({self.source}) -> {self.output_dir}",
+            f"  registered {self.num_registered}/{self.num_frames} frames, {self.num_points} points, "
+            f"mean reprojection error {err}",
+            f"  frame: {self.alignment.get('method')} (up: {self.alignment.get('up')}, "
+            f"metric: {self.alignment.get('metric')}), {self.seconds:.1f} s",
+        ]
+        if self.pose_error:
+            p = self.pose_error
+            lines.append(f"  pose error vs reference ({p['num_cameras']} cameras, after similarity alignment): "
+                         f"translation mean {p['translation_cm_mean']:.3f} cm / max {p['translation_cm_max']:.3f} cm, "
+                         f"rotation mean {p['rotation_deg_mean']:.3f} deg / max {p['rotation_deg_max']:.3f} deg")
+        return "\n".join(lines)
+
+
+def detect_input(path: Path) -> tuple[str, Path]:
+    """("video" | "images" | "colmap" | "nerfstudio", path to use)."""
+    if not path.exists():
+        raise CaptureError(f"{path}: no such file or folder; check the INPUT path")
+    if path.is_file():
+        if path.name.endswith(".json"):
+            return "nerfstudio", path
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise CaptureError(f"{path}: a single image cannot be reconstructed; pass the folder holding the images")
+        return "video", path  # ffmpeg decides whether it can read it
+    if (path / "transforms.json").is_file():
+        return "nerfstudio", path / "transforms.json"
+    for model in (path, path / "sparse" / "0", path / "sparse"):
+        if (model / "cameras.bin").is_file() or (model / "cameras.txt").is_file():
+            return "colmap", model
+    if list_images(path):
+        return "images", path
+    videos = [p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES]
+    hint = f" (it holds videos: pass one, e.g. {videos[0]})" if videos else ""
+    raise CaptureError(f"{path}: no images, transforms.json or COLMAP model found{hint}; pass a video, an image "
+                       "folder, a COLMAP model folder or a nerfstudio dataset")
+
+
+def _colmap_images_dir(model_dir: Path) -> Path:
+    for cand in (model_dir / "images", model_dir.parent / "images", model_dir.parent.parent / "images"):
+        if cand.is_dir():
+            return cand
+    raise CaptureError(f"{model_dir}: no images/ folder next to the COLMAP model; pass images_dir "
+                       "(--colmap-images) pointing at the images the model was built from")
+
+
+def _prepare_output(out: Path, overwrite: bool) -> Path:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise CaptureError(f"{out} already exists and is not empty; choose another OUT or pass --overwrite")
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _publish(tmp: Path, out: Path) -> None:
+    """Swap the finished temp folder into place (the old output, if any, goes only after)."""
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, config: CaptureConfig = CaptureConfig(),
+                *, reference: str | os.PathLike | dict | None = None, images_dir: str | os.PathLike | None = None,
+                overwrite: bool = False, progress: bool = True) -> CaptureResult:
+    """Run the capture stage; see the module docstring for the output layout.
+
+    reference: known camera poses for alignment (and evaluation): the sample's
+    ground_truth.json, a transforms.json, or {image name: world_from_cam (4,4) OpenCV}.
+    images_dir: images of a COLMAP model input (default: an images/ folder beside it).
+    Raises CaptureError naming the problem and the fix; leaves no partial output folder.
+    """
+    t0 = time.perf_counter()
+    src = Path(input_path)
+    out = Path(output_dir)
+    kind, src = detect_input(src)
+    tmp = _prepare_output(out, overwrite)
+    timings: dict[str, float] = {}
+    try:
+        images_out = tmp / "images"
+        images_out.mkdir()
+        selection = None
+        sequential = False
+        prior = np.eye(4)  # transform already applied to the input's poses (nerfstudio input)
+        input_metric = False  # the input's poses are already metric (a gwm capture, ground truth)
+        if kind in ("video", "images"):
+            t = time.perf_counter()
+            if kind == "video":
+                selection = select_video_frames(src, images_out, config, progress)
+            else:
+                selection = select_folder_images(src, images_out, config, progress)
+            timings["frames_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            n = len(selection.names)
+            sequential = config.matcher == "sequential" or (
+                config.matcher == "auto" and (kind == "video" or n > config.exhaustive_max_images))
+            model, _ = run_sfm(images_out, tmp / "colmap", selection.names, config, sequential, progress)
+            timings["sfm_s"] = time.perf_counter() - t
+        elif kind == "colmap":
+            rec = load_colmap_model(src)
+            model = model_from_reconstruction(rec)
+            img_src = Path(images_dir) if images_dir is not None else _colmap_images_dir(src)
+            missing = [n for n in model.image_names if not (img_src / n).is_file()]
+            if missing:
+                raise CaptureError(f"{img_src}: {len(missing)} of {model.num_registered} images of the COLMAP model are "
+                                   f"missing (e.g. {missing[:3]}); pass the images folder the model was built from")
+            for name in model.image_names:
+                (images_out / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(img_src / name, images_out / name)
+            shutil.copytree(src, tmp / "colmap" / "sparse" / "0")
+        else:
+            model, prior, input_metric = _ingest_nerfstudio(src, images_out)
+
+        if model.num_registered < config.min_registered_fraction * model.num_input_images:
+            hint = ", or match every pair (--matcher exhaustive)" if sequential else ""
+            raise CaptureError(
+                f"SfM registered only {model.num_registered}/{model.num_input_images} frames (< "
+                f"{config.min_registered_fraction:.0%}); capture with more overlap between neighbouring views, "
+                f"slower motion and more texture{hint}"
+            )
+
+        ref_poses = _reference_poses(reference, video=kind == "video")
+        ref_centres = {k: v[:3, 3] for k, v in ref_poses.items()} if ref_poses is not None else None
+        sim, alignment = compute_normalisation(model.world_from_cam, model.image_names, model.points, config, ref_centres)
+        if input_metric and not alignment["metric"] and abs(sim.scale - 1.0) < 1e-12:
+            alignment.update(metric=True, metric_from="input")  # a rigid re-orientation keeps metres
+        poses = sim.apply_poses(model.world_from_cam)
+        points = sim.apply_points(model.points) if len(model.points) else model.points
+        normalisation = sim.matrix() @ prior
+
+        pose_error = None
+        if ref_poses is not None:
+            common = [i for i, n in enumerate(model.image_names) if n in ref_poses]
+            est = poses[common]
+            ref = np.stack([ref_poses[model.image_names[i]] for i in common])
+            pose_error = pose_errors(est, ref, align="sim3").summary()
+
+        result = CaptureResult(
+            output_dir=out, source=kind, num_frames=model.num_input_images, num_registered=model.num_registered,
+            mean_reprojection_error_px=model.mean_reprojection_error, num_points=int(len(points)),
+            normalisation=normalisation.tolist(), alignment=alignment, seconds=0.0,
+            selection=selection.to_json() if selection else None, pose_error=pose_error, timings=timings,
+        )
+        result.seconds = time.perf_counter() - t0
+        gwm_meta = {"format": "gwm.capture", "format_version": CAPTURE_FORMAT_VERSION, "config": config.to_dict(),
+                    "source": {"kind": kind, "path": str(src)}, "alignment": alignment,
+                    "scale_is_metric": bool(alignment.get("metric")), "units": "metres" if alignment.get("metric") else "sfm units",
+                    "up_axis": "+z" if alignment.get("up") != "none" else "sfm"}
+        write_sparse_ply(tmp / "sparse_pc.ply", points, model.colors)
+        write_json_atomic(tmp / "capture_report.json", {"format": "gwm.capture.report", "format_version": CAPTURE_FORMAT_VERSION,
+                                                        "config": config.to_dict(), **result.to_json()})
+        write_transforms(tmp / "transforms.json", model.image_names, poses, model.K, model.width, model.height,
+                         model.distortion, normalisation, gwm_meta, model.colmap_image_ids)
+        _publish(tmp, out)
+        return result
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _reference_poses(reference, video: bool) -> dict[str, np.ndarray] | None:
+    if reference is None:
+        return None
+    if isinstance(reference, dict):
+        return {k: np.asarray(v, dtype=np.float64) for k, v in reference.items()}
+    return load_reference_poses(reference, video=video)
+
+
+def _ingest_nerfstudio(transforms_path: Path, images_out: Path) -> tuple[SfmModel, np.ndarray, bool]:
+    """A nerfstudio dataset as an SfmModel (poses in its file's frame), its prior
+    normalisation, and whether its poses are metric (a gwm capture that says so)."""
+    cams, paths, meta = read_transforms_cameras(transforms_path)
+    Ks = cams.Ks.double().numpy()
+    if np.abs(Ks - Ks[0]).max() > 1e-6:
+        raise CaptureError(f"{transforms_path}: frames have different intrinsics; this pipeline uses one shared "
+                           "camera: re-run SfM with a single camera")
+    names = [p.name for p in paths]
+    if len(set(names)) != len(names):
+        raise CaptureError(f"{transforms_path}: image file names repeat across folders; rename them to be unique")
+    for p in paths:
+        shutil.copyfile(p, images_out / p.name)
+    ply = transforms_path.parent / meta.get("ply_file_path", "sparse_pc.ply")
+    points, colors = read_sparse_ply(ply) if ply.is_file() else (np.zeros((0, 3)), np.zeros((0, 3), np.uint8))
+    prior = np.asarray(meta.get("normalisation", meta.get("applied_transform", np.eye(4)[:3])), dtype=np.float64)
+    if prior.shape == (3, 4):
+        prior = np.vstack([prior, [0, 0, 0, 1]])
+    model = SfmModel(
+        image_names=names, world_from_cam=cams.world_from_cam.double().numpy(), K=Ks[0],
+        distortion={k: float(meta.get(k, 0.0)) for k in ("k1", "k2", "p1", "p2")},
+        width=cams.width, height=cams.height, points=points, colors=colors,
+        num_input_images=len(names), mean_reprojection_error=None, colmap_image_ids=list(range(1, len(names) + 1)),
+    )
+    order = np.argsort(names)
+    model.image_names = [names[i] for i in order]
+    model.world_from_cam = model.world_from_cam[order]
+    return model, prior, bool(meta.get("gwm", {}).get("scale_is_metric", False))
+
+
+def evaluate_capture(output_dir: str | os.PathLike, reference: str | os.PathLike | dict, video: bool | None = None) -> dict:
+    """Pose error of a capture's transforms.json against reference poses, after similarity alignment."""
+    out = Path(output_dir)
+    cams, paths, meta = read_transforms_cameras(out)
+    if video is None:
+        video = meta.get("gwm", {}).get("source", {}).get("kind") == "video"
+    ref = _reference_poses(reference, video=video)
+    names = [p.name for p in paths]
+    common = [i for i, n in enumerate(names) if n in ref]
+    if len(common) < 3:
+        raise CaptureError(f"{out}: only {len(common)} frames have reference poses; use the reference of this capture")
+    est = cams.world_from_cam.double().numpy()[common]
+    gt = np.stack([ref[names[i]] for i in common])
+    return pose_errors(est, gt, align="sim3").summary()
+
+
+def read_capture_report(output_dir: str | os.PathLike) -> dict:
+    return json.loads((Path(output_dir) / "capture_report.json").read_text())
