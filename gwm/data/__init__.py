@@ -6,7 +6,7 @@
 """
 
 from gwm.data.base import DatasetReader, Recorder
-from gwm.data.api import check_dataset, convert_dataset, create_recorder, open_dataset
+from gwm.data.api import check_dataset, convert_dataset, create_recorder, merge_datasets, open_dataset
 from gwm.data.spec import DatasetError, DatasetSpec, FeatureSpec
 from gwm.data.windows import WindowDataset
 
@@ -20,5 +20,6 @@ __all__ = [
     "check_dataset",
     "convert_dataset",
     "create_recorder",
+    "merge_datasets",
     "open_dataset",
 ]

@@ -1,4 +1,4 @@
-"""Entry points: create_recorder, open_dataset (format auto-detected), check_dataset, convert_dataset."""
+"""Entry points: create_recorder, open_dataset (format auto-detected), check_dataset, convert/merge."""
 
 from __future__ import annotations
 
@@ -83,18 +83,34 @@ def check_dataset(path) -> dict:
 
 def convert_dataset(src, dst, to: str, *, image_format: str = "video", progress: bool = False) -> object:
     """Re-record every episode of src into a new dataset at dst in format `to`. Returns its path."""
-    ds = open_dataset(src)
-    rec = create_recorder(dst, ds.spec, to, canonical_gaussians=ds.canonical_gaussians() or None,
-                          image_format=image_format, metadata={**ds.metadata, "converted_from": str(src)})
+    return merge_datasets([src], dst, to, image_format=image_format, progress=progress)
+
+
+def merge_datasets(srcs, dst, to: str, *, image_format: str = "video", progress: bool = False) -> object:
+    """Re-record the episodes of several datasets (same features and bodies), in order, into dst.
+
+    Used to join rollout shards recorded by parallel workers into one dataset.
+    """
+    readers = [open_dataset(s) for s in srcs]
+    if not readers:
+        raise DatasetError("merge_datasets: no source datasets given")
+    first = readers[0]
+    for r in readers[1:]:
+        if not r.spec.same_as(first.spec):
+            raise DatasetError(f"{r.path}: features or bodies differ from {first.path}; "
+                               "only datasets recorded with the same spec can be merged")
+    meta = {**first.metadata, "converted_from": [str(s) for s in srcs] if len(srcs) > 1 else str(srcs[0])}
+    rec = create_recorder(dst, first.spec, to, canonical_gaussians=first.canonical_gaussians() or None,
+                          image_format=image_format, metadata=meta)
     if rec.num_episodes:
         rec.finalize()
         raise DatasetError(f"{dst}: already holds {rec.num_episodes} episodes; convert into an empty folder")
-    episodes = range(ds.num_episodes)
+    episodes = [(ds, i) for ds in readers for i in range(ds.num_episodes)]
     if progress:
         from tqdm import tqdm
 
         episodes = tqdm(episodes, desc=f"convert -> {to}", unit="episode")
-    for i in episodes:
+    for ds, i in episodes:
         arrays = ds.episode(i)
         tasks = ds.frame_tasks(i)
         info = ds.episode_info(i)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from gwm.data import DatasetError, convert_dataset, open_dataset
+from gwm.data import DatasetError, convert_dataset, merge_datasets, open_dataset
 from gwm.data.cli import app
 from tests.data.conftest import record
 
@@ -77,3 +77,28 @@ def test_foreign_robomimic_file_converts_to_lerobot(tmp_path):
     assert ds.episode_info(1) == {"success": False, "seed": -1, "task": "Lift", "length": 7}
     out = open_dataset(convert_dataset(path, tmp_path / "lr", "lerobot", image_format="png"))
     _same(ds, out)
+
+
+def test_merge_joins_shards_in_order(tmp_path, spec, episodes, gaussians):
+    a = record(tmp_path / "a", spec, "lerobot", episodes[:2], image_format="png", gaussians=gaussians)
+    b = record(tmp_path / "b", spec, "lerobot", episodes[2:], image_format="png", gaussians=gaussians)
+    whole = record(tmp_path / "whole", spec, "lerobot", episodes, image_format="png", gaussians=gaussians)
+    merged = open_dataset(merge_datasets([a, b], tmp_path / "merged", "lerobot", image_format="png"))
+    shards, ref = [open_dataset(a), open_dataset(b)], open_dataset(whole)
+    assert [merged.episode_info(e)["seed"] for e in range(merged.num_episodes)] == [
+        s.episode_info(e)["seed"] for s in shards for e in range(s.num_episodes)]
+    assert merged.num_episodes == ref.num_episodes == len(episodes)
+    for e in range(ref.num_episodes):
+        for key in ref.spec.features:
+            np.testing.assert_array_equal(ref.episode(e)[key], merged.episode(e)[key], err_msg=f"{e} {key}")
+    assert torch.equal(merged.gaussians_at(1, 2).means, ref.gaussians_at(1, 2).means)
+
+
+def test_merge_refuses_different_specs(tmp_path, spec, episodes):
+    from tests.data.conftest import make_episode, make_spec
+
+    other = make_spec(cameras=2)
+    a = record(tmp_path / "a", spec, "lerobot", episodes[:1], image_format="png")
+    b = record(tmp_path / "b", other, "lerobot", [make_episode(other, 5, 0)], image_format="png")
+    with pytest.raises(DatasetError, match="only datasets recorded with the same spec can be merged"):
+        merge_datasets([a, b], tmp_path / "m", "lerobot")
