@@ -1,0 +1,58 @@
+"""`gwm pipeline ...`: run the whole real2sim flow, or serve its deployments."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+app = typer.Typer(help="Run the real2sim pipeline (Prefect) end to end, or serve its deployments.",
+                  no_args_is_help=True)
+
+
+def _parse_overrides(values: list[str]) -> dict:
+    out = {}
+    for item in values:
+        if "=" not in item:
+            raise typer.BadParameter(f"--set {item!r}: use KEY=VALUE (VALUE as JSON, e.g. tasks='[\"push\"]')")
+        key, raw = item.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@app.command()
+def kitchen(
+    preset: str = typer.Option("kitchen", help="pipeline preset: kitchen | smoke"),
+    set_: list[str] = typer.Option([], "--set", help="override a setting, KEY=VALUE (repeatable)"),
+) -> None:
+    """Run every stage on the bundled kitchen capture and print where each output is."""
+    from pipelines.deploy import prefect_server
+    from pipelines.report import print_summary
+
+    overrides = _parse_overrides(set_)
+    with prefect_server() as url:
+        typer.echo(f"Prefect API: {url}")
+        from pipelines.flows import real2sim  # after PREFECT_API_URL is set
+
+        summary = real2sim(preset=preset, overrides=overrides)
+    print_summary(summary)
+
+
+@app.command()
+def serve(
+    start_server: bool = typer.Option(True, help="start a local Prefect server on 127.0.0.1 if none answers"),
+    port: int = typer.Option(4200),
+) -> None:
+    """Serve real2sim/kitchen and real2sim/my-capture; then `prefect deployment run real2sim/kitchen`."""
+    from pipelines.deploy import api_healthy, prefect_server, serve_deployments
+
+    url = os.environ.setdefault("PREFECT_API_URL", f"http://127.0.0.1:{port}/api")
+    if not api_healthy(url) and not start_server:
+        raise typer.BadParameter(f"no Prefect server answers at {url}; start one with `prefect server start`")
+    with prefect_server(port=port) as url:
+        typer.echo(f"Prefect API and UI: {url.removesuffix('/api')}; now run `prefect deployment run real2sim/kitchen`")
+        serve_deployments()

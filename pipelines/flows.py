@@ -1,0 +1,133 @@
+"""Prefect flows: one per stage (each runnable alone) and the parent flow `real2sim`.
+
+Flows pass paths, never arrays or models. Every stage goes through the content-hash stage
+cache (pipelines/stage_cache.py), so a re-run skips what is finished and a changed input
+re-runs only what depends on it. Each stage publishes a table artifact of its figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from pipelines import stages
+from pipelines.config import PipelineConfig, pipeline_preset
+from pipelines.stage_cache import StageResult, run_stage
+
+
+def _publish(result: StageResult) -> StageResult:
+    rows = [{"item": k, "value": str(v)} for k, v in result.figures.items()]
+    rows += [{"item": f"output: {k}", "value": v} for k, v in result.outputs.items()]
+    rows.append({"item": "cached", "value": str(result.cached)})
+    key = "".join(c if c.isalnum() else "-" for c in result.name.lower())
+    create_table_artifact(table=rows, key=key, description=f"stage {result.name}")
+    print(f"[{result.name}] {'cached' if result.cached else f'done in {result.seconds:.1f} s'}: {result.figures}")
+    return result
+
+
+def _cfg(config: dict | PipelineConfig) -> PipelineConfig:
+    return config if isinstance(config, PipelineConfig) else PipelineConfig.from_dict(config)
+
+
+def _inputs(**paths) -> dict:
+    return {k: v for k, v in paths.items() if v is not None}
+
+
+@flow(name="capture", log_prints=True)
+def capture_flow(config: dict) -> StageResult:
+    cfg = _cfg(config)
+    out = cfg.out / "capture"
+    ref = cfg.path(cfg.reference_poses) if cfg.reference_poses else None
+    return _publish(run_stage("capture", cfg.out, out, _inputs(input=cfg.path(cfg.capture_input), reference=ref),
+                              {"max_frames": cfg.capture_max_frames}, lambda: stages.capture(cfg, out)))
+
+
+@flow(name="reconstruct", log_prints=True)
+def reconstruct_flow(config: dict, capture_dir: str) -> StageResult:
+    cfg = _cfg(config)
+    out = cfg.out / "reconstruct"
+    settings = {"preset": cfg.reconstruct_preset, "iterations": cfg.reconstruct_iterations}
+    return _publish(run_stage("reconstruct", cfg.out, out, {"capture": capture_dir}, settings,
+                              lambda: stages.reconstruct(cfg, Path(capture_dir), out)))
+
+
+@flow(name="scene", log_prints=True)
+def scene_flow(config: dict, splat: str) -> StageResult:
+    cfg = _cfg(config)
+    out = cfg.out / "scene"
+    return _publish(run_stage("scene", cfg.out, out, {"scene_file": cfg.path(cfg.scene_file), "splat": splat}, {},
+                              lambda: stages.assemble_and_export(cfg, Path(splat), out)))
+
+
+@task(retries=1, retry_delay_seconds=5, task_run_name="rollouts-{task_name}-{split}-{shard}")
+def rollout_shard_task(config: dict, scene_usd: str, task_name: str, split: str, shard: int, seeds: list[int]) -> StageResult:
+    cfg = _cfg(config)
+    name = f"rollouts-{task_name}-{split}-{shard}"
+    out = cfg.out / "rollouts" / f"{task_name}-{split}-{shard}"
+    return _publish(run_stage(name, cfg.out, out, {"scene": scene_usd},
+                              {"seeds": seeds, "steps": cfg.episode_steps},
+                              lambda: stages.rollout_shard(Path(scene_usd), task_name, seeds, cfg.episode_steps, out)))
+
+
+def _task_runner(cfg: PipelineConfig):
+    from prefect_dask import DaskTaskRunner
+
+    if cfg.dask_address:
+        return DaskTaskRunner(address=cfg.dask_address)
+    # One simulator per worker process; each builds its Newton model once per shard.
+    return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.dask_workers, "threads_per_worker": 1,
+                                          "processes": True, "dashboard_address": None})
+
+
+@flow(name="rollouts", log_prints=True)
+def rollouts_flow(config: dict, scene_usd: str) -> dict[str, StageResult]:
+    """Scripted demonstrations, fanned out as Prefect tasks (shards of seeds) over Dask; then
+    the shards are joined into datasets/demos (LeRobot + HDF5) and datasets/heldout (LeRobot)."""
+    cfg = _cfg(config)
+    futures = {"train": [], "heldout": []}
+    for ti, task_name in enumerate(cfg.tasks):
+        for split in futures:
+            seeds = stages.rollout_seeds(cfg, ti, split)
+            n = cfg.rollout_shards_per_task if split == "train" else 1
+            for k in range(n):
+                if seeds[k::n]:
+                    futures[split].append(rollout_shard_task.submit(cfg.to_dict(), scene_usd, task_name, split, k, seeds[k::n]))
+    shards = {split: [Path(f.result().outputs["dataset"]) for f in fs] for split, fs in futures.items()}
+    results = {}
+    for split, paths in shards.items():
+        name = "demos" if split == "train" else "heldout"
+        out = cfg.out / "datasets" / name
+        results[name] = _publish(run_stage(f"datasets-{name}", cfg.out, out, {str(i): p for i, p in enumerate(paths)},
+                                           {"hdf5": split == "train"},
+                                           lambda paths=paths, out=out, split=split: stages.merge_shards(paths, out, split == "train")))
+    return results
+
+
+@flow(name="real2sim", log_prints=True)
+def real2sim(preset: str = "kitchen", overrides: dict | None = None) -> dict:
+    """The whole pipeline on one capture: capture -> reconstruct -> scene -> rollouts -> train -> validate."""
+    cfg = pipeline_preset(preset, **(overrides or {}))
+    c = cfg.to_dict()
+    results = [capture_flow(c)]
+    capture_dir = str(Path(results[-1].outputs["dataset"]).parent)
+    results.append(reconstruct_flow(c, capture_dir))
+    results.append(scene_flow(c, results[-1].outputs["splat"]))
+    scene_usd = results[-1].outputs["usd"]
+    data = rollouts_flow.with_options(task_runner=_task_runner(cfg))(c, scene_usd)
+    results += list(data.values())
+    summary = {r.name: {"outputs": r.outputs, "figures": r.figures, "cached": r.cached, "seconds": round(r.seconds, 1)}
+               for r in results}
+    create_markdown_artifact(markdown=_summary_markdown(cfg, summary), key="real2sim-summary",
+                             description=f"real2sim {cfg.name}")
+    return summary
+
+
+def _summary_markdown(cfg: PipelineConfig, summary: dict) -> str:
+    lines = [f"# real2sim: {cfg.name}", "", "| stage | cached | seconds | figures | outputs |", "|---|---|---|---|---|"]
+    for name, s in summary.items():
+        figs = ", ".join(f"{k}={v}" for k, v in s["figures"].items())
+        outs = "<br>".join(f"{k}: `{v}`" for k, v in s["outputs"].items())
+        lines.append(f"| {name} | {s['cached']} | {s['seconds']} | {figs} | {outs} |")
+    return "\n".join(lines)

@@ -1,0 +1,14 @@
+"""The closing printout of a pipeline run: where each output is and the key figures."""
+
+from __future__ import annotations
+
+
+def print_summary(summary: dict) -> None:
+    print("\nreal2sim finished. Outputs and figures per stage:")
+    for name, s in summary.items():
+        state = "cached" if s["cached"] else f"{s['seconds']:.0f} s"
+        print(f"\n  {name} ({state})")
+        for k, v in s["figures"].items():
+            print(f"    {k:>22}: {v}")
+        for k, v in s["outputs"].items():
+            print(f"    {'-> ' + k:>22}: {v}")

@@ -1,0 +1,110 @@
+"""The pipeline's stages as plain functions: paths and settings in, (outputs, figures) out.
+
+Each is a short call into library code; flows.py wraps them in Prefect flows/tasks and the
+content-hash stage cache. Nothing here imports Prefect, so the CLI and tests can call them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from pipelines.config import PipelineConfig
+
+Outputs = tuple[dict[str, Path], dict]
+
+
+def capture(cfg: PipelineConfig, out_dir: Path) -> Outputs:
+    from gwm.capture import CaptureConfig, run_capture
+
+    ref = cfg.path(cfg.reference_poses) if cfg.reference_poses else None
+    result = run_capture(cfg.path(cfg.capture_input), out_dir, CaptureConfig(max_frames=cfg.capture_max_frames),
+                         reference=ref, overwrite=True)
+    print(result.summary())
+    figures = {"registered": result.num_registered, "frames": result.num_frames,
+               "reprojection_px": round(result.mean_reprojection_error_px or 0.0, 3)}
+    if result.pose_error:
+        figures["pose_error_cm"] = round(result.pose_error["translation_cm_mean"], 3)
+        figures["pose_error_deg"] = round(result.pose_error["rotation_deg_mean"], 3)
+    return {"dataset": out_dir / "transforms.json"}, figures
+
+
+def reconstruct(cfg: PipelineConfig, capture_dir: Path, out_dir: Path) -> Outputs:
+    from gwm.reconstruct import reconstruct as run_reconstruct
+    from gwm.reconstruct import train_preset
+
+    overrides = {"iterations": cfg.reconstruct_iterations} if cfg.reconstruct_iterations else {}
+    result = run_reconstruct(capture_dir, out_dir, train_preset(cfg.reconstruct_preset, **overrides))
+    figures = {"gaussians": result.num_gaussians, "minutes": round(result.seconds / 60, 2)}
+    if result.psnr is not None:
+        figures.update(heldout_psnr=round(result.psnr, 2), heldout_ssim=round(result.ssim, 4))
+    return {"splat": result.splat_path}, figures
+
+
+def assemble_and_export(cfg: PipelineConfig, splat: Path, out_dir: Path) -> Outputs:
+    from exporters.splat_files import export_ply, export_spz
+    from exporters.usd import export_usd
+    from gwm.scene import assemble_scene
+
+    scene = assemble_scene(cfg.path(cfg.scene_file), splat=splat)
+    usd = export_usd(scene, out_dir / "scene.usdz")
+    export_ply(scene, out_dir / "ply")
+    export_spz(scene, out_dir / "spz")
+    figures = {"objects": len(scene.objects), "background_gaussians": len(scene.background),
+               "object_gaussians": sum(len(o.splats) for o in scene.objects)}
+    return {"usd": usd, "ply": out_dir / "ply", "spz": out_dir / "spz"}, figures
+
+
+def rollout_seeds(cfg: PipelineConfig, task_index: int, split: str) -> list[int]:
+    """Seeds (object layouts) per task: training seeds from 0, held-out seeds from 10,000."""
+    base = 100_000 * task_index + (10_000 if split == "heldout" else 0)
+    n = cfg.train_episodes_per_task if split == "train" else cfg.heldout_episodes_per_task
+    return list(range(base, base + n))
+
+
+def rollout_shard(scene_usd: Path, task: str, seeds: list[int], episode_steps: int, out_dir: Path) -> Outputs:
+    """Record the given seeds into out_dir; seeds already recorded there (a killed run) are skipped."""
+    from gwm.data import open_dataset
+    from sim_tasks.rollout import RolloutConfig, run_rollouts
+    from sim_tasks.tasks import TaskConfig
+
+    done: set[int] = set()
+    if out_dir.exists() and any(out_dir.iterdir()):
+        try:
+            ds = open_dataset(out_dir)
+            done = {int(ds.episode_info(i)["seed"]) for i in range(ds.num_episodes)}
+        except ValueError:
+            shutil.rmtree(out_dir)  # killed before its first episode landed: nothing to keep
+    todo = [s for s in seeds if s not in done]
+    config = RolloutConfig(task=TaskConfig(max_steps=episode_steps))
+    if todo:
+        run_rollouts(scene_usd, task, todo, out_dir, workers=1, config=config)
+    ds = open_dataset(out_dir)
+    successes = sum(bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes))
+    return {"dataset": out_dir}, {"episodes": ds.num_episodes, "successes": successes, "resumed_from": len(done)}
+
+
+def merge_shards(shards: list[Path], out_dir: Path, hdf5: bool) -> Outputs:
+    """Join shards into one LeRobot dataset (and a robomimic/Isaac Lab HDF5 copy), atomically."""
+    from gwm.data import convert_dataset, merge_datasets, open_dataset
+
+    outputs: dict[str, Path] = {}
+    targets = [("lerobot", out_dir / "lerobot")] + ([("hdf5", out_dir / "hdf5")] if hdf5 else [])
+    for fmt, final in targets:
+        tmp = final.with_name(final.name + ".partial")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        if fmt == "lerobot":
+            merge_datasets(shards, tmp, "lerobot")
+        else:
+            convert_dataset(outputs["lerobot"], tmp, "hdf5")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        outputs[fmt] = final
+    ds = open_dataset(outputs["lerobot"])
+    successes = sum(bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes))
+    figures = {"episodes": ds.num_episodes, "frames": ds.num_frames,
+               "success_rate": round(successes / max(ds.num_episodes, 1), 3)}
+    return outputs, figures
