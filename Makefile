@@ -3,7 +3,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test serve benchmarks clean-outputs
+.PHONY: run test serve clean-outputs
+
+# torch's OpenMP workers spin while idle; on a shared 2-core machine that stalls every op.
+export OMP_WAIT_POLICY ?= PASSIVE
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,4 +27,4 @@ serve: $(STAMP)
 	$(VENV)/bin/gwm pipeline serve
 
 clean-outputs:
-	rm -rf outputs
+	rm -rf datasets/outputs outputs

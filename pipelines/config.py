@@ -70,11 +70,13 @@ PRESETS: dict[str, PipelineConfig] = {
     # Every stage for real, cut down: a short reconstruction, a few episodes, a short training.
     "smoke": PipelineConfig(
         name="kitchen-smoke",
+        capture_input="datasets/kitchen/orbit.mp4",  # the video path, 16 frames
+        capture_max_frames=16,
         reconstruct_iterations=300,
         tasks=("pick_place",),
         train_episodes_per_task=3,
         heldout_episodes_per_task=1,
-        episode_steps=60,
+        episode_steps=130,  # pick tasks succeed by step 75-125
         rollout_shards_per_task=2,
         train_preset="tiny",
         validate_horizon=4,

@@ -1,1 +1,18 @@
-"""Simulator backends, tasks, scripted demonstrators, rollout recording, validation replay."""
+"""Simulator backends, tasks, scripted demonstrators, rollout recording.
+
+    from sim_tasks.rollout import TaskRunner, run_rollouts
+    summary = run_rollouts("scene.usda", "pick_place", seeds=range(50), out_root="out/pick_place", workers=2)
+
+Modules (heavy dependencies -- newton, warp, pxr, isaaclab -- load inside functions):
+    backend          SimBackend interface, action/observation layout
+    newton_backend   embedded simulator: Newton + MuJoCo C backend, the scene USD and the Panda
+    isaaclab_env     Isaac Lab 3 spec / env config / backend / recorder (import-guarded)
+    panda_model      the Panda MJCF from the gymnasium-robotics wheel
+    kinematics       damped-least-squares IK on newton.eval_fk
+    workspace        support surface and reachable placements
+    tasks            pick_place, pick_place_bowl, push (registry by name)
+    demonstrator     scripted state-machine demonstrations
+    rendering        camera images from body-bound Gaussians (gwm.render.rasterize)
+    rollout          episodes, recording (gwm.data), parallel rollouts, preview videos
+    demo_scene       a synthetic tabletop scene in the scene USD layout
+"""

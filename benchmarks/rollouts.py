@@ -1,0 +1,146 @@
+"""Scripted rollouts: success rate per task, physics steps/s and recorded episodes/minute.
+
+    python benchmarks/rollouts.py                       # 50 seeds per task, 10 recorded episodes
+    python benchmarks/rollouts.py --seeds 10 --record-episodes 4 --workers 2
+    python benchmarks/rollouts.py --scene my_scene.usda
+
+1. Success rate: every task over seeds 0..N-1, physics + demonstrator only (cameras off; the
+   cameras only observe, so they change nothing in the physics), in `workers` processes.
+2. Physics steps/s: the fast substep path (mj_step between synchronisations) against the
+   reference path (every substep through SolverMuJoCo.step), same episode, same process.
+3. Throughput: run_rollouts with two 128x128 cameras (RGB + depth), LeRobot recording and a
+   preview video per episode, `workers` processes: episodes per minute (150 control steps of
+   50 ms = 3,750 physics steps each), with and without the workers' start-up.
+Timings on a shared 2-core machine are noisy: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TASKS = ("pick_place", "pick_place_bowl", "push")
+_RUNNER = None
+
+
+def _init(scene_usd: str) -> None:
+    import numba
+    import torch
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    from sim_tasks.rollout import RolloutConfig, TaskRunner
+
+    global _RUNNER
+    _RUNNER = TaskRunner(scene_usd, TASKS[0], RolloutConfig(cameras=None))
+
+
+def _episode(args):
+    task, seed = args
+    r = _RUNNER.run_episode(seed, task=task, render=False)
+    return task, seed, r.success, r.timings["physics"], r.physics_steps, r.first_success_step
+
+
+def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0) -> dict:
+    from tqdm import tqdm
+
+    jobs = [(t, s) for t in TASKS for s in range(seed_start, seed_start + seeds)]
+    out = {t: [] for t in TASKS}
+    physics_time = physics_steps = 0
+    with mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(scene_usd,)) as pool:
+        for task, seed, ok, t_phys, steps, first in tqdm(pool.imap_unordered(_episode, jobs), total=len(jobs),
+                                                        desc="success rate", unit="episode"):
+            out[task].append((seed, ok, first))
+            physics_time += t_phys
+            physics_steps += steps
+    print("\nScripted success rate (cameras off, seeds %d..%d):" % (seed_start, seed_start + seeds - 1))
+    for task in TASKS:
+        runs = sorted(out[task])
+        ok = sum(r[1] for r in runs)
+        failed = [r[0] for r in runs if not r[1]]
+        firsts = [r[2] for r in runs if r[2] is not None]
+        print(f"  {task:16s} {ok}/{len(runs)} = {ok / len(runs):.0%}   failed seeds: {failed or '-'}   "
+              f"solved at step {min(firsts, default=0)}-{max(firsts, default=0)} of 150")
+    print(f"  physics (incl. IK) in the workers: {physics_steps / physics_time:,.0f} physics steps/s per process")
+    return out
+
+
+def physics_speed(scene_usd: str) -> None:
+    import numba
+    import torch
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    from sim_tasks.rollout import RolloutConfig, TaskRunner
+
+    runner = TaskRunner(scene_usd, "pick_place", RolloutConfig(cameras=None))
+    be = runner.backend
+    rates = {}
+    for mode, fast in (("fast (mj_step between syncs)", True), ("reference (SolverMuJoCo.step each substep)", False)):
+        be._fast_substeps = fast
+        r = runner.run_episode(0, render=False)
+        rates[mode] = r.physics_steps / r.timings["physics"]
+        print(f"  {mode:45s} {rates[mode]:8,.0f} physics steps/s (incl. IK per control step)  success={r.success}")
+    be._fast_substeps = True
+    fast, ref = rates.values()
+    print(f"  speed-up of the fast path: {fast / ref:.1f}x")
+
+
+def throughput(scene_usd: str, episodes: int, workers: int) -> None:
+    from sim_tasks.rollout import RolloutConfig, run_rollouts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        summary = run_rollouts(scene_usd, "pick_place", range(1000, 1000 + episodes), Path(tmp) / "ds",
+                               workers=workers, config=RolloutConfig())
+        wall = time.perf_counter() - t0
+        eps = summary.episodes
+        per_episode = sum(e["timings"]["total"] for e in eps) / len(eps)
+        physics = sum(e["timings"]["physics"] for e in eps) / len(eps)
+        render = sum(e["timings"]["render"] for e in eps) / len(eps)
+        steps = 150 * 25
+        print(f"\nRecorded rollouts, pick_place, {episodes} episodes x 150 steps, {workers} workers, "
+              "cameras 2 x 128x128 RGB+depth, LeRobot + preview mp4:")
+        print(f"  per episode in a worker: {per_episode:.2f} s  (physics+IK {physics:.2f} s = "
+              f"{steps / physics:,.0f} physics steps/s, rendering {render:.2f} s = {render / 150 * 1e3:.0f} ms "
+              f"per step for both cameras, rest {per_episode - physics - render:.2f} s)")
+        print(f"  episodes/minute: {60 * episodes / wall:.1f} wall clock including worker start-up and recording; "
+              f"{60 * workers / per_episode:.1f} steady state ({workers} workers x 60 / per-episode time)")
+        print(f"  success {summary.success_rate:.0%}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scene", default=None, help="scene USD (default: the synthetic demo scene)")
+    p.add_argument("--seeds", type=int, default=50)
+    p.add_argument("--seed-start", type=int, default=0)
+    p.add_argument("--record-episodes", type=int, default=10)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--skip", default="", help="comma list of parts to skip: success,physics,throughput")
+    args = p.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    print(f"CPU cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        scene = args.scene
+        if scene is None:
+            from sim_tasks.demo_scene import write_demo_scene_usd
+
+            scene = str(write_demo_scene_usd(Path(tmp) / "demo_scene.usda"))
+        if "physics" not in skip:
+            print("\nPhysics speed (one process, pick_place seed 0, 3,750 physics steps):")
+            physics_speed(scene)
+        if "throughput" not in skip:
+            throughput(scene, args.record_episodes, args.workers)
+        if "success" not in skip:
+            success_rates(scene, args.seeds, args.workers, args.seed_start)
+
+
+if __name__ == "__main__":
+    main()

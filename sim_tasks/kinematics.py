@@ -1,0 +1,179 @@
+"""Damped-least-squares inverse kinematics for the Panda on Newton's forward kinematics.
+
+FK is `newton.eval_fk` on a scratch state (the simulated state is never touched); the 6 x 7
+geometric Jacobian of the tool site comes from the world frames of the arm's revolute joints
+that FK produced: column i = [a_i x (p_tool - p_i); a_i].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class IKConfig:
+    damping: float = 0.03  # DLS lambda (m / rad): keeps steps bounded near singularities
+    max_iterations: int = 8  # per control step (warm-started from the previous command)
+    position_tolerance: float = 5e-4  # m
+    rotation_tolerance: float = 2e-3  # rad
+    rotation_weight: float = 0.5  # metres per radian: trades orientation against position error
+    nullspace_gain: float = 0.02  # pull towards the rest posture inside the null space (gentle: a
+    # strong pull swings the arm through large joint motions the servos follow with a lag)
+    max_joint_step: float = 0.2  # rad per iteration
+
+
+def transform_to_matrix(tf_xyzw: np.ndarray) -> np.ndarray:
+    """Newton/Warp transform (px, py, pz, qx, qy, qz, qw) -> (4,4)."""
+    x, y, z, w = tf_xyzw[3:7]
+    m = np.eye(4)
+    m[:3, :3] = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    m[:3, 3] = tf_xyzw[:3]
+    return m
+
+
+def rotation_error(r_target: np.ndarray, r_current: np.ndarray) -> np.ndarray:
+    """Rotation vector (3,) of r_target @ r_current.T (world frame), robust near pi."""
+    r = r_target @ r_current.T
+    cos = np.clip((np.trace(r) - 1.0) / 2.0, -1.0, 1.0)
+    angle = np.arccos(cos)
+    axis = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+    s = np.linalg.norm(axis)
+    if angle < 1e-7:
+        return 0.5 * axis
+    if s < 1e-6:  # angle ~ pi: axis from the symmetric part
+        sym = (r + np.eye(3)) / 2.0
+        axis = sym[:, int(np.argmax(np.diag(sym)))]
+        return angle * axis / np.linalg.norm(axis)
+    return angle * axis / s
+
+
+class PandaIK:
+    """FK, Jacobian and DLS IK of the tool site for the arm joints of one Newton model.
+
+    arm_joints: joint indices of the 7 revolute arm joints (in chain order);
+    tool_body, body_from_tool (4,4): the site's body and its offset in that body.
+    """
+
+    def __init__(self, model, arm_joints: list[int], tool_body: int, body_from_tool: np.ndarray,
+                 joint_lower: np.ndarray, joint_upper: np.ndarray, rest_q: np.ndarray,
+                 config: IKConfig = IKConfig()):
+        import warp as wp
+
+        self.model = model
+        self.config = config
+        self.arm_joints = list(arm_joints)
+        self.tool_body = int(tool_body)
+        self.body_from_tool = np.asarray(body_from_tool, np.float64)
+        self.lower, self.upper = np.asarray(joint_lower, np.float64), np.asarray(joint_upper, np.float64)
+        self.rest_q = np.asarray(rest_q, np.float64)
+        q_start = model.joint_q_start.numpy()
+        qd_start = model.joint_qd_start.numpy()
+        self.arm_coords = np.array([q_start[j] for j in self.arm_joints])
+        self.joint_parent = model.joint_parent.numpy()[self.arm_joints]
+        self.joint_child = model.joint_child.numpy()[self.arm_joints]
+        self.parent_from_joint = [transform_to_matrix(model.joint_X_p.numpy()[j]) for j in self.arm_joints]
+        self.joint_axis = model.joint_axis.numpy()[[qd_start[j] for j in self.arm_joints]]
+        self._q_full = model.joint_q.numpy().astype(np.float32).copy()
+        self._q = wp.array(self._q_full, dtype=wp.float32, device=model.device)
+        self._qd = wp.zeros(model.joint_dof_count, dtype=wp.float32, device=model.device)
+        self._state = model.state()
+
+    def fk(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tool pose (4,4) and its 6x7 Jacobian [linear; angular] (world frame) at arm angles q_arm."""
+        import newton
+
+        self._q_full[self.arm_coords] = q_arm
+        self._q.assign(self._q_full)
+        newton.eval_fk(self.model, self._q, self._qd, self._state)
+        body_q = self._state.body_q.numpy()
+        tool = transform_to_matrix(body_q[self.tool_body]) @ self.body_from_tool
+        jac = np.zeros((6, len(self.arm_joints)))
+        for i in range(len(self.arm_joints)):
+            parent = self.joint_parent[i]
+            world_from_parent = transform_to_matrix(body_q[parent]) if parent >= 0 else np.eye(4)
+            frame = world_from_parent @ self.parent_from_joint[i]
+            axis = frame[:3, :3] @ self.joint_axis[i]
+            jac[:3, i] = np.cross(axis, tool[:3, 3] - frame[:3, 3])
+            jac[3:, i] = axis
+        return tool, jac
+
+    def solve(self, q_init: np.ndarray, target: np.ndarray, max_iterations: int | None = None
+              ) -> tuple[np.ndarray, float, float]:
+        """DLS iterations from q_init towards the (4,4) tool target.
+
+        Returns (q, position error m, rotation error rad) of the last FK evaluated.
+        """
+        cfg = self.config
+        q = np.clip(np.asarray(q_init, np.float64), self.lower, self.upper)
+        w = np.array([1.0, 1.0, 1.0, cfg.rotation_weight, cfg.rotation_weight, cfg.rotation_weight])
+        pos_err = rot_err = float("inf")
+        for _ in range(cfg.max_iterations if max_iterations is None else max_iterations):
+            tool, jac = self.fk(q)
+            err = np.concatenate([target[:3, 3] - tool[:3, 3], rotation_error(target[:3, :3], tool[:3, :3])])
+            pos_err, rot_err = float(np.linalg.norm(err[:3])), float(np.linalg.norm(err[3:]))
+            if pos_err < cfg.position_tolerance and rot_err < cfg.rotation_tolerance:
+                break
+            jw = jac * w[:, None]
+            jjt = jw @ jw.T + cfg.damping**2 * np.eye(6)
+            pinv = jw.T @ np.linalg.inv(jjt)  # (7,6)
+            dq = pinv @ (w * err)
+            # Secondary objective: stay near the rest posture (no effect on the tool pose).
+            dq += cfg.nullspace_gain * (np.eye(len(q)) - pinv @ jw) @ (self.rest_q - q)
+            dq = np.clip(dq, -cfg.max_joint_step, cfg.max_joint_step)
+            q = np.clip(q + dq, self.lower, self.upper)
+        return q, pos_err, rot_err
+
+
+
+
+
+def matrix_to_quat_wxyz(r: np.ndarray) -> np.ndarray:
+    """(3,3) rotation -> (4,) unit quaternion w,x,y,z with w >= 0."""
+    m = np.asarray(r, np.float64)
+    trace = m[0, 0] + m[1, 1] + m[2, 2]
+    if trace > 0:
+        s = 2.0 * np.sqrt(trace + 1.0)
+        q = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
+    else:
+        i = int(np.argmax(np.diag(m)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
+        q = np.empty(4)
+        q[0] = (m[k, j] - m[j, k]) / s
+        q[1 + i] = 0.25 * s
+        q[1 + j] = (m[j, i] + m[i, j]) / s
+        q[1 + k] = (m[k, i] + m[i, k]) / s
+    q /= np.linalg.norm(q)
+    return -q if q[0] < 0 else q
+
+
+def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = np.asarray(q, np.float64) / np.linalg.norm(q)
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def pose7_to_matrix(pose: np.ndarray) -> np.ndarray:
+    """(7,) xyz + quat wxyz -> (4,4)."""
+    m = np.eye(4)
+    m[:3, :3] = quat_wxyz_to_matrix(pose[3:7])
+    m[:3, 3] = pose[:3]
+    return m
+
+
+def matrix_to_pose7(m: np.ndarray) -> np.ndarray:
+    """(4,4) -> (7,) xyz + quat wxyz."""
+    return np.concatenate([m[:3, 3], matrix_to_quat_wxyz(m[:3, :3])])
+
+
+__all__ = ["IKConfig", "PandaIK", "matrix_to_pose7", "matrix_to_quat_wxyz", "pose7_to_matrix",
+           "quat_wxyz_to_matrix", "rotation_error", "transform_to_matrix"]

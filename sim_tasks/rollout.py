@@ -1,0 +1,423 @@
+"""Scripted rollouts: run episodes (task + demonstrator + simulator + cameras) and record them.
+
+    runner = TaskRunner(scene_usd, "pick_place")          # builds the Newton model once
+    result = runner.run_episode(seed=3)                   # frames (T, ...) per dataset feature
+    summary = run_rollouts(scene_usd, "pick_place", seeds=range(50), out_root="out/pick", workers=2)
+
+Each frame holds the observation before the action and the action taken then (LeRobot's
+convention); `next.reward` is 1 when the task is solved after that action; `next.done` marks
+the last frame. Episodes have a fixed length (TaskConfig.max_steps) and are kept whether
+they succeed or not (`success` is stored per episode). A preview video (scene camera and
+wrist camera side by side) is written per episode to <out_root>/episode_videos/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim_tasks.backend import ACTION_NAMES, JOINT_NAMES
+from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
+from sim_tasks.newton_backend import NewtonSimConfig
+from sim_tasks.rendering import CAMERA_NAMES, CameraConfig
+from sim_tasks.tasks import TaskConfig, TaskInstance
+
+ROLLOUT_FORMAT_VERSION = 1
+VIDEO_DIR = "episode_videos"
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    sim: NewtonSimConfig = field(default_factory=NewtonSimConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
+    cameras: CameraConfig | None = field(default_factory=CameraConfig)  # None: physics only, no images
+    dataset_format: str = "lerobot"  # or "hdf5"
+    image_format: str = "video"  # LeRobot image storage: "video" | "png"
+    save_videos: bool = True  # preview mp4 per episode
+
+
+@dataclass
+class EpisodeResult:
+    seed: int
+    success: bool
+    instance: TaskInstance
+    frames: dict[str, np.ndarray]  # feature -> (T, ...)
+    phase_log: list[tuple[int, str]]
+    timeouts: list[str]
+    regrasps: int
+    first_success_step: int | None
+    physics_steps: int
+    timings: dict[str, float]  # seconds: physics (incl. IK), render, total
+    video_path: Path | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.frames["action"])
+
+
+class TaskRunner:
+    """One simulator + task + demonstrator + renderer, reused across episodes."""
+
+    def __init__(self, scene_usd: str | os.PathLike, task: str, config: RolloutConfig = RolloutConfig()):
+        from exporters.usd import read_usd_scene
+        from sim_tasks.newton_backend import NewtonBackend
+        from sim_tasks.tasks import make_task
+
+        self.config = config
+        self.scene_usd = Path(scene_usd)
+        self.scene = read_usd_scene(self.scene_usd)
+        self.backend = NewtonBackend(self.scene_usd, config.sim, scene=self.scene)
+        self.task = make_task(task, self.scene, config.task)
+        self._tasks = {task: self.task}
+        self.renderer = None
+        self._canonical = None
+        if config.cameras is not None:
+            self.renderer = self._make_renderer(config.cameras)
+
+    def _make_renderer(self, cameras: CameraConfig):
+        from sim_tasks.panda_model import LINK_RGB, LINK_BODIES, LINK_RECORD_NAMES
+        from sim_tasks.rendering import CameraRig, GaussianSceneRenderer, robot_link_gaussians, scene_canonical_gaussians
+
+        rgb = {rec: LINK_RGB[body] for rec, body in zip(LINK_RECORD_NAMES, LINK_BODIES)}
+        links = robot_link_gaussians(self.backend.link_visual_meshes(), rgb, cameras.robot_gaussians)
+        self._canonical = scene_canonical_gaussians(self.scene, links)
+        rig = CameraRig(self.scene.robot_base.numpy(), cameras)
+        return GaussianSceneRenderer(self._canonical, self.backend.body_names, rig)
+
+    # dataset description --------------------------------------------------------------------
+    def canonical_gaussians(self):
+        if self._canonical is None:
+            raise ValueError("canonical Gaussians come with the cameras; this runner has cameras=None")
+        return self._canonical
+
+    def dataset_spec(self):
+        from gwm.data import DatasetSpec, FeatureSpec
+
+        body_names = self.backend.body_names
+        state_names = JOINT_NAMES[:7] + ["gripper_width"]
+        features = {
+            "observation.state": FeatureSpec("float32", (8,), state_names),
+            "observation.velocity": FeatureSpec("float32", (8,), state_names),
+            "observation.ee_pose": FeatureSpec("float32", (7,), ["x", "y", "z", "qw", "qx", "qy", "qz"]),
+            "observation.body_poses": FeatureSpec("float32", (len(body_names), 7)),
+            "observation.goal_position": FeatureSpec("float32", (3,), ["x", "y", "z"]),
+            "action": FeatureSpec("float32", (8,), ACTION_NAMES),
+            "next.reward": FeatureSpec("float32", (1,)),
+            "next.done": FeatureSpec("bool", (1,)),
+        }
+        cams = self.config.cameras
+        if cams is not None:
+            for name in CAMERA_NAMES:
+                features[f"observation.images.{name}"] = FeatureSpec("image", (cams.height, cams.width, 3))
+                if cams.depth:
+                    features[f"observation.depth.{name}"] = FeatureSpec("float32", (cams.height, cams.width, 1))
+        fps = round(1.0 / self.backend.control_dt)
+        return DatasetSpec(fps=fps, features=features, robot_type="franka_panda", body_names=body_names)
+
+    def metadata(self, task_name: str) -> dict:
+        cams = {}
+        if self.renderer is not None:
+            c = self.renderer.cameras(self.backend.ee_pose())
+            cams = {"scene": {"K": c.Ks[0].tolist(), "world_from_cam": c.world_from_cam[0].tolist()},
+                    "wrist": {"K": c.Ks[1].tolist(), "tool_from_cam": self.renderer.rig.tool_from_wrist_cam.tolist()}}
+        return {
+            "format_version": ROLLOUT_FORMAT_VERSION,
+            "source": "sim_tasks.rollout",
+            "simulator": "newton+mujoco",
+            "task": task_name,
+            "scene_usd": str(self.scene_usd),
+            "config": _jsonable(asdict(self.config)),
+            "normalisation": self.scene.metadata.get("normalisation"),
+            "scene_metadata": _jsonable(self.scene.metadata),
+            "cameras": cams,
+            "control_dt": self.backend.control_dt,
+            "action": "tool-site target: xyz + quat wxyz (world frame), gripper opening width (m)",
+        }
+
+    # episodes -------------------------------------------------------------------------------
+    def get_task(self, name: str | None = None):
+        """The runner's task, or another registered task on the same scene and simulator."""
+        from sim_tasks.tasks import make_task
+
+        if name is None:
+            return self.task
+        if name not in self._tasks:
+            self._tasks[name] = make_task(name, self.scene, self.config.task)
+        return self._tasks[name]
+
+    def run_episode(self, seed: int, video_dir: str | os.PathLike | None = None, task: str | None = None,
+                    max_steps: int | None = None, render: bool = True) -> EpisodeResult:
+        """One scripted episode (TaskConfig.max_steps long unless max_steps is given).
+
+        render=False skips the cameras (physics and the demonstrator only; no image features).
+        Runs single-threaded: an episode is thousands of tiny tensor ops, where torch's and
+        numba's thread pools only add synchronisation (and stall badly on a busy machine);
+        parallelism comes from run_rollouts' worker processes.
+        """
+        with _single_threaded():
+            return self._run_episode(seed, video_dir, task, max_steps, render)
+
+    def _run_episode(self, seed, video_dir, task, max_steps, render) -> EpisodeResult:
+        t_start = time.perf_counter()
+        be, cfg = self.backend, self.config
+        task = self.get_task(task)
+        instance = task.sample(seed)
+        obs = be.reset(seed, instance.object_poses)
+        demo = ScriptedDemonstrator(task, instance, be.body_names, be.control_dt, cfg.demo)
+        steps = cfg.task.max_steps if max_steps is None else int(max_steps)
+        frames: dict[str, list[np.ndarray]] = {}
+        t_physics = t_render = 0.0
+        goal = instance.goal_position.astype(np.float32)
+        first_success, success = None, False
+        for t in range(steps):
+            frame = self._observation_features(obs, goal)
+            if render and self.renderer is not None:
+                t0 = time.perf_counter()
+                images = self.renderer.render(obs["body_poses"], obs["ee_pose"])
+                t_render += time.perf_counter() - t0
+                for name in CAMERA_NAMES:
+                    frame[f"observation.images.{name}"] = images[name]
+                    if cfg.cameras.depth:
+                        frame[f"observation.depth.{name}"] = images[f"depth.{name}"]
+            action = demo.act(obs)
+            t0 = time.perf_counter()
+            obs = be.step(action)
+            t_physics += time.perf_counter() - t0
+            poses = {n: obs["body_poses"][i].astype(np.float64) for i, n in enumerate(be.body_names)}
+            success = task.success(instance, poses, float(obs["gripper"][0]))
+            if success and first_success is None:
+                first_success = t
+            frame["action"] = action
+            frame["next.reward"] = np.array([float(success)], np.float32)
+            frame["next.done"] = np.array([t == steps - 1])
+            for k, v in frame.items():
+                frames.setdefault(k, []).append(v)
+        result = EpisodeResult(
+            seed=int(seed), success=bool(success), instance=instance,
+            frames={k: np.stack(v) for k, v in frames.items()},
+            phase_log=list(demo.phase_log), timeouts=list(demo.timeouts), regrasps=demo.regrasps,
+            first_success_step=first_success, physics_steps=steps * be.config.substeps,
+            timings={"physics": t_physics, "render": t_render},
+        )
+        if video_dir is not None and render and self.renderer is not None:
+            result.video_path = write_episode_video(result, Path(video_dir), be.control_dt, task.name)
+        result.timings["total"] = time.perf_counter() - t_start
+        return result
+
+    def _observation_features(self, obs, goal) -> dict[str, np.ndarray]:
+        q, qd = obs["joint_pos"], obs["joint_vel"]
+        return {
+            "observation.state": np.concatenate([q[:7], obs["gripper"]]).astype(np.float32),
+            "observation.velocity": np.concatenate([qd[:7], [qd[7] + qd[8]]]).astype(np.float32),
+            "observation.ee_pose": obs["ee_pose"].astype(np.float32),
+            "observation.body_poses": obs["body_poses"].astype(np.float32),
+            "observation.goal_position": goal,
+        }
+
+
+@contextlib.contextmanager
+def _single_threaded():
+    import numba
+    import torch
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
+
+
+def write_episode_video(result: EpisodeResult, video_dir: Path, control_dt: float, task: str) -> Path:
+    """Scene camera | wrist camera, side by side, H.264 mp4 (atomic)."""
+    import imageio.v2 as imageio
+
+    video_dir.mkdir(parents=True, exist_ok=True)
+    path = video_dir / f"{task}_seed{result.seed:06d}.mp4"
+    frames = np.concatenate([result.frames[f"observation.images.{n}"] for n in CAMERA_NAMES], axis=2)  # (T,H,2W,3)
+    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=video_dir)
+    os.close(fd)
+    with imageio.get_writer(tmp, fps=round(1.0 / control_dt), codec="libx264", quality=8,
+                            macro_block_size=16, ffmpeg_log_level="error") as writer:
+        for f in frames:
+            writer.append_data(f)
+    os.replace(tmp, path)
+    return path
+
+
+# recording ------------------------------------------------------------------------------------
+@dataclass
+class RolloutSummary:
+    task: str
+    dataset_path: Path
+    episodes: list[dict]  # per episode: index, seed, success, video, timings
+    wall_time: float
+    workers: int
+
+    @property
+    def success_rate(self) -> float:
+        return sum(e["success"] for e in self.episodes) / max(1, len(self.episodes))
+
+
+def record_results(results, recorder, out_root: Path, progress=None) -> list[dict]:
+    """Save each EpisodeResult as the next episode; returns the episode index entries."""
+    entries = []
+    for result in results:
+        for t in range(result.num_frames):
+            recorder.add_frame({k: v[t] for k, v in result.frames.items()}, result.instance.instruction)
+        index = recorder.save_episode(success=result.success, seed=result.seed)
+        entries.append({
+            "episode_index": index, "seed": result.seed, "success": result.success,
+            "first_success_step": result.first_success_step, "phases": result.phase_log,
+            "timeouts": result.timeouts, "regrasps": result.regrasps,
+            "video": str(result.video_path.relative_to(out_root)) if result.video_path else None,
+            "timings": result.timings, "instance": result.instance.to_dict(),
+        })
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(success=f"{sum(e['success'] for e in entries)}/{len(entries)}")
+    return entries
+
+
+def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str | os.PathLike, workers: int = 2,
+                 config: RolloutConfig = RolloutConfig(), progress: bool = True,
+                 runner: TaskRunner | None = None) -> RolloutSummary:
+    """Run scripted episodes for the given seeds in `workers` processes and record them in out_root.
+
+    Episodes are recorded in seed order whatever the workers' timing, so the dataset is the
+    same for any number of workers. workers <= 1 runs in this process (reusing `runner`, a
+    TaskRunner already built for scene_usd, if given; its config is then used).
+    """
+    from tqdm import tqdm
+
+    from gwm.data import create_recorder
+
+    seeds = [int(s) for s in seeds]
+    if runner is not None:
+        config = runner.config
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    video_dir = out_root / VIDEO_DIR if config.save_videos else None
+    if config.cameras is None:
+        raise ValueError("run_rollouts records camera images and canonical Gaussians; give RolloutConfig.cameras")
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(seeds), desc=f"rollouts {task}", unit="episode", disable=not progress)
+    if workers <= 1:
+        if runner is None:
+            runner = TaskRunner(scene_usd, task, config)
+        elif Path(runner.scene_usd).resolve() != Path(scene_usd).resolve():
+            raise ValueError(f"run_rollouts: runner was built for {runner.scene_usd}, not {scene_usd}")
+        spec, canonical, metadata = runner.dataset_spec(), runner.canonical_gaussians(), runner.metadata(task)
+        results = (runner.run_episode(s, video_dir, task=task) for s in seeds)
+        pool = None
+    else:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
+                                            initargs=(str(scene_usd), task, config))
+        try:
+            spec_dict, canonical, metadata = pool.apply(_describe_worker, (task,))
+        except BaseException:
+            pool.terminate()
+            bar.close()
+            raise
+        from gwm.data import DatasetSpec
+
+        spec = DatasetSpec.from_dict(spec_dict)
+        results = pool.imap(_run_worker, [(s, str(video_dir) if video_dir else None) for s in seeds])
+    finished = False
+    try:
+        recorder = create_recorder(out_root, spec, config.dataset_format, canonical_gaussians=canonical,
+                                   image_format=config.image_format, metadata=metadata)
+        try:
+            entries = record_results(results, recorder, out_root, progress=bar)
+        finally:
+            dataset_path = recorder.finalize()  # episodes saved so far stay valid
+        finished = True
+    finally:
+        bar.close()
+        if pool is not None:
+            if finished:
+                pool.close()
+            else:
+                pool.terminate()  # do not wait for the remaining episodes after an error
+            pool.join()
+    summary = RolloutSummary(task, Path(dataset_path), entries, time.perf_counter() - t0, max(1, workers))
+    _append_episode_index(out_root, summary)
+    return summary
+
+
+def _append_episode_index(out_root: Path, summary: RolloutSummary) -> None:
+    """<out_root>/rollouts.json: episode index -> seed, success, preview video, timings (atomic)."""
+    path = out_root / "rollouts.json"
+    data = json.loads(path.read_text()) if path.exists() else {"format_version": ROLLOUT_FORMAT_VERSION, "episodes": []}
+    data["episodes"].extend(summary.episodes)
+    fd, tmp = tempfile.mkstemp(suffix=".json", dir=out_root)
+    with os.fdopen(fd, "w") as f:
+        json.dump(_jsonable(data), f, indent=1)
+    os.replace(tmp, path)
+
+
+# worker processes -----------------------------------------------------------------------------
+_WORKER: TaskRunner | None = None
+_WORKER_ERROR: str | None = None
+
+
+def _init_worker(scene_usd: str, task: str, config: RolloutConfig) -> None:
+    # One thread per process: the workers already fill the cores.
+    import numba
+    import torch
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    global _WORKER, _WORKER_ERROR
+    try:
+        _WORKER = TaskRunner(scene_usd, task, config)
+    except Exception:  # an initializer that raises makes Pool respawn workers forever: report it per task
+        import traceback
+
+        _WORKER_ERROR = traceback.format_exc()
+
+
+def _worker() -> TaskRunner:
+    if _WORKER is None:
+        raise RuntimeError(f"rollout worker failed to start:\n{_WORKER_ERROR}")
+    return _WORKER
+
+
+def _describe_worker(task: str):
+    w = _worker()
+    return w.dataset_spec().to_dict(), w.canonical_gaussians(), w.metadata(task)
+
+
+def _run_worker(args) -> EpisodeResult:
+    seed, video_dir = args
+    return _worker().run_episode(seed, video_dir)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+__all__ = ["EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "run_rollouts",
+           "write_episode_video"]

@@ -1,0 +1,267 @@
+"""Tasks by name: what to do in a scene, how episodes start (per seed) and when they succeed.
+
+    task = make_task("pick_place", scene)          # scene: SceneAsset
+    instance = task.sample(seed)                   # initial object poses, goal, instruction
+    task.success(instance, poses, gripper_width)   # poses: name -> (7,) xyz + quat wxyz
+
+Registered: pick_place (pick an object, place it at a goal on the table), pick_place_bowl
+(into a container; the contract gives objects convex hulls, so a container is something the
+object rests on, e.g. a tray), push (push an object to a goal on the table).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sim_tasks.kinematics import pose7_to_matrix
+from sim_tasks.workspace import Workspace, WorkspaceConfig
+
+# Names that mark an object as a container for pick_place_bowl.
+CONTAINER_WORDS = ("bowl", "tray", "plate", "container", "basket", "box", "bin", "pan", "dish")
+MAX_GRASP_WIDTH = 0.075  # m: the Panda opens 0.08 (~0.078 between the finger pads)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    object_name: str | None = None  # the object to manipulate; None: the first graspable one
+    container_name: str | None = None  # pick_place_bowl; None: by name (CONTAINER_WORDS), else the widest
+    max_steps: int = 150
+    goal_tolerance: float = 0.03  # m, horizontal distance of the object centre to its goal
+    min_goal_distance: float = 0.12  # m between start and goal (pick_place)
+    push_distance: tuple[float, float] = (0.08, 0.14)  # m, range of push goals
+    rest_tolerance: float = 0.01  # m, the object's height above where it should rest
+    release_width: float = 0.06  # m, gripper at least this open for "placed" (not still held)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+
+
+@dataclass
+class TaskInstance:
+    task: str
+    seed: int
+    object_poses: dict[str, np.ndarray]  # initial (7,) xyz + quat wxyz per object
+    target_object: str
+    goal_position: np.ndarray  # (3,) where the object's centre should end (pick_place, push)
+    container: str | None
+    instruction: str
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "seed": self.seed, "target_object": self.target_object,
+                "goal_position": self.goal_position.tolist(), "container": self.container,
+                "instruction": self.instruction,
+                "object_poses": {k: v.tolist() for k, v in self.object_poses.items()}}
+
+
+class Task(ABC):
+    name: str = ""
+
+    def __init__(self, scene, config: TaskConfig = TaskConfig()):
+        self.scene = scene
+        self.config = config
+        self.workspace = Workspace(scene, config.workspace)
+        self.object_names = [o.name for o in scene.objects]
+        if not self.object_names:
+            raise ValueError(f"task {self.name!r} needs movable objects; the scene has none")
+        self.container = self._pick_container() if self.needs_container else None
+        self.target_object = self._pick_target()
+
+    needs_container = False
+
+    # object choice ------------------------------------------------------------------------
+    def grasp_width(self, name: str) -> float:
+        """Narrowest horizontal width of the object's hull (over directions, at its scene orientation)."""
+        v = self.workspace.hulls[name] @ self.workspace.initial_rotations[name].T
+        angles = np.linspace(0, np.pi, 36, endpoint=False)
+        dirs = np.stack([np.cos(angles), np.sin(angles)], 1)
+        proj = v[:, :2] @ dirs.T
+        return float((proj.max(0) - proj.min(0)).min())
+
+    def _check_name(self, name: str, what: str) -> str:
+        if name not in self.object_names:
+            raise ValueError(f"{what} {name!r} is not in the scene; objects are {self.object_names}")
+        return name
+
+    needs_grasp = True  # the target must fit between the fingers
+
+    def _pick_target(self) -> str:
+        if self.config.object_name is not None:
+            return self._check_name(self.config.object_name, "TaskConfig.object_name")
+        candidates = [n for n in self.object_names if n != self.container]
+        for name in candidates:
+            if self.grasp_width(name) <= MAX_GRASP_WIDTH:
+                return name
+        if not self.needs_grasp and candidates:
+            return min(candidates, key=self.workspace.footprint_radius)
+        widths = {n: round(self.grasp_width(n), 3) for n in candidates}
+        raise ValueError(f"task {self.name!r}: no object narrower than {MAX_GRASP_WIDTH} m to grasp (narrowest "
+                         f"widths {widths}); set TaskConfig.object_name, or add a smaller object to the scene")
+
+    def _pick_container(self) -> str:
+        if self.config.container_name is not None:
+            return self._check_name(self.config.container_name, "TaskConfig.container_name")
+        named = [n for n in self.object_names if any(w in n.lower() for w in CONTAINER_WORDS)]
+        if named:
+            return named[0]
+        return max(self.object_names, key=self.workspace.footprint_radius)
+
+    # episodes -----------------------------------------------------------------------------
+    def sample(self, seed: int) -> TaskInstance:
+        """Initial object poses and goal for this seed (deterministic)."""
+        rng = np.random.default_rng([int(seed), _stable_hash(self.name)])
+        return self._sample(int(seed), rng)
+
+    @abstractmethod
+    def _sample(self, seed: int, rng: np.random.Generator) -> TaskInstance: ...
+
+    @abstractmethod
+    def success(self, instance: TaskInstance, poses: dict[str, np.ndarray], gripper_width: float) -> bool:
+        """Judged from object poses (and whether the gripper let go)."""
+
+    def resting_height(self, name: str, pose: np.ndarray) -> float:
+        """z of the object's centre when resting upright on the support under it."""
+        m = pose7_to_matrix(pose)
+        bottom = self.workspace.world_hull(name, m)[:, 2].min() - m[2, 3]
+        return self.workspace.surface_height(m[:2, 3]) - bottom
+
+    def _goal_free(self, xy: np.ndarray, poses: dict[str, np.ndarray], ignore: str, radius: float) -> bool:
+        for name, pose in poses.items():
+            if name == ignore:
+                continue
+            if np.linalg.norm(xy - pose[:2]) < radius + self.workspace.footprint_radius(name) + 0.03:
+                return False
+        return True
+
+
+_REGISTRY: dict[str, type[Task]] = {}
+
+
+def register_task(name: str):
+    def wrap(cls: type[Task]) -> type[Task]:
+        if name in _REGISTRY:
+            raise ValueError(f"task {name!r} is already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+    return wrap
+
+
+def task_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_task(name: str, scene, config: TaskConfig | None = None, **overrides) -> Task:
+    """The task registered under name, for this scene; overrides replace TaskConfig fields."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown task {name!r}; registered tasks are {task_names()}")
+    config = replace(config or TaskConfig(), **overrides)
+    return _REGISTRY[name](scene, config)
+
+
+def _stable_hash(text: str) -> int:
+    return sum((i + 1) * ord(c) for i, c in enumerate(text))  # not Python's salted hash()
+
+
+@register_task("pick_place")
+class PickPlaceTask(Task):
+    def _sample(self, seed, rng):
+        ws = self.workspace
+        poses = ws.sample_placements(rng, self.object_names)
+        start = poses[self.target_object][:2]
+        radius = ws.footprint_radius(self.target_object)
+        for _ in range(2000):
+            goal = ws.sample_reachable_xy(rng)
+            if (np.linalg.norm(goal - start) >= self.config.min_goal_distance
+                    and ws.footprint_supported(goal, radius)
+                    and self._goal_free(goal, poses, self.target_object, radius)):
+                break
+        else:
+            raise RuntimeError("pick_place: no free goal in reach; the workspace is too crowded")
+        z = ws.surface_height(goal) + (poses[self.target_object][2] - ws.surface_height(start))
+        return TaskInstance(self.name, seed, poses, self.target_object, np.array([goal[0], goal[1], z]), None,
+                            f"pick up the {self.target_object.replace('_', ' ')} and place it at the goal")
+
+    def success(self, instance, poses, gripper_width):
+        p = poses[instance.target_object]
+        close = np.linalg.norm(p[:2] - instance.goal_position[:2]) <= self.config.goal_tolerance
+        resting = abs(p[2] - self.resting_height(instance.target_object, p)) <= self.config.rest_tolerance
+        return bool(close and resting and gripper_width >= self.config.release_width)
+
+
+@register_task("pick_place_bowl")
+class PickPlaceContainerTask(Task):
+    needs_container = True
+
+    def _sample(self, seed, rng):
+        poses = self.workspace.sample_placements(rng, self.object_names, clearance=0.06)
+        c = poses[self.container]
+        return TaskInstance(self.name, seed, poses, self.target_object, c[:3].copy(), self.container,
+                            f"put the {self.target_object.replace('_', ' ')} in the {self.container.replace('_', ' ')}")
+
+    def container_top(self, pose: np.ndarray) -> float:
+        return float(self.workspace.world_hull(self.container, pose7_to_matrix(pose))[:, 2].max())
+
+    def inside_footprint(self, xy: np.ndarray, container_pose: np.ndarray, margin: float) -> bool:
+        """xy lies over the container's hull, at least margin inside its outline (convex hull in xy)."""
+        hull = self.workspace.world_hull(self.container, pose7_to_matrix(container_pose))[:, :2]
+        from scipy.spatial import ConvexHull
+
+        eq = ConvexHull(hull).equations  # (F,3): n . p + d <= 0 inside
+        return bool((eq[:, :2] @ xy + eq[:, 2] <= -margin).all())
+
+    def success(self, instance, poses, gripper_width):
+        p, c = poses[instance.target_object], poses[self.container]
+        m = pose7_to_matrix(p)
+        bottom = self.workspace.world_hull(instance.target_object, m)[:, 2].min()
+        top = self.container_top(c)
+        inside = self.inside_footprint(p[:2], c, margin=0.01)
+        # Resting on (or in) the container: bottom between 3 cm below its top and just above it.
+        on_it = top - 0.03 <= bottom <= top + self.config.rest_tolerance
+        return bool(inside and on_it and gripper_width >= self.config.release_width)
+
+
+@register_task("push")
+class PushTask(Task):
+    needs_grasp = False  # any object can be pushed; the narrowest-first choice still applies
+
+    def _sample(self, seed, rng):
+        ws = self.workspace
+        lo, hi = self.config.push_distance
+        radius = ws.footprint_radius(self.target_object)
+        for _ in range(200):
+            poses = ws.sample_placements(rng, self.object_names)
+            start = poses[self.target_object][:2]
+            for _ in range(50):
+                ang = rng.uniform(-np.pi, np.pi)
+                d = np.array([math.cos(ang), math.sin(ang)])
+                goal = start + rng.uniform(lo, hi) * d
+                # The pusher starts behind the object: that spot must be in reach too.
+                behind = start - d * (radius + 0.05)
+                if (ws.in_reach(goal) and ws.in_reach(behind) and ws.footprint_supported(goal, radius)
+                        and self._goal_free(goal, poses, self.target_object, radius)
+                        and self._path_free(start, goal, poses, radius)):
+                    z = poses[self.target_object][2] - ws.surface_height(start) + ws.surface_height(goal)
+                    return TaskInstance(self.name, seed, poses, self.target_object, np.array([*goal, z]), None,
+                                        f"push the {self.target_object.replace('_', ' ')} to the goal")
+        raise RuntimeError("push: no reachable push goal found; the workspace is too crowded")
+
+    def _path_free(self, start, goal, poses, radius) -> bool:
+        for name, pose in poses.items():
+            if name == self.target_object:
+                continue
+            seg = goal - start
+            t = np.clip(np.dot(pose[:2] - start, seg) / np.dot(seg, seg), 0, 1)
+            if np.linalg.norm(start + t * seg - pose[:2]) < radius + self.workspace.footprint_radius(name) + 0.05:
+                return False
+        return True
+
+    def success(self, instance, poses, gripper_width):
+        p = poses[instance.target_object]
+        return bool(np.linalg.norm(p[:2] - instance.goal_position[:2]) <= self.config.goal_tolerance
+                    and abs(p[2] - self.resting_height(instance.target_object, p)) <= self.config.rest_tolerance)
+
+
+__all__ = ["CONTAINER_WORDS", "PickPlaceContainerTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig",
+           "TaskInstance", "make_task", "register_task", "task_names"]
