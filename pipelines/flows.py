@@ -82,27 +82,41 @@ def _task_runner(cfg: PipelineConfig):
 
 
 @flow(name="rollouts", log_prints=True)
-def rollouts_flow(config: dict, scene_usd: str) -> dict[str, StageResult]:
-    """Scripted demonstrations, fanned out as Prefect tasks (shards of seeds) over Dask; then
-    the shards are joined into datasets/demos (LeRobot + HDF5) and datasets/heldout (LeRobot)."""
+def rollouts_flow(config: dict, scene_usd: str) -> StageResult:
+    """Scripted demonstrations, fanned out as Prefect tasks (shards of seeds) over Dask, then
+    joined into one dataset (LeRobot + HDF5): training seeds first, held-out seeds last."""
     cfg = _cfg(config)
-    futures = {"train": [], "heldout": []}
-    for ti, task_name in enumerate(cfg.tasks):
-        for split in futures:
+    futures = []
+    for split in ("train", "heldout"):
+        for ti, task_name in enumerate(cfg.tasks):
             seeds = stages.rollout_seeds(cfg, ti, split)
             n = cfg.rollout_shards_per_task if split == "train" else 1
-            for k in range(n):
-                if seeds[k::n]:
-                    futures[split].append(rollout_shard_task.submit(cfg.to_dict(), scene_usd, task_name, split, k, seeds[k::n]))
-    shards = {split: [Path(f.result().outputs["dataset"]) for f in fs] for split, fs in futures.items()}
-    results = {}
-    for split, paths in shards.items():
-        name = "demos" if split == "train" else "heldout"
-        out = cfg.out / "datasets" / name
-        results[name] = _publish(run_stage(f"datasets-{name}", cfg.out, out, {str(i): p for i, p in enumerate(paths)},
-                                           {"hdf5": split == "train"},
-                                           lambda paths=paths, out=out, split=split: stages.merge_shards(paths, out, split == "train")))
-    return results
+            futures += [rollout_shard_task.submit(cfg.to_dict(), scene_usd, task_name, split, k, seeds[k::n])
+                        for k in range(n) if seeds[k::n]]
+    shards = [Path(f.result().outputs["dataset"]) for f in futures]  # in submission order
+    out = cfg.out / "datasets" / "demos"
+    heldout = cfg.heldout_episodes_per_task * len(cfg.tasks)
+    return _publish(run_stage("datasets", cfg.out, out, {str(i): p for i, p in enumerate(shards)},
+                              {"heldout_episodes": heldout},
+                              lambda: stages.merge_shards(shards, out, heldout)))
+
+
+@flow(name="train", log_prints=True)
+def train_flow(config: dict, dataset: str, heldout_episodes: int) -> StageResult:
+    cfg = _cfg(config)
+    out = cfg.out / "model"
+    settings = {"preset": cfg.train_preset, "steps": cfg.train_steps, "heldout": heldout_episodes}
+    return _publish(run_stage("train", cfg.out, out, {"dataset": dataset}, settings,
+                              lambda: stages.train_world_model(cfg, Path(dataset), heldout_episodes, out)))
+
+
+@flow(name="validate", log_prints=True)
+def validate_flow(config: dict, model: str, dataset: str, scene_usd: str) -> StageResult:
+    cfg = _cfg(config)
+    out = cfg.out / "validation"
+    return _publish(run_stage("validate", cfg.out, out, {"model": model, "dataset": dataset, "scene": scene_usd},
+                              {"horizon": cfg.validate_horizon},
+                              lambda: stages.validate_world_model(cfg, Path(model), Path(dataset), Path(scene_usd), out)))
 
 
 @flow(name="real2sim", log_prints=True)
@@ -116,7 +130,10 @@ def real2sim(preset: str = "kitchen", overrides: dict | None = None) -> dict:
     results.append(scene_flow(c, results[-1].outputs["splat"]))
     scene_usd = results[-1].outputs["usd"]
     data = rollouts_flow.with_options(task_runner=_task_runner(cfg))(c, scene_usd)
-    results += list(data.values())
+    results.append(data)
+    dataset = data.outputs["lerobot"]
+    results.append(train_flow(c, dataset, int(data.figures["heldout_episodes"])))
+    results.append(validate_flow(c, results[-1].outputs["model"], dataset, scene_usd))
     summary = {r.name: {"outputs": r.outputs, "figures": r.figures, "cached": r.cached, "seconds": round(r.seconds, 1)}
                for r in results}
     create_markdown_artifact(markdown=_summary_markdown(cfg, summary), key="real2sim-summary",

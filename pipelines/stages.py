@@ -85,13 +85,17 @@ def rollout_shard(scene_usd: Path, task: str, seeds: list[int], episode_steps: i
     return {"dataset": out_dir}, {"episodes": ds.num_episodes, "successes": successes, "resumed_from": len(done)}
 
 
-def merge_shards(shards: list[Path], out_dir: Path, hdf5: bool) -> Outputs:
-    """Join shards into one LeRobot dataset (and a robomimic/Isaac Lab HDF5 copy), atomically."""
+def merge_shards(shards: list[Path], out_dir: Path, heldout_episodes: int) -> Outputs:
+    """Join shards into one LeRobot dataset and a robomimic/Isaac Lab HDF5 copy, atomically.
+
+    The last `heldout_episodes` episodes are the held-out seeds (unseen object layouts) that
+    the world model's validation uses.
+    """
     from gwm.data import convert_dataset, merge_datasets, open_dataset
 
     outputs: dict[str, Path] = {}
-    targets = [("lerobot", out_dir / "lerobot")] + ([("hdf5", out_dir / "hdf5")] if hdf5 else [])
-    for fmt, final in targets:
+    for fmt in ("lerobot", "hdf5"):
+        final = out_dir / fmt
         tmp = final.with_name(final.name + ".partial")
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -104,7 +108,43 @@ def merge_shards(shards: list[Path], out_dir: Path, hdf5: bool) -> Outputs:
         os.replace(tmp, final)
         outputs[fmt] = final
     ds = open_dataset(outputs["lerobot"])
-    successes = sum(bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes))
-    figures = {"episodes": ds.num_episodes, "frames": ds.num_frames,
-               "success_rate": round(successes / max(ds.num_episodes, 1), 3)}
+    success = [bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes)]
+    figures = {"episodes": ds.num_episodes, "heldout_episodes": heldout_episodes, "frames": ds.num_frames,
+               "success_rate": round(sum(success) / max(len(success), 1), 3),
+               "size_mb": round(sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file()) / 2**20, 1)}
     return outputs, figures
+
+
+def train_world_model(cfg: PipelineConfig, dataset: Path, heldout_episodes: int, out_dir: Path) -> Outputs:
+    """Train the Gaussian world model; the last `heldout_episodes` episodes are its validation split."""
+    from dataclasses import replace
+
+    from gwm.data import open_dataset
+    from gwm.model.cli import train_world_model as train
+    from gwm.model.config import preset
+
+    base = preset(cfg.train_preset)
+    n = open_dataset(dataset).num_episodes
+    overrides = {"data": replace(base.data, val_fraction=heldout_episodes / n)}
+    if cfg.train_steps:
+        share = base.optim.vae_steps / base.total_steps
+        vae = max(1, round(cfg.train_steps * share))
+        overrides["optim"] = replace(base.optim, vae_steps=vae, dynamics_steps=max(1, cfg.train_steps - vae))
+    model = train(str(dataset), out_dir, cfg.train_preset, **overrides)
+    return {"model": model}, {"episodes": n, "validation_episodes": heldout_episodes}
+
+
+def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_usd: Path, out_dir: Path) -> Outputs:
+    """Open-loop predictions on the held-out episodes against the simulator replaying the same actions."""
+    from gwm.data import open_dataset
+    from gwm.model.validate import ValidationConfig, validate
+    from sim_tasks.replay import SimulatorReplay
+
+    ds = open_dataset(dataset)
+    result = validate(model, ds, out_dir, ValidationConfig(horizon=cfg.validate_horizon),
+                      replay=SimulatorReplay(scene_usd, ds))
+    h = cfg.validate_horizon - 1
+    figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
+               if k in ("psnr", "object_position_error_m")}
+    figures["beats_baselines"] = str(result.info["beats_baselines"])
+    return {"report": out_dir / "report.md"}, figures
