@@ -115,7 +115,8 @@ def validate_flow(config: dict, model: str, dataset: str, scene_usd: str) -> Sta
     cfg = _cfg(config)
     out = cfg.out / "validation"
     return _publish(run_stage("validate", cfg.out, out, {"model": model, "dataset": dataset, "scene": scene_usd},
-                              {"horizon": cfg.validate_horizon},
+                              {"horizon": cfg.validate_horizon, "windows": cfg.validate_windows,
+                               "baseline_steps": cfg.baseline_steps},
                               lambda: stages.validate_world_model(cfg, Path(model), Path(dataset), Path(scene_usd), out)))
 
 

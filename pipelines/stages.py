@@ -136,13 +136,17 @@ def train_world_model(cfg: PipelineConfig, dataset: Path, heldout_episodes: int,
 
 def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_usd: Path, out_dir: Path) -> Outputs:
     """Open-loop predictions on the held-out episodes against the simulator replaying the same actions."""
+    from dataclasses import replace
+
     from gwm.data import open_dataset
     from gwm.model.validate import ValidationConfig, validate
     from sim_tasks.replay import SimulatorReplay
 
     ds = open_dataset(dataset)
-    result = validate(model, ds, out_dir, ValidationConfig(horizon=cfg.validate_horizon),
-                      replay=SimulatorReplay(scene_usd, ds))
+    vcfg = ValidationConfig(horizon=cfg.validate_horizon, max_windows=cfg.validate_windows)
+    if cfg.baseline_steps:
+        vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps))
+    result = validate(model, ds, out_dir, vcfg, replay=SimulatorReplay(scene_usd, ds), progress=False)
     h = cfg.validate_horizon - 1
     figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
                if k in ("psnr", "object_position_error_m")}

@@ -263,6 +263,9 @@ def test_replaying_recorded_actions_reproduces_the_recorded_poses(runner, scene_
     poses = replay(0, start, ep["action"][start:start + n])
     # after action t the state is recorded frame t + 1
     np.testing.assert_array_equal(poses[:-1], ep["observation.body_poses"][start + 1:start + n])
+    # the memoised whole-episode replay agrees with a fresh simulation from `start`
+    fresh = replay._simulate(0, ep["action"], start, ep["action"][start:start + n])
+    np.testing.assert_array_equal(fresh, poses)
     # other actions give other poses: the replay really simulates
     moved = replay(0, start, ep["action"][start:start + n] + np.array([0, 0, 0.05, 0, 0, 0, 0, 0], np.float32))
     assert np.abs(moved - poses).max() > 1e-3
