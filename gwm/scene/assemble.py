@@ -237,6 +237,7 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
     pts = means[opac >= asm.hull_min_opacity]
     if len(pts) < 4:
         pts = means
+    pts = _drop_sparse_outliers(pts, asm.hull_outlier_std)
     if len(pts) < 4 or np.linalg.matrix_rank(pts - pts.mean(0), tol=1e-6) < 3:
         raise SceneConfigError(f"{where}: {label} has {len(means)} Gaussians, too few (or all flat) for a collision "
                                "hull; enlarge the crop box or lower assembly.hull_min_opacity")
@@ -271,6 +272,19 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
              "box_center_world": (com + rz @ ((aabb_lo + aabb_hi) / 2)).tolist(),
              "volume": float(hull.volume) if hull.is_volume else 0.0}
     return obj, stats
+
+
+def _drop_sparse_outliers(pts: np.ndarray, n_std: float, k: int = 8) -> np.ndarray:
+    """Statistical outlier removal: stray Gaussians a crop box catches (reconstruction noise at
+    its margins) would otherwise stretch the convex hull by centimetres."""
+    if n_std <= 0 or len(pts) <= 4 * k:
+        return pts
+    from scipy.spatial import cKDTree
+
+    dist, _ = cKDTree(pts).query(pts, k=k + 1)
+    mean_dist = dist[:, 1:].mean(1)
+    keep = mean_dist <= mean_dist.mean() + n_std * mean_dist.std()
+    return pts[keep] if keep.sum() >= 4 else pts
 
 
 def _support_mesh(config: SceneConfig, plane: Plane, means_kept: np.ndarray):

@@ -44,6 +44,7 @@ Example (every key shown; most are optional):
     [assembly]
     com = "hull"                     # "hull" (uniform solid) | "opacity_weighted"
     hull_min_opacity = 0.2           # Gaussians below this opacity do not shape the hull
+    hull_outlier_std = 0.0           # >0: drop hull points this many std sparser than their neighbours (noisy splats)
     support_clearance = 0.004        # Gaussians this close above the plane stay background
     snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
     [[objects]]
@@ -149,6 +150,7 @@ class RobotSpec:
 class AssemblySpec:
     com: str = "hull"
     hull_min_opacity: float = 0.2
+    hull_outlier_std: float = 0.0
     support_clearance: float = 0.004
     snap_to_support: float = 0.01
     seed: int = 0
@@ -293,10 +295,12 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
     _check_distance(where, "robot.position", robot.position)
 
     asm = r.table(data, "assembly")
-    r.keys(asm, "assembly", ["com", "hull_min_opacity", "support_clearance", "snap_to_support", "seed"])
+    r.keys(asm, "assembly", ["com", "hull_min_opacity", "hull_outlier_std", "support_clearance", "snap_to_support",
+                              "seed"])
     assembly = AssemblySpec(
         com=r.choice(asm, "assembly.com", ("hull", "opacity_weighted"), "hull"),
         hull_min_opacity=r.number(asm, "assembly.hull_min_opacity", minimum=0.0, maximum=1.0, default=0.2),
+        hull_outlier_std=r.number(asm, "assembly.hull_outlier_std", minimum=0.0, default=0.0),
         support_clearance=r.number(asm, "assembly.support_clearance", minimum=0.0, default=0.004),
         snap_to_support=r.number(asm, "assembly.snap_to_support", minimum=0.0, default=0.01),
         seed=int(r.number(asm, "assembly.seed", default=0)),

@@ -45,15 +45,20 @@ def prefect_env(tmp_path_factory):
         os.environ.update(old)
 
 
-def _wait_for_deployment(serving, log: Path, timeout: float = 120.0) -> None:
-    from prefect.client.orchestration import get_client
+def _client():
+    """A client of the test's server (prefect caches settings at import, so pass the URL explicitly)."""
+    from prefect.client.orchestration import SyncPrefectClient
 
+    return SyncPrefectClient(os.environ["PREFECT_API_URL"])
+
+
+def _wait_for_deployment(serving, log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if serving.poll() is not None:
             raise RuntimeError(f"`gwm pipeline serve` exited: {log.read_text()[-3000:]}")
         try:
-            with get_client(sync_client=True) as client:
+            with _client() as client:
                 client.read_deployment_by_name(DEPLOYMENT)
                 return
         except Exception:
@@ -71,23 +76,18 @@ def _run_deployment(env, out_root: Path) -> tuple[float, str]:
     return seconds, proc.stdout
 
 
-def _final_state(stdout: str) -> str:
-    from prefect.client.orchestration import get_client
-
-    run_id = next(line.split("'")[1] for line in stdout.splitlines() if "UUID" in line and "'" in line) \
-        if "UUID" in stdout else None
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(limit=50)
-        if run_id:
-            runs = [r for r in runs if str(r.id) == run_id]
-        top = [r for r in runs if r.parent_task_run_id is None]
-        return sorted(top, key=lambda r: r.created)[-1].state.type.value
+def _final_state() -> str:
+    """State of the newest top-level run of the deployment."""
+    with _client() as client:
+        deployment = client.read_deployment_by_name(DEPLOYMENT)
+        runs = [r for r in client.read_flow_runs(limit=200) if r.deployment_id == deployment.id]
+        return sorted(runs, key=lambda r: r.created)[-1].state.type.value
 
 
 def test_deployment_runs_end_to_end_and_reruns_from_cache(prefect_env, tmp_path):
     out = tmp_path / "kitchen"
     first_s, stdout = _run_deployment(prefect_env, out)
-    assert _final_state(stdout) == "COMPLETED"
+    assert _final_state() == "COMPLETED"
     # every stage's artifact is on disk
     assert (out / "reconstruct" / "splat.ply").is_file()
     assert (out / "scene" / "scene.usdz").is_file()
@@ -99,6 +99,6 @@ def test_deployment_runs_end_to_end_and_reruns_from_cache(prefect_env, tmp_path)
     assert all(r["state"] == "done" for r in records.values()), records
 
     second_s, stdout = _run_deployment(prefect_env, out)
-    assert _final_state(stdout) == "COMPLETED"
+    assert _final_state() == "COMPLETED"
     print(f"\nfirst run {first_s:.0f} s, cached re-run {second_s:.0f} s ({second_s / first_s:.0%})")
     assert second_s < 0.5 * first_s

@@ -135,3 +135,15 @@ def test_opacity_weighted_com(tabletop, tmp_path):
     assert com[2] > truth["objects"]["red_cube"]["center"][2] + 0.002
     w = obj.splats.opacities.double()
     np.testing.assert_allclose((w[:, None] * obj.splats.means.double()).sum(0) / w.sum(), 0.0, atol=1e-5)
+
+
+def test_sparse_outliers_do_not_stretch_the_hull():
+    from gwm.scene.assemble import _drop_sparse_outliers
+
+    rng = np.random.default_rng(0)
+    body = rng.uniform(-0.03, 0.03, size=(2000, 3))
+    strays = np.array([[0.08, 0.0, 0.0], [0.0, -0.09, 0.01], [0.05, 0.05, 0.05]])
+    kept = _drop_sparse_outliers(np.concatenate([body, strays]), n_std=2.0)
+    assert np.abs(kept).max() <= 0.03 + 1e-12  # every stray removed
+    assert len(kept) >= 0.97 * len(body)  # the object itself is kept
+    assert len(_drop_sparse_outliers(np.concatenate([body, strays]), n_std=0.0)) == len(body) + 3
