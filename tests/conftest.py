@@ -1,3 +1,5 @@
+"""Fixtures shared across test packages."""
+
 import pytest
 
 from gwm.ply import write_ply
