@@ -1,8 +1,8 @@
 """Scene assembly on the kitchen: recovered object positions and sizes vs ground truth.
 
-    python benchmarks/scene.py [SPLAT.ply] [--scene datasets/kitchen/scene.toml] [--out out/kitchen]
+    python benchmarks/scene.py [SPLAT.ply] [--scene datasets/kitchen/scene.toml] [--out datasets/outputs/bench_scene]
 
-SPLAT defaults to out/kitchen/splat.ply (the reconstruction). If that does not exist, the
+SPLAT defaults to datasets/outputs/kitchen/reconstruct/splat.ply (the pipeline's reconstruction). If that does not exist, the
 benchmark uses a stand-in splat sampled from the ground-truth meshes (what a perfect
 reconstruction would give) and says so: those figures measure assembly alone, not capture
 plus reconstruction. Target: every object's box centre and size within 1 cm.
@@ -39,10 +39,10 @@ def truth_boxes(gt: dict) -> dict[str, dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("splat", nargs="?", type=Path, default=ROOT / "out" / "kitchen" / "splat.ply")
+    ap.add_argument("splat", nargs="?", type=Path, default=ROOT / "datasets" / "outputs" / "kitchen" / "reconstruct" / "splat.ply")
     ap.add_argument("--scene", type=Path, default=ROOT / "datasets" / "kitchen" / "scene.toml")
     ap.add_argument("--truth", type=Path, default=ROOT / "datasets" / "kitchen" / "ground_truth.json")
-    ap.add_argument("--out", type=Path, default=ROOT / "out" / "kitchen")
+    ap.add_argument("--out", type=Path, default=ROOT / "datasets" / "outputs" / "bench_scene")
     args = ap.parse_args(argv)
 
     from exporters.usd import export_usd, read_usd_scene
