@@ -1,0 +1,107 @@
+"""Shapes, the body-slot masking, and the Gaussian state vs the dataset's gaussians_at."""
+
+import pytest
+import torch
+
+from gwm.model.dit import DiTConfig, LatentDiT
+from gwm.model.train import transition_windows
+from gwm.model.vae import GaussianVAE, VAEConfig
+from gwm.model.world_model import GaussianWorldModel, WorldModelConfig
+
+
+def test_state_features_equal_dataset_gaussians(small_ds, small_traj):
+    sp = small_traj.space
+    n_static = len(small_traj.static_splats)
+    for e, t in [(0, 0), (2, 7), (5, 11)]:
+        want = small_ds.gaussians_at(e, t)[n_static:]  # the table (static) comes first in body order
+        got = sp.to_splats(sp.features_from_poses(small_traj.poses[e][t]))
+        assert torch.allclose(got.means, want.means, atol=1e-6)
+        assert torch.allclose(got.rgb_dc, want.rgb_dc, atol=1e-6)
+        assert torch.allclose(got.opacities, want.opacities, atol=1e-5)
+        assert torch.allclose(got.log_scales, want.log_scales, atol=1e-5)
+        dots = (got.unit_quats_wxyz * want.unit_quats_wxyz).sum(-1).abs()
+        assert torch.allclose(dots, torch.ones_like(dots), atol=1e-6)
+        assert torch.allclose(sp.features_from_splats(want), sp.features_from_poses(small_traj.poses[e][t]), atol=1e-5)
+
+
+def test_static_bodies_are_not_modelled(small_traj):
+    assert small_traj.body_names[0] == "table"
+    assert 0 not in small_traj.modelled
+    assert [small_traj.modelled_names[o] for o in small_traj.objects] == ["box_0", "box_1"]
+
+
+def _vae(traj, **kw):
+    torch.manual_seed(0)
+    return GaussianVAE(VAEConfig(num_tokens=6, latent_dim=4, width=32, heads=2, **kw), traj.space)
+
+
+def test_vae_shapes(small_traj):
+    sp = small_traj.space
+    x = sp.features_from_poses(small_traj.poses[0][:3])  # (3, N, 14)
+    for kw in ({}, {"decoder": "free"}, {"slots": "free"}, {"encoder_cross_layers": 1, "encoder_self_layers": 1}):
+        vae = _vae(small_traj, **kw)
+        mean, logvar = vae.encode(x)
+        assert mean.shape == logvar.shape == (3, 6, 4)
+        rec, m2, _ = vae(x, sample=False)
+        assert rec.shape == x.shape and torch.equal(m2, mean)
+        assert torch.isfinite(rec).all()
+
+
+def test_body_slots_isolate_bodies(small_traj):
+    """Moving one body changes only its own latent tokens and its own decoded Gaussians."""
+    sp = small_traj.space
+    poses = small_traj.poses[1][4:5].clone()  # (1, M, 7)
+    moved = poses.clone()
+    moved[0, 1, :2] += 0.05  # body 1 (box_0) moves 5 cm
+    vae = _vae(small_traj, encoder_self_layers=1, encoder_cross_layers=1)
+    with torch.no_grad():
+        z0, _ = vae.encode(sp.features_from_poses(poses))
+        z1, _ = vae.encode(sp.features_from_poses(moved))
+        own = vae.token_body == 1
+        assert torch.equal(z0[:, ~own], z1[:, ~own])
+        assert not torch.allclose(z0[:, own], z1[:, own])
+        d0, d1 = vae.decode(z0), vae.decode(z1)
+        other = sp.body_id != 1
+        assert torch.equal(d0[:, other], d1[:, other])
+    # with free slots the same move reaches every token (the mask is what isolates)
+    free = _vae(small_traj, slots="free", encoder_self_layers=1)
+    with torch.no_grad():
+        f0, _ = free.encode(sp.features_from_poses(poses))
+        f1, _ = free.encode(sp.features_from_poses(moved))
+    assert not torch.isclose(f0, f1).all(-1).any()
+
+
+def test_body_slots_need_enough_tokens(small_traj):
+    with pytest.raises(ValueError, match="num_tokens >= bodies"):
+        GaussianVAE(VAEConfig(num_tokens=2, latent_dim=4, width=32, heads=2), small_traj.space)
+
+
+def test_dit_shapes_and_checks():
+    dit = LatentDiT(DiTConfig(width=32, depth=2, heads=2, context=2, action_chunk=3), num_tokens=5, latent_dim=4,
+                    action_dim=2)
+    x, ctx, act = torch.randn(7, 5, 4), torch.randn(7, 2, 5, 4), torch.randn(7, 3, 2)
+    assert dit(x, torch.rand(7), ctx, act).shape == (7, 5, 4)
+    with pytest.raises(ValueError, match="context"):
+        dit(x, torch.rand(7), ctx[:, :1], act)
+    with pytest.raises(ValueError, match="actions"):
+        dit(x, torch.rand(7), ctx, act[:, :2])
+
+
+def test_rollout_shapes(small_traj):
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(vae=VAEConfig(num_tokens=3, latent_dim=4, width=32, heads=2),
+                           dit=DiTConfig(width=32, depth=1, heads=2, action_chunk=2))
+    model = GaussianWorldModel(cfg, small_traj.space, small_traj.action_dim).eval()
+    ctx = small_traj.space.features_from_poses(small_traj.poses[0][[0, 2]])[None].expand(4, -1, -1, -1)
+    acts = torch.randn(4, 5, 2, small_traj.action_dim)
+    out = model.rollout(ctx, acts, torch.Generator().manual_seed(0))
+    assert out.shape == (4, 5, small_traj.space.num_gaussians, 14)
+
+
+def test_transition_windows_repeat_the_first_frame():
+    poses = [torch.zeros(5, 1, 7), torch.zeros(4, 1, 7)]
+    _, ctx, act, tgt = transition_windows(poses, [0, 1], context=2, chunk=2)
+    # episode 0: t = 0, 1, 2 ; episode 1 (offset 5): t = 0, 1
+    assert tgt.tolist() == [2, 3, 4, 7, 8]
+    assert ctx.tolist() == [[0, 0], [0, 1], [0, 2], [5, 5], [5, 6]]
+    assert act.tolist() == [[0, 1], [1, 2], [2, 3], [5, 6], [6, 7]]
