@@ -69,7 +69,8 @@ def _wait_for_deployment(serving, log: Path, timeout: float = 120.0) -> None:
 def _run_deployment(env, out_root: Path) -> tuple[float, str]:
     params = ["-p", "preset=smoke", "-p", "overrides=" + json.dumps({"out_root": str(out_root)})]
     start = time.monotonic()
-    proc = subprocess.run(["prefect", "deployment", "run", DEPLOYMENT, *params, "--watch"],
+    # `prefect deployment run ...`, with this venv's prefect even when the venv is not activated
+    proc = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", DEPLOYMENT, *params, "--watch"],
                           env=env, capture_output=True, text=True, timeout=1500)
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
