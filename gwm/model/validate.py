@@ -181,9 +181,9 @@ def validate(model_path: str | Path, ds, out_dir: str | Path, cfg: ValidationCon
         "scene_normalisation": info.get("scene_normalisation"),
     })
     result.info["beats_baselines"] = result.beats_baselines()
-    _write_report(out, result)
-    _write_plots(out, result)
     _write_videos(out, traj, cfg, starts, ctx_img, truth_img, gwm_img, video_img)
+    _write_plots(out, result)
+    _write_report(out, result)
     return result
 
 
