@@ -3,9 +3,12 @@
     python benchmarks/rollouts.py                       # 50 seeds per task, 10 recorded episodes
     python benchmarks/rollouts.py --seeds 10 --record-episodes 4 --workers 2
     python benchmarks/rollouts.py --scene my_scene.usda
+    python benchmarks/rollouts.py --scene datasets/outputs/kitchen/scene/scene.usdz --skip physics,throughput \
+        --workers 1                                     # success rate only: no cameras, no rendering
 
 1. Success rate: every task over seeds 0..N-1, physics + demonstrator only (cameras off; the
-   cameras only observe, so they change nothing in the physics), in `workers` processes.
+   cameras only observe, so they change nothing in the physics), in `workers` processes (workers=1:
+   in this process). `--skip physics,throughput` measures only this: nothing is rendered.
 2. Physics steps/s: the fast substep path (mj_step between synchronisations) against the
    reference path (every substep through SolverMuJoCo.step), same episode, same process.
 3. Throughput: run_rollouts with two 128x128 cameras (RGB + depth), LeRobot recording and a
@@ -48,20 +51,31 @@ def _episode(args):
     return task, seed, r.success, r.timings["physics"], r.physics_steps, r.first_success_step
 
 
-def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0) -> dict:
+def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0, tasks=TASKS) -> dict:
     from tqdm import tqdm
 
-    jobs = [(t, s) for t in TASKS for s in range(seed_start, seed_start + seeds)]
-    out = {t: [] for t in TASKS}
+    jobs = [(t, s) for t in tasks for s in range(seed_start, seed_start + seeds)]
+    out = {t: [] for t in tasks}
     physics_time = physics_steps = 0
-    with mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(scene_usd,)) as pool:
-        for task, seed, ok, t_phys, steps, first in tqdm(pool.imap_unordered(_episode, jobs), total=len(jobs),
-                                                        desc="success rate", unit="episode"):
+    pool = None
+    if workers <= 1:  # in this process: no worker start-up, one simulation at a time
+        _init(scene_usd)
+        results = map(_episode, jobs)
+    else:
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(scene_usd,))
+        results = pool.imap_unordered(_episode, jobs)
+    try:
+        for task, seed, ok, t_phys, steps, first in tqdm(results, total=len(jobs), desc="success rate",
+                                                        unit="episode"):
             out[task].append((seed, ok, first))
             physics_time += t_phys
             physics_steps += steps
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     print("\nScripted success rate (cameras off, seeds %d..%d):" % (seed_start, seed_start + seeds - 1))
-    for task in TASKS:
+    for task in tasks:
         runs = sorted(out[task])
         ok = sum(r[1] for r in runs)
         failed = [r[0] for r in runs if not r[1]]
@@ -118,11 +132,13 @@ def throughput(scene_usd: str, episodes: int, workers: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scene", default=None, help="scene USD (default: the synthetic demo scene)")
+    p.add_argument("--scene", default=None, help="scene USD/USDZ, e.g. datasets/outputs/kitchen/scene/scene.usdz "
+                                                 "(default: the synthetic demo scene)")
     p.add_argument("--seeds", type=int, default=50)
     p.add_argument("--seed-start", type=int, default=0)
     p.add_argument("--record-episodes", type=int, default=10)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks for the success rate")
     p.add_argument("--skip", default="", help="comma list of parts to skip: success,physics,throughput")
     args = p.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -139,7 +155,8 @@ def main() -> None:
         if "throughput" not in skip:
             throughput(scene, args.record_episodes, args.workers)
         if "success" not in skip:
-            success_rates(scene, args.seeds, args.workers, args.seed_start)
+            success_rates(scene, args.seeds, args.workers, args.seed_start,
+                          tuple(filter(None, args.tasks.split(","))))
 
 
 if __name__ == "__main__":

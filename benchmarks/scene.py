@@ -43,11 +43,16 @@ def main(argv=None) -> int:
     ap.add_argument("--scene", type=Path, default=ROOT / "datasets" / "kitchen" / "scene.toml")
     ap.add_argument("--truth", type=Path, default=ROOT / "datasets" / "kitchen" / "ground_truth.json")
     ap.add_argument("--out", type=Path, default=ROOT / "datasets" / "outputs" / "bench_scene")
+    ap.add_argument("--cameras", type=Path, default=ROOT / "datasets" / "outputs" / "kitchen" / "capture" / "transforms.json",
+                    help="cameras for the scene file's [masks] (default: the capture's recovered poses, as the "
+                         "pipeline uses; the scene file's own when this file does not exist)")
     args = ap.parse_args(argv)
 
     from exporters.usd import export_usd, read_usd_scene
     from gwm.ply import read_ply, write_ply
-    from gwm.scene import assemble_scene
+    from dataclasses import replace
+
+    from gwm.scene import assemble_scene, load_scene_config
     from gwm.scene.synthetic import splat_from_ground_truth
 
     gt = json.loads(args.truth.read_text())
@@ -66,7 +71,11 @@ def main(argv=None) -> int:
     n_in = len(read_ply(splat))
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scene = assemble_scene(args.scene, splat=splat)
+    config = load_scene_config(args.scene, splat=splat)
+    if config.masks is not None and args.cameras.exists():
+        config = replace(config, masks=replace(config.masks, cameras=args.cameras))
+    print(f"mask cameras: {config.masks.cameras if config.masks else '-'}")
+    scene = assemble_scene(config)
     t_asm = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -35,11 +35,10 @@ class PipelineConfig:
     dask_workers: int = 2
     # world model
     train_preset: str = "cpu"
-    # total VAE + dynamics steps, split as the preset splits them; None: the preset's own. 900 keeps
-    # the whole kitchen run near 25 minutes on 2 cores (the model is not converged at that budget).
-    train_steps: int | None = 900
+    # total VAE + dynamics steps, split as the preset splits them; None: the preset's own
+    train_steps: int | None = None
     validate_horizon: int = 8
-    validate_windows: int = 96
+    validate_windows: int = 64
     baseline_steps: int | None = None  # training steps of the 2D video baseline; None: its default
     out_root: str = "datasets/outputs/kitchen"
     extra: dict = field(default_factory=dict)

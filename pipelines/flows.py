@@ -54,11 +54,15 @@ def reconstruct_flow(config: dict, capture_dir: str) -> StageResult:
 
 
 @flow(name="scene", log_prints=True)
-def scene_flow(config: dict, splat: str) -> StageResult:
+def scene_flow(config: dict, splat: str, cameras: str | None = None) -> StageResult:
+    """cameras: the capture's transforms.json; when the scene file has [masks], they are projected with these
+    recovered poses (not the scene file's own cameras)."""
     cfg = _cfg(config)
     out = cfg.out / "scene"
-    return _publish(run_stage("scene", cfg.out, out, {"scene_file": cfg.path(cfg.scene_file), "splat": splat}, {},
-                              lambda: stages.assemble_and_export(cfg, Path(splat), out)))
+    return _publish(run_stage("scene", cfg.out, out, _inputs(scene_file=cfg.path(cfg.scene_file), splat=splat,
+                                                             cameras=cameras), {},
+                              lambda: stages.assemble_and_export(cfg, Path(splat), out,
+                                                                 Path(cameras) if cameras else None)))
 
 
 @task(retries=1, retry_delay_seconds=5, task_run_name="rollouts-{task_name}-{split}-{shard}")
@@ -128,7 +132,7 @@ def real2sim(preset: str = "kitchen", overrides: dict | None = None) -> dict:
     results = [capture_flow(c)]
     capture_dir = str(Path(results[-1].outputs["dataset"]).parent)
     results.append(reconstruct_flow(c, capture_dir))
-    results.append(scene_flow(c, results[-1].outputs["splat"]))
+    results.append(scene_flow(c, results[-1].outputs["splat"], str(results[0].outputs["dataset"])))
     scene_usd = results[-1].outputs["usd"]
     data = rollouts_flow.with_options(task_runner=_task_runner(cfg))(c, scene_usd)
     results.append(data)

@@ -42,12 +42,18 @@ def reconstruct(cfg: PipelineConfig, capture_dir: Path, out_dir: Path) -> Output
     return {"splat": result.splat_path}, figures
 
 
-def assemble_and_export(cfg: PipelineConfig, splat: Path, out_dir: Path) -> Outputs:
+def assemble_and_export(cfg: PipelineConfig, splat: Path, out_dir: Path, cameras: Path | None = None) -> Outputs:
+    """cameras: a transforms.json replacing the scene file's [masks] cameras (the capture's recovered poses)."""
+    from dataclasses import replace
+
     from exporters.splat_files import export_ply, export_spz
     from exporters.usd import export_usd
-    from gwm.scene import assemble_scene
+    from gwm.scene import assemble_scene, load_scene_config
 
-    scene = assemble_scene(cfg.path(cfg.scene_file), splat=splat)
+    config = load_scene_config(cfg.path(cfg.scene_file), splat=splat)
+    if cameras is not None and config.masks is not None:
+        config = replace(config, masks=replace(config.masks, cameras=cameras))
+    scene = assemble_scene(config)
     usd = export_usd(scene, out_dir / "scene.usdz")
     export_ply(scene, out_dir / "ply")
     export_spz(scene, out_dir / "spz")

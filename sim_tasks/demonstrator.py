@@ -6,7 +6,8 @@ narrow axis) -> descend -> grasp (close, dwell) -> lift -> move (above the goal)
 If the object did not come up with the gripper after the lift, the demonstrator tries again
 from approach (at most `max_regrasps` times). Push phases: approach (behind the object,
 gripper closed, tool x axis along the push) -> descend -> push (re-aimed every step
-at the line through the object towards the goal) -> back off -> rise -> (a corrective push
+at the line through the object towards the goal, slowing down near it) -> settle (ease off while
+the object comes to rest) -> back off -> rise -> (a corrective push
 from approach if the object stopped off the goal, at most `max_push_passes` in all) ->
 retreat -> done.
 
@@ -46,14 +47,21 @@ class DemoConfig:
     push_tip_above_surface: float = 0.015  # m: fingertip height while pushing (no drag on the table)
     push_clearance: float = 0.06  # m: fingertips above the object when moving to (another) push start
     push_lead: float = 0.025  # m: most the pushing command may lead the measured tool
+    push_slow_distance: float = 0.04  # m: slow the push down over this distance before the goal ...
+    push_min_speed: float = 0.03  # m/s ... to this speed (a tall object stopped abruptly tips over)
+    push_settle: float = 0.3  # s easing off after a push before backing off (the object comes to rest)
+    push_ease_off: float = 0.008  # m the tool eases back (slowly) while settling
     tolerance: float = 0.012  # m: measured tool distance that counts as arrived
+    descend_lag: float = 0.006  # m: the grasp descent waits below the object's top while the tool is farther off
     grasp_dwell: float = 0.45  # s closing the gripper
     release_dwell: float = 0.3  # s opening it
     phase_timeout: float = 2.0  # s per phase before moving on anyway
     max_regrasps: int = 1
     place_gap: float = 0.006  # m: release with the object this far above its resting height
     push_goal_tolerance: float = 0.006  # m: a push pass ends this close to the goal (along the push)
-    push_redo_distance: float = 0.012  # m: push again if the object stopped farther than this from the goal
+    # m: push again if the object stopped farther than this from the goal (well inside the task's 3 cm;
+    # every extra pass on a tall object risks toppling one that had already arrived)
+    push_redo_distance: float = 0.02
     max_push_passes: int = 3
 
 
@@ -182,6 +190,12 @@ class ScriptedDemonstrator:
         if phase == "descend":
             z = max(surface + cfg.tip_above_surface + FINGERTIP_OFFSET, 0.5 * (bottom + top) + FINGER_PAD_CENTRE)
             goal = np.array([obj[0], obj[1], z])
+            # Lower the fingers past the object's top only while the measured tool is over it: a tool
+            # lagging sideways (the arm folded near its reach limit) catches the object with a finger
+            # and tilts it in the grasp; a tilted narrow-based object then topples when released.
+            lag = float(np.linalg.norm(tool_pos[:2] - goal[:2]))
+            if lag > cfg.descend_lag and self._cmd_pos[2] - FINGERTIP_OFFSET < top + 0.01:
+                goal[2] = max(goal[2], self._cmd_pos[2])  # hold the height, keep moving sideways
             if self._arrived(goal, tool_pos, cfg.slow_speed, tolerance=0.006) or self._timed_out():
                 self._set_phase("grasp")
             return self._grasp_yaw
@@ -280,8 +294,11 @@ class ScriptedDemonstrator:
             if along <= cfg.push_goal_tolerance or lost or self._phase_time > 2.5 * cfg.phase_timeout:
                 if along > cfg.push_goal_tolerance:
                     self.timeouts.append("push")
-                self._retreat_goal = self._cmd_pos - np.array([*self._push_dir * 0.03, 0.0])
-                self._set_phase("back_off")
+                # Stop pressing, then ease the tool away from the object while it comes to rest (an
+                # abrupt back-off swings the fingertips forward and kicks the object's base).
+                self._cmd_pos = np.array([tool_pos[0], tool_pos[1], self._cmd_pos[2]])
+                self._retreat_goal = self._cmd_pos - np.array([*self._push_dir * cfg.push_ease_off, 0.0])
+                self._set_phase("settle")
                 return None
             # Aim at the point behind the object on its line to the goal, a little inside the
             # object so contact is kept; re-aiming every step corrects lateral drift.
@@ -289,7 +306,10 @@ class ScriptedDemonstrator:
             back = float(-(hull @ aim).min())
             contact = obj[:2] - aim * (back + CLOSED_FINGER_HALF_WIDTH - 0.008)
             goal = np.array([*(contact + aim * min(along, 0.02)), push_z])
-            self._move(goal, cfg.push_speed)
+            # Slow down towards the goal: a pushed object that is stopped abruptly (or left sliding,
+            # braked by friction at its base) tips forwards if it is tall for its footprint.
+            slow = min(1.0, max(along, 0.0) / cfg.push_slow_distance)
+            self._move(goal, max(cfg.push_min_speed, cfg.push_speed * slow))
             # Bound the push force: the command may not run more than push_lead ahead of the
             # measured tool (a position servo pushes harder the further it lags; a hard push on
             # the upper edge jams the object into the table).
@@ -297,6 +317,13 @@ class ScriptedDemonstrator:
             n = float(np.linalg.norm(ahead))
             if n > cfg.push_lead:
                 self._cmd_pos[:2] = tool_pos[:2] + ahead * (cfg.push_lead / n)
+            return None
+        if phase == "settle":
+            self._move(self._retreat_goal, cfg.push_min_speed)
+            self._dwell += self.dt
+            if self._dwell >= cfg.push_settle:
+                self._retreat_goal = self._cmd_pos - np.array([*self._push_dir * 0.03, 0.0])
+                self._set_phase("back_off")
             return None
         if phase == "back_off":
             if self._arrived(self._retreat_goal, tool_pos, cfg.slow_speed) or self._timed_out():

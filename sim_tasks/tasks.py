@@ -6,7 +6,9 @@
 
 Registered: pick_place (pick an object, place it at a goal on the table), pick_place_bowl
 (into a container; the contract gives objects convex hulls, so a container is something the
-object rests on, e.g. a tray), push (push an object to a goal on the table).
+object rests on, e.g. a tray), push (push an object to a goal on the table; the target is the first
+object that a push slides rather than tips over, see PushTask.tip_margin). An object tilted more than
+TaskConfig.max_tilt_deg from upright (it toppled) never counts as placed or pushed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ class TaskConfig:
     push_distance: tuple[float, float] = (0.08, 0.14)  # m, range of push goals
     rest_tolerance: float = 0.01  # m, the object's height above where it should rest
     release_width: float = 0.06  # m, gripper at least this open for "placed" (not still held)
+    # push: the target is the first object that a push cannot tip over (see PushTask.tip_margin):
+    # margin >= this (1: the quasi-static limit)
+    min_push_tip_margin: float = 1.0
+    push_contact_height: float = 0.015  # m above the support: the lowest a pusher touches (no drag on the table)
+    max_tilt_deg: float = 30.0  # an object tilted more than this from upright (its scene orientation) toppled
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
 
 
@@ -120,6 +127,18 @@ class Task(ABC):
     def success(self, instance: TaskInstance, poses: dict[str, np.ndarray], gripper_width: float) -> bool:
         """Judged from object poses (and whether the gripper let go)."""
 
+    def tilt_deg(self, name: str, pose: np.ndarray) -> float:
+        """Angle (deg) between the object's up axis now and upright: its scene orientation's up axis.
+        Tasks only turn objects about the vertical, so upright is the same for every sampled pose."""
+        up_body = self.workspace.initial_rotations[name][2]  # world z in the body frame, upright
+        up_now = pose7_to_matrix(pose)[:3, :3] @ up_body
+        return float(np.degrees(np.arccos(np.clip(up_now[2], -1.0, 1.0))))
+
+    def upright(self, name: str, pose: np.ndarray) -> bool:
+        """Not toppled: tilted at most max_tilt_deg from upright. (Resting height alone is measured in
+        the object's current orientation, so an object lying on its side also "rests".)"""
+        return self.tilt_deg(name, pose) <= self.config.max_tilt_deg
+
     def resting_height(self, name: str, pose: np.ndarray) -> float:
         """z of the object's centre when resting upright on the support under it."""
         m = pose7_to_matrix(pose)
@@ -187,7 +206,8 @@ class PickPlaceTask(Task):
         p = poses[instance.target_object]
         close = np.linalg.norm(p[:2] - instance.goal_position[:2]) <= self.config.goal_tolerance
         resting = abs(p[2] - self.resting_height(instance.target_object, p)) <= self.config.rest_tolerance
-        return bool(close and resting and gripper_width >= self.config.release_width)
+        upright = self.upright(instance.target_object, p)
+        return bool(close and resting and upright and gripper_width >= self.config.release_width)
 
 
 @register_task("pick_place_bowl")
@@ -219,12 +239,52 @@ class PickPlaceContainerTask(Task):
         inside = self.inside_footprint(p[:2], c, margin=0.01)
         # Resting on (or in) the container: bottom between 3 cm below its top and just above it.
         on_it = top - 0.03 <= bottom <= top + self.config.rest_tolerance
-        return bool(inside and on_it and gripper_width >= self.config.release_width)
+        upright = self.upright(instance.target_object, p)
+        return bool(inside and on_it and upright and gripper_width >= self.config.release_width)
 
 
 @register_task("push")
 class PushTask(Task):
-    needs_grasp = False  # any object can be pushed; the narrowest-first choice still applies
+    """Push an object to a goal on the table. Any object can be pushed, but a tall one with a small
+    base (or one that is widest high up, where the pusher touches it) tips over instead of sliding:
+    the target is chosen by a stability rule from its hull, centre of mass and friction
+    (`tip_margin`), not by the grasp rule."""
+
+    needs_grasp = False
+
+    def _pick_target(self) -> str:
+        if self.config.object_name is not None:
+            return self._check_name(self.config.object_name, "TaskConfig.object_name")
+        margins = {n: self.tip_margin(n) for n in self.object_names}
+        for name in self.object_names:  # scene order: the first one that slides rather than tips
+            if margins[name] >= self.config.min_push_tip_margin:
+                return name
+        return max(self.object_names, key=margins.get)  # none is safe: the least tippable
+
+    def tip_margin(self, name: str, directions: int = 72) -> float:
+        """How far the object is from tipping over when pushed, worst case over push directions
+        (the task turns objects to any yaw): min over d of a(d) / (mu * h(d)).
+
+        Quasi-static: a horizontal push at height h above the support slides the object (base
+        friction mu * m * g) without tipping it about the front edge of its base while
+        mu * m * g * h < m * g * a, a = horizontal distance from the centre of mass (the body
+        origin) to that edge. h is where a vertical pusher moving along d touches the hull: its
+        rearmost points (the lowest of them if a face is vertical: tipping forwards moves the contact
+        there), at least push_contact_height. mu: the larger of the object's and the support's
+        friction (MuJoCo's default contact friction). > 1: slides; < 1: tips."""
+        obj = next(o for o in self.scene.objects if o.name == name)
+        mu = max(float(obj.friction), float(getattr(self.scene, "support_friction", 0.8)), 1e-6)
+        v = self.workspace.hulls[name] @ self.workspace.initial_rotations[name].T  # upright, CoM at origin
+        z = v[:, 2] - v[:, 2].min()
+        base = v[z <= 0.002, :2]  # support polygon (its vertices)
+        angles = np.linspace(0, 2 * np.pi, directions, endpoint=False)
+        dirs = np.stack([np.cos(angles), np.sin(angles)], 1)  # (D,2) push directions
+        a = (base @ dirs.T).max(0)  # (D,) CoM to the front edge of the base
+        proj = v[:, :2] @ dirs.T  # (V,D)
+        rear = proj <= proj.min(0, keepdims=True) + 0.001  # the pusher's contact (vertices)
+        h = np.where(rear, z[:, None], np.inf).min(0)
+        h = np.maximum(h, self.config.push_contact_height)
+        return float((a / (mu * h)).min())
 
     def _sample(self, seed, rng):
         ws = self.workspace
@@ -260,7 +320,8 @@ class PushTask(Task):
     def success(self, instance, poses, gripper_width):
         p = poses[instance.target_object]
         return bool(np.linalg.norm(p[:2] - instance.goal_position[:2]) <= self.config.goal_tolerance
-                    and abs(p[2] - self.resting_height(instance.target_object, p)) <= self.config.rest_tolerance)
+                    and abs(p[2] - self.resting_height(instance.target_object, p)) <= self.config.rest_tolerance
+                    and self.upright(instance.target_object, p))
 
 
 __all__ = ["CONTAINER_WORDS", "PickPlaceContainerTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig",

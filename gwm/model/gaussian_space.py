@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gwm.geometry import normalize_quats, quat_multiply, quat_to_rotmat
+from gwm.geometry import normalize_quats, quat_multiply, quat_to_rotmat, rotmat_to_quat
 from gwm.sh import SH_C0
 from gwm.splats import GaussianSplats
 
@@ -119,6 +119,17 @@ class GaussianSpace(nn.Module):
         shape = means.shape[:-1]
         return self.normalize(means, quats, self.canon_log_scales.expand(*shape, 3),
                               self.canon_rgb.expand(*shape, 3), self.canon_opacity.expand(shape))
+
+    def move_bodies(self, features: torch.Tensor, rot: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        """Apply per-body rigid motions to states: features (..., N, 14), world-frame rotations (..., M, 3, 3)
+        and translations (..., M, 3) in feature units (x' = R x + t) -> moved features (..., N, 14)."""
+        bid = self.body_id
+        r = rot[..., bid, :, :]  # (..., N, 3, 3)
+        xyz = (r @ features[..., XYZ, None])[..., 0] + trans[..., bid, :]
+        quat = _canonical_sign(normalize_quats(quat_multiply(rotmat_to_quat(r), features[..., QUAT])))
+        lead = torch.broadcast_shapes(xyz.shape[:-1], features.shape[:-1])
+        return torch.cat([xyz.expand(*lead, 3), features[..., LOG_SCALE].expand(*lead, 3), quat.expand(*lead, 4),
+                          features[..., 10:].expand(*lead, 4)], dim=-1)
 
     def canonical_features(self) -> torch.Tensor:
         """Body-frame canonical Gaussians as features (N, 14), centred per body (identity input)."""

@@ -52,7 +52,8 @@ class VAEConfig:
     fourier_freqs: int = 4
     decoder: str = "rigid"  # "rigid" | "free" (see module docstring)
     slots: str = "body"  # "body": token k belongs to body k mod M | "free": tokens mix all bodies
-    residual_scale: float = 0.05  # rigid head: per-Gaussian residuals are bounded by this (feature units)
+    residual_scale: float = 0.05  # rigid head: per-Gaussian residuals are bounded by this (feature units);
+    # 0 turns them off (exactly rigid bodies, and a VAE step several times cheaper on a CPU)
 
     def __post_init__(self) -> None:
         if self.decoder not in ("rigid", "free"):
@@ -198,19 +199,17 @@ class GaussianVAE(nn.Module):
         return mean, logvar.clamp(-12.0, 6.0)
 
     # decoder ----------------------------------------------------------------------------------------
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent tokens z (B, K, D) -> Gaussian features (B, N, 14) of the canonical set."""
-        b = z.shape[0]
+    def _decode_tokens(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent tokens z (B, K, D) -> decoder tokens (B, K, W) and identity embedding (N, W)."""
         h = self.dec_in(z) + self.dec_pos  # (B, K, W)
         for blk in self.dec_self:
             h = blk(h, self._mask(self.token_body[:, None] == self.token_body[None]))  # (K, K)
         canon = self.space.canonical_features()  # (N, 14)
-        ident = self.dec_id(canon) + self.dec_body(self.space.body_id)  # (N, W)
-        if self.cfg.decoder == "free":
-            q = ident.expand(b, -1, -1)  # (B, N, W)
-            for blk in self.dec_cross:
-                q = blk(q, h, self._mask(self.space.body_id[:, None] == self.token_body[None]))  # (N, K)
-            return self.gaussian_head(self.dec_norm(q))  # (B, N, 14)
+        return h, self.dec_id(canon) + self.dec_body(self.space.body_id)
+
+    def _decode_bodies(self, z: torch.Tensor, h: torch.Tensor):
+        """Rigid head: -> body rotations (B, M, 3, 3), origins (B, M, 3) in feature units, body queries (B, M, W)."""
+        b = z.shape[0]
         q = self.dec_body.weight.expand(b, -1, -1)  # (B, M, W) one query per body
         bodies = torch.arange(self.space.num_bodies, device=z.device)
         for blk in self.dec_cross:
@@ -219,26 +218,51 @@ class GaussianVAE(nn.Module):
         skip_w = self.pose_skip.weight * self.pose_skip_mask if self.cfg.slots == "body" else self.pose_skip.weight
         pose = self.pose_head(q) + F.linear(z.flatten(1), skip_w, self.pose_skip.bias).view(b, -1, 9)  # (B, M, 9)
         rot = rot6d_to_matrix(pose[..., 3:] + q.new_tensor([1.0, 0, 0, 0, 1, 0]))  # (B, M, 3, 3)
-        trans = pose[..., :3]  # (B, M, 3) body origin, feature units
+        return rot, pose[..., :3], q
+
+    def decode_poses(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rigid head only: latent tokens (B, K, D) -> body rotations (B, M, 3, 3), origins (B, M, 3) (feature units)."""
+        if self.cfg.decoder != "rigid":
+            raise ValueError("decode_poses needs the rigid decoder (VAEConfig.decoder='rigid')")
+        rot, trans, _ = self._decode_bodies(z, self._decode_tokens(z)[0])
+        return rot, trans
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent tokens z (B, K, D) -> Gaussian features (B, N, 14) of the canonical set."""
+        h, ident = self._decode_tokens(z)
+        if self.cfg.decoder == "free":
+            q = ident.expand(z.shape[0], -1, -1)  # (B, N, W)
+            for blk in self.dec_cross:
+                q = blk(q, h, self._mask(self.space.body_id[:, None] == self.token_body[None]))  # (N, K)
+            return self.gaussian_head(self.dec_norm(q))  # (B, N, 14)
+        rot, trans, q = self._decode_bodies(z, h)
+        if self.cfg.residual_scale == 0:
+            return self.pose_canonical(rot, trans, None)
         hidden = self.residual_body(q)[:, self.space.body_id] + self.residual_id(ident)  # (B, N, W)
         res = self.cfg.residual_scale * torch.tanh(self.residual_out(hidden))  # (B, N, 13)
         return self.pose_canonical(rot, trans, res)
 
-    def pose_canonical(self, rot: torch.Tensor, trans: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
-        """Body rotations (B,M,3,3), origins (B,M,3) in feature units, residuals (B,N,13) -> features (B,N,14)."""
+    def pose_canonical(self, rot: torch.Tensor, trans: torch.Tensor, res: torch.Tensor | None) -> torch.Tensor:
+        """Body rotations (B,M,3,3), origins (B,M,3) in feature units, residuals (B,N,13) or None -> (B,N,14)."""
         sp = self.space
         bid = sp.body_id
         r = rot[:, bid]  # (B, N, 3, 3)
-        local = sp.canon_means / sp.extent + res[..., 0:3]  # (B, N, 3) body frame, feature units
+        local = sp.canon_means / sp.extent  # (N, 3) body frame, feature units
+        if res is not None:
+            local = local + res[..., 0:3]  # (B, N, 3)
         xyz = (r @ local[..., None])[..., 0] + trans[:, bid]
-        dq = torch.cat([torch.ones_like(res[..., 6:7]), 0.5 * res[..., 6:9]], -1)  # small rotation, (B,N,4)
         q_body = rotmat_to_quat(rot)[:, bid]  # (B, N, 4)
-        quat = quat_multiply(q_body, quat_multiply(sp.canon_quats.expand_as(q_body), dq))
+        canon_q = sp.canon_quats.expand_as(q_body)
+        if res is not None:  # small rotation residual
+            canon_q = quat_multiply(canon_q, torch.cat([torch.ones_like(res[..., 6:7]), 0.5 * res[..., 6:9]], -1))
+        quat = quat_multiply(q_body, canon_q)
         quat = quat / quat.norm(dim=-1, keepdim=True)
         quat = torch.where(quat[..., :1] < 0, -quat, quat)
-        log_scale = (sp.canon_log_scales - sp.log_scale_mean) / sp.log_scale_std + res[..., 3:6]
-        rgb = sp.canon_rgb * 2 - 1 + res[..., 9:12]
-        opacity = sp.canon_opacity[:, None] * 2 - 1 + res[..., 12:13]
+        log_scale = ((sp.canon_log_scales - sp.log_scale_mean) / sp.log_scale_std).expand_as(xyz)
+        rgb = (sp.canon_rgb * 2 - 1).expand_as(xyz)
+        opacity = (sp.canon_opacity[:, None] * 2 - 1).expand(*xyz.shape[:-1], 1)
+        if res is not None:
+            log_scale, rgb, opacity = log_scale + res[..., 3:6], rgb + res[..., 9:12], opacity + res[..., 12:13]
         return torch.cat([xyz, log_scale, quat, rgb, opacity], -1)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True):

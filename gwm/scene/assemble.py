@@ -13,6 +13,12 @@ Steps (see gwm/scene/config.py for the frames):
    simulator assumes for a solid object), or "opacity_weighted" = opacity-weighted mean of
    the Gaussian centres (a surface centroid: biased towards the better-captured side).
    Body frame: origin at the centre of mass, axes = the crop box's (yaw about +Z).
+   With [masks] (per-frame instance masks + the capture's cameras), hull points are carved:
+   only those inside the object's mask in `min_inside` of the views that see them shape the
+   hull (gwm/scene/carve.py), which drops floaters and background Gaussians in the crop box.
+   With hull_sigma > 0 the hull also spans each hull Gaussian's ellipsoid out to that many std
+   along its axes (centre-only hulls of a coarse splat are too small by about a Gaussian's
+   size), and those points are carved too. All Gaussians stay in the rendered object.
 6. support collider: a box `thickness` thick whose top face is the plane, spanning the
    plane's inliers (1st-99th percentile) unless support_center/size are given.
 """
@@ -97,6 +103,7 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     keep = np.all((means >= lo) & (means <= hi), axis=1)
 
     # 5. objects
+    views = _mask_views(config, world_from_input, where)
     taken = np.zeros(len(world), dtype=bool)
     objects, object_stats = [], {}
     height_above = plane_w.signed_distance(means)
@@ -114,7 +121,7 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
         sel = inside & keep & ~taken & (height_above > config.assembly.support_clearance)
         if not sel.any():
             raise SceneConfigError(_empty_box_message(where, label, box, means[keep], inside, taken, keep))
-        obj, stats = _build_object(where, label, spec, world[torch.from_numpy(sel)], rz, plane_w, config)
+        obj, stats = _build_object(where, label, spec, world[torch.from_numpy(sel)], rz, plane_w, config, views)
         taken |= sel
         objects.append(obj)
         object_stats[spec.name] = stats
@@ -228,16 +235,70 @@ def _empty_box_message(where, label, box, means_kept, inside, taken, keep) -> st
             "move the box (world frame, metres) or enlarge its size")
 
 
-def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plane: Plane, config):
+def _mask_views(config: SceneConfig, world_from_input: np.ndarray, where: str):
+    if config.masks is None:
+        return None
+    from gwm.scene.carve import MaskError, load_mask_views, mask_ids_present
+
+    try:
+        views = load_mask_views(config.masks.cameras, config.masks.dir, world_from_input)
+    except MaskError as e:
+        raise SceneConfigError(f"{where}: [masks]: {e}") from e
+    present = mask_ids_present(views)
+    absent = [f"{o.name} (mask_id {o.mask_id})" for o in config.objects if o.mask_id not in present]
+    if absent:
+        raise SceneConfigError(f"{where}: [masks]: no pixel in any of the {len(views)} masks has the id of "
+                               f"{', '.join(absent)}; ids present: {sorted(present)}. Fix the objects' mask_id")
+    return views
+
+
+def _hull_points(part: GaussianSplats, keep: np.ndarray, sigma: float) -> np.ndarray:
+    """Centres of the kept Gaussians, plus (sigma > 0) the ends of their principal axes at sigma std."""
+    from gwm.geometry import quat_to_rotmat
+
+    means = part.means.double().numpy()[keep]
+    if sigma <= 0 or len(means) == 0:
+        return means
+    axes = quat_to_rotmat(part.quats_wxyz[torch.from_numpy(keep)]).double().numpy() \
+        * part.scales.double().numpy()[keep][:, None, :]  # columns: principal axes * std
+    ends = [means + s * sigma * axes[:, :, j] for j in range(3) for s in (1.0, -1.0)]
+    return np.concatenate([means, *ends])
+
+
+def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plane: Plane, config, views=None):
     import trimesh
 
     asm = config.assembly
     means = part.means.double().numpy()
     opac = part.opacities.double().numpy()
-    pts = means[opac >= asm.hull_min_opacity]
-    if len(pts) < 4:
-        pts = means
-    pts = _drop_sparse_outliers(pts, asm.hull_outlier_std)
+    use = opac >= asm.hull_min_opacity
+    if use.sum() < 4:
+        use = np.ones(len(means), dtype=bool)
+    carve_stats = None
+    if views is not None and spec.mask_id is not None:
+        from gwm.scene.carve import carve
+
+        occluders = [o.mask_id for o in config.objects if o.mask_id is not None]
+        mk = config.masks
+
+        def carved(p):
+            return carve(views, p, spec.mask_id, occluders, mk.dilate_px, mk.min_inside, max_outside=mk.max_outside)
+
+        idx = np.flatnonzero(use)
+        inside = carved(means[idx])
+        if inside.sum() >= 4:
+            use = np.zeros(len(means), dtype=bool)
+            use[idx[inside]] = True
+        carve_stats = {"hull_gaussians": int(len(idx)), "outside_masks": int((~inside).sum())}
+    centres = _drop_sparse_outliers(means[use], asm.hull_outlier_std)
+    use &= _rows_in(means, centres)
+    pts = _hull_points(part, use, asm.hull_sigma)
+    if views is not None and spec.mask_id is not None and asm.hull_sigma > 0:
+        ends = pts[int(use.sum()):]
+        ends = ends[carved(ends)]
+        pts = np.concatenate([pts[:int(use.sum())], ends])
+    if asm.hull_sigma > 0:  # ellipsoid ends below the support are not the object
+        pts = pts[plane.signed_distance(pts) >= 0.0]
     if len(pts) < 4 or np.linalg.matrix_rank(pts - pts.mean(0), tol=1e-6) < 3:
         raise SceneConfigError(f"{where}: {label} has {len(means)} Gaussians, too few (or all flat) for a collision "
                                "hull; enlarge the crop box or lower assembly.hull_min_opacity")
@@ -271,7 +332,18 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
              "com": com.tolist(), "size_body_axes": (aabb_hi - aabb_lo).tolist(),
              "box_center_world": (com + rz @ ((aabb_lo + aabb_hi) / 2)).tolist(),
              "volume": float(hull.volume) if hull.is_volume else 0.0}
+    if carve_stats is not None:
+        stats["carving"] = carve_stats
     return obj, stats
+
+
+def _rows_in(a: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """Which rows of a appear in subset (exact copies)."""
+    if len(subset) == len(a):
+        return np.ones(len(a), dtype=bool)
+    from scipy.spatial import cKDTree
+
+    return cKDTree(subset).query(a)[0] == 0.0
 
 
 def _drop_sparse_outliers(pts: np.ndarray, n_std: float, k: int = 8) -> np.ndarray:

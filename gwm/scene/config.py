@@ -45,8 +45,15 @@ Example (every key shown; most are optional):
     com = "hull"                     # "hull" (uniform solid) | "opacity_weighted"
     hull_min_opacity = 0.2           # Gaussians below this opacity do not shape the hull
     hull_outlier_std = 0.0           # >0: drop hull points this many std sparser than their neighbours (noisy splats)
+    hull_sigma = 0.0                 # >0: hull also spans each Gaussian's ellipsoid out to this many std (clipped by masks)
     support_clearance = 0.004        # Gaussians this close above the plane stay background
     snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
+    [masks]                          # optional: per-frame instance masks carve the hulls (space carving)
+    cameras = "transforms.json"      # nerfstudio transforms.json whose poses are in the splat's input frame
+    dir = "masks"                    # id masks named like the images (default: each frame's mask_path)
+    dilate_px = 0                    # grow each object's mask by this many pixels (pose / mask-edge error)
+    min_inside = 0.9                 # keep hull points inside the object's mask in this fraction of the views
+    max_outside = 2                  # optional: ... and outside it in at most this many views
     [[objects]]
     name = "mug"
     center = [0.1, 0.2, 0.80]        # crop box centre, world frame
@@ -54,6 +61,7 @@ Example (every key shown; most are optional):
     yaw_deg = 0.0                    # box rotation about +Z; also the body frame's yaw
     mass = 0.3                       # kg
     friction = 0.6
+    mask_id = 2                      # this object's id in the masks (needed when [masks] is given)
 """
 
 from __future__ import annotations
@@ -88,6 +96,16 @@ class ObjectSpec:
     box: CropBox
     mass: float
     friction: float = 0.6
+    mask_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    cameras: Path
+    dir: Path | None = None
+    dilate_px: int = 0
+    min_inside: float = 0.9
+    max_outside: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +169,7 @@ class AssemblySpec:
     com: str = "hull"
     hull_min_opacity: float = 0.2
     hull_outlier_std: float = 0.0
+    hull_sigma: float = 0.0
     support_clearance: float = 0.004
     snap_to_support: float = 0.01
     seed: int = 0
@@ -167,6 +186,7 @@ class SceneConfig:
     robot: RobotSpec = field(default_factory=RobotSpec)
     assembly: AssemblySpec = field(default_factory=AssemblySpec)
     objects: tuple[ObjectSpec, ...] = ()
+    masks: MaskSpec | None = None
     source_file: Path | None = None
 
     def to_dict(self) -> dict:
@@ -201,7 +221,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
                        splat: str | Path | None = None) -> SceneConfig:
     where = str(source_file) if source_file else "scene file"
     r = _Reader(where)
-    r.keys(data, "", ["format_version", "input", "scale", "plane", "bounds", "robot", "assembly", "objects"])
+    r.keys(data, "", ["format_version", "input", "scale", "plane", "bounds", "robot", "assembly", "masks", "objects"])
     version = data.get("format_version", SCENE_FILE_VERSION)
     if version != SCENE_FILE_VERSION:
         raise SceneConfigError(f"{where}: format_version {version!r} is not supported; this code reads {SCENE_FILE_VERSION}")
@@ -295,16 +315,39 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
     _check_distance(where, "robot.position", robot.position)
 
     asm = r.table(data, "assembly")
-    r.keys(asm, "assembly", ["com", "hull_min_opacity", "hull_outlier_std", "support_clearance", "snap_to_support",
-                              "seed"])
+    r.keys(asm, "assembly", ["com", "hull_min_opacity", "hull_outlier_std", "hull_sigma", "support_clearance",
+                              "snap_to_support", "seed"])
     assembly = AssemblySpec(
         com=r.choice(asm, "assembly.com", ("hull", "opacity_weighted"), "hull"),
         hull_min_opacity=r.number(asm, "assembly.hull_min_opacity", minimum=0.0, maximum=1.0, default=0.2),
         hull_outlier_std=r.number(asm, "assembly.hull_outlier_std", minimum=0.0, default=0.0),
+        hull_sigma=r.number(asm, "assembly.hull_sigma", minimum=0.0, maximum=3.0, default=0.0),
         support_clearance=r.number(asm, "assembly.support_clearance", minimum=0.0, default=0.004),
         snap_to_support=r.number(asm, "assembly.snap_to_support", minimum=0.0, default=0.01),
         seed=int(r.number(asm, "assembly.seed", default=0)),
     )
+
+    masks = None
+    if "masks" in data:
+        mk = r.table(data, "masks")
+        r.keys(mk, "masks", ["cameras", "dir", "dilate_px", "min_inside", "max_outside"])
+        cams = base / r.string(mk, "masks.cameras", required=True)
+        if not cams.exists():
+            raise SceneConfigError(f"{where}: masks.cameras = {mk['cameras']!r} does not exist (looked for {cams}); "
+                                   "give the capture's transforms.json relative to the scene file")
+        mdir = base / r.string(mk, "masks.dir") if "dir" in mk else None
+        if mdir is not None and not mdir.is_dir():
+            raise SceneConfigError(f"{where}: masks.dir = {mk['dir']!r} is not a folder (looked for {mdir}); "
+                                   "give the folder of id masks relative to the scene file")
+        dilate = r.number(mk, "masks.dilate_px", minimum=0.0, maximum=20.0, default=0.0)
+        if dilate != int(dilate):
+            raise SceneConfigError(f"{where}: masks.dilate_px = {dilate} must be a whole number of pixels")
+        max_out = r.number(mk, "masks.max_outside", minimum=0.0) if "max_outside" in mk else None
+        if max_out is not None and max_out != int(max_out):
+            raise SceneConfigError(f"{where}: masks.max_outside = {max_out} must be a whole number of views")
+        masks = MaskSpec(cams, mdir, int(dilate),
+                         r.number(mk, "masks.min_inside", minimum=0.0, maximum=1.0, default=0.9),
+                         None if max_out is None else int(max_out))
 
     raw_objects = data.get("objects", [])
     if not isinstance(raw_objects, list) or not all(isinstance(o, dict) for o in raw_objects):
@@ -313,7 +356,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
     for i, o in enumerate(raw_objects):
         name = o.get("name")
         label = f"objects[{i}]" + (f" ({name!r})" if name else "")
-        r.keys(o, label, ["name", "center", "size", "yaw_deg", "mass", "friction"])
+        r.keys(o, label, ["name", "center", "size", "yaw_deg", "mass", "friction", "mask_id"])
         name = r.string(o, f"{label}.name", required=True)
         if not (name[0].isalpha() and all(c.isalnum() or c == "_" for c in name)):
             raise SceneConfigError(f"{where}: {label}.name {name!r} is not a valid name; use letters, digits and '_' "
@@ -336,14 +379,31 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
                 "metres (a mug is ~[0.1, 0.1, 0.12]). If the splat is not metric, set [scale]"
             )
         _check_distance(where, f"{label}.center", box.center)
-        objects.append(ObjectSpec(name, box, float(mass), float(friction)))
+        mask_id = None
+        if "mask_id" in o:
+            mask_id = o["mask_id"]
+            if isinstance(mask_id, bool) or not isinstance(mask_id, int) or mask_id < 0:
+                raise SceneConfigError(f"{where}: {label}.mask_id = {mask_id!r} must be a non-negative integer "
+                                       "(the object's pixel value in the masks)")
+            if masks is None:
+                raise SceneConfigError(f"{where}: {label}.mask_id is given but there is no [masks] table; add [masks] "
+                                       "(cameras, dir) or remove mask_id")
+        elif masks is not None:
+            raise SceneConfigError(f"{where}: {label} has no mask_id but [masks] is given; add the object's pixel "
+                                   "value in the masks (mask_id = N)")
+        objects.append(ObjectSpec(name, box, float(mass), float(friction), mask_id))
     names = [o.name for o in objects]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise SceneConfigError(f"{where}: object names must be unique; {dup} repeat. Rename one of them")
+    ids = [o.mask_id for o in objects if o.mask_id is not None]
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise SceneConfigError(f"{where}: objects' mask_id values must be unique; {dup} repeat. Each object needs "
+                               "its own id in the masks")
 
     return SceneConfig(splat=splat, sfm_points=sfm_path, up_axis=up_axis, scale=scale, plane=plane, bounds=bounds,
-                       robot=robot, assembly=assembly, objects=tuple(objects), source_file=source_file)
+                       robot=robot, assembly=assembly, objects=tuple(objects), masks=masks, source_file=source_file)
 
 
 def _check_distance(where: str, key: str, xyz) -> None:
@@ -435,4 +495,4 @@ class _Reader:
 
 
 __all__ = ["SceneConfig", "SceneConfigError", "ObjectSpec", "CropBox", "PlaneSpec", "ScaleSpec", "KnownDistance",
-           "BoundsSpec", "RobotSpec", "AssemblySpec", "Region", "load_scene_config", "parse_scene_config"]
+           "BoundsSpec", "RobotSpec", "AssemblySpec", "MaskSpec", "Region", "load_scene_config", "parse_scene_config"]

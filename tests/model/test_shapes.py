@@ -105,3 +105,70 @@ def test_transition_windows_repeat_the_first_frame():
     assert tgt.tolist() == [2, 3, 4, 7, 8]
     assert ctx.tolist() == [[0, 0], [0, 1], [0, 2], [5, 5], [5, 6]]
     assert act.tolist() == [[0, 1], [1, 2], [2, 3], [5, 6], [6, 7]]
+
+
+def _random_poses(traj, n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    p = traj.poses[0][:n].clone()  # (n, M, 7)
+    p[..., :3] += 0.05 * torch.randn(p[..., :3].shape, generator=g)
+    q = torch.randn(p[..., 3:].shape, generator=g)
+    p[..., 3:] = q / q.norm(dim=-1, keepdim=True)
+    return p
+
+
+def test_move_bodies_equals_posing_the_moved_bodies(small_traj):
+    """A rigid motion applied to posed Gaussians == the canonical Gaussians posed by the moved poses."""
+    from gwm.geometry import quat_to_rotmat
+
+    sp = small_traj.space
+    p0, p1 = _random_poses(small_traj, 3, 0), _random_poses(small_traj, 3, 1)
+    # motion taking p0 to p1 per body, world frame: R = R1 R0^T, t = t1 - R t0 (in feature units: / extent,
+    # about the space's centre)
+    r0, r1 = quat_to_rotmat(p0[..., 3:]), quat_to_rotmat(p1[..., 3:])
+    rot = r1 @ r0.transpose(-1, -2)
+    c0 = (p0[..., :3] - sp.centre) / sp.extent
+    c1 = (p1[..., :3] - sp.centre) / sp.extent
+    trans = c1 - (rot @ c0[..., None])[..., 0]
+    moved = sp.move_bodies(sp.features_from_poses(p0), rot, trans)
+    want = sp.features_from_poses(p1)
+    assert torch.allclose(moved, want, atol=1e-5)
+
+
+def test_anchored_rollout_of_an_unchanged_latent_copies_the_last_state(small_traj, monkeypatch):
+    """If the dynamics predict no latent change, the anchored rollout returns the last observed state exactly
+    (whatever the VAE's reconstruction error), while the decoded rollout returns the VAE's reconstruction."""
+    sp = small_traj.space
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(vae=VAEConfig(num_tokens=6, latent_dim=4, width=32, heads=2),
+                           dit=DiTConfig(width=32, depth=1, heads=2))
+    model = GaussianWorldModel(cfg, sp, small_traj.action_dim).eval()
+    monkeypatch.setattr(model, "predict_next", lambda ctx, act, gen=None, steps=None: ctx[:, -1])
+    ctx = sp.features_from_poses(torch.stack([small_traj.poses[0][[3, 4]], small_traj.poses[1][[5, 6]]]))
+    acts = torch.zeros(2, 4, 1, small_traj.action_dim)
+    pred = model.rollout(ctx, acts)  # (2, 4, N, 14)
+    assert pred.shape == (2, 4, sp.num_gaussians, 14)
+    assert torch.allclose(pred, ctx[:, -1:].expand_as(pred), atol=1e-5)
+    model.cfg = WorldModelConfig(vae=cfg.vae, dit=cfg.dit, rollout="decoded")
+    decoded = model.rollout(ctx, acts)
+    assert (sp.means(decoded) - sp.means(ctx[:, -1:])).norm(dim=-1).mean() > 1e-3  # untrained VAE: far off
+
+
+def test_anchored_rollout_needs_the_rigid_decoder():
+    with pytest.raises(ValueError, match="anchored.*rigid"):
+        WorldModelConfig(vae=VAEConfig(decoder="free"))
+
+
+def test_decoder_without_residuals_is_its_decoded_poses(small_traj):
+    """residual_scale=0: decode(z) is exactly the canonical Gaussians under decode_poses(z)."""
+    vae = _vae(small_traj, residual_scale=0.0)
+    with torch.no_grad():
+        for p in vae.parameters():  # non-trivial poses
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+        z = torch.randn(2, 6, 4, generator=torch.Generator().manual_seed(5))
+        rot, trans = vae.decode_poses(z)
+        sp = small_traj.space
+        want = sp.means(vae.pose_canonical(rot, trans, None))
+        assert torch.allclose(sp.means(vae.decode(z)), want, atol=1e-6)
+        bid = sp.body_id
+        local = (rot[:, bid].transpose(-1, -2) @ (vae.decode(z)[..., :3] - trans[:, bid])[..., None])[..., 0]
+        assert torch.allclose(local, (sp.canon_means / sp.extent).expand_as(local), atol=1e-5)  # rigid

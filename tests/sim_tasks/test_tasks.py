@@ -95,3 +95,75 @@ def test_push_goal_distance_in_range(demo_scene):
         inst = task.sample(seed)
         d = np.linalg.norm(inst.goal_position[:2] - inst.object_poses[inst.target_object][:2])
         assert cfg.push_distance[0] - 1e-9 <= d <= cfg.push_distance[1] + 1e-9
+
+
+def _tipped(pose, angle_deg, axis=(1.0, 0.0, 0.0)):
+    """pose turned by angle about a horizontal world axis through its centre."""
+    from scipy.spatial.transform import Rotation
+
+    from sim_tasks.kinematics import matrix_to_pose7
+
+    m = pose7_to_matrix(pose)
+    m[:3, :3] = Rotation.from_rotvec(np.radians(angle_deg) * np.asarray(axis)).as_matrix() @ m[:3, :3]
+    return matrix_to_pose7(m)
+
+
+@pytest.mark.parametrize("name", ["pick_place", "push"])
+def test_toppled_object_at_the_goal_is_a_failure(demo_scene, name):
+    # Resting height is measured in the object's current orientation: a block lying on its side at
+    # the goal "rests" there too; the tilt from upright must rule it out.
+    task = make_task(name, demo_scene)
+    inst = task.sample(3)
+    ws = task.workspace
+    obj = inst.target_object
+    upright = ws.resting_pose(obj, inst.goal_position[:2], 0.4)
+    assert task.success(inst, {**inst.object_poses, obj: upright}, 0.08)
+    assert task.tilt_deg(obj, upright) == pytest.approx(0.0, abs=1e-6)
+    for angle, ok in ((20.0, True), (90.0, False), (180.0, False)):
+        pose = _tipped(upright, angle)
+        m = pose7_to_matrix(pose)
+        pose[2] += ws.surface_height(pose[:2]) - ws.world_hull(obj, m)[:, 2].min()  # resting on the table
+        assert task.tilt_deg(obj, pose) == pytest.approx(angle, abs=1e-6)
+        if angle != 20.0:  # (a block tilted 20 deg does not rest at its resting height; only the tilt matters)
+            assert abs(pose[2] - task.resting_height(obj, pose)) <= task.config.rest_tolerance
+        assert task.upright(obj, pose) == ok
+        if not ok:
+            assert not task.success(inst, {**inst.object_poses, obj: pose}, 0.08)
+
+
+def test_container_success_needs_the_object_upright(demo_scene):
+    task = make_task("pick_place_bowl", demo_scene)
+    inst = task.sample(1)
+    obj, tray = inst.target_object, inst.object_poses["tray"]
+    on_tray = inst.object_poses[obj].copy()
+    on_tray[:2] = tray[:2] + [0.02, 0.01]
+    on_tray[2] = 0.75 + 0.02 + 0.025
+    assert task.success(inst, {**inst.object_poses, obj: on_tray}, 0.08)
+    on_side = _tipped(on_tray, 90.0, axis=(0.0, 1.0, 0.0))  # a cube on its side has the same resting height
+    assert not task.success(inst, {**inst.object_poses, obj: on_side}, 0.08)
+
+
+def test_push_target_is_one_that_slides_rather_than_tips(demo_scene):
+    import dataclasses
+
+    from sim_tasks.demo_scene import box_mesh
+
+    task = make_task("push", demo_scene)
+    margins = {n: task.tip_margin(n) for n in task.object_names}
+    # A 5 cm cube pushed 1.5 cm above the table, friction 1: a / (mu h) = 0.025 / 0.015.
+    assert margins["red_cube"] == pytest.approx(0.025 / 0.015, rel=1e-6)
+    assert margins["tray"] > margins["red_cube"] > margins["blue_block"] > 1.0
+    assert task.target_object == "red_cube"  # the first object that a push does not tip over
+
+    # A tall object on a small base, widest high up (where the pusher touches it), comes first in the
+    # scene: the grasp rule would take it, the push task takes the next stable one.
+    v, f = box_mesh((0.04, 0.04, 0.12))
+    v = v.copy()
+    v[v[:, 2] < 0] *= [0.25, 0.25, 1.0]  # 1 cm wide base
+    tippy = dataclasses.replace(demo_scene.objects[0], name="vase", collision_vertices=v, collision_faces=f)
+    scene = dataclasses.replace(demo_scene, objects=[tippy, *demo_scene.objects])
+    assert make_task("pick_place", scene).target_object == "vase"
+    push = make_task("push", scene)
+    assert push.tip_margin("vase") < 1.0
+    assert push.target_object == "red_cube"
+    assert make_task("push", scene, object_name="vase").target_object == "vase"  # explicit choice wins
