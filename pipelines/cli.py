@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+import time
+
 import typer
 
 app = typer.Typer(help="Run the real2sim pipeline (Prefect) end to end, or serve its deployments.",
@@ -34,12 +36,13 @@ def kitchen(
     from pipelines.report import print_summary
 
     overrides = _parse_overrides(set_)
+    start = time.perf_counter()
     with prefect_server() as url:
         typer.echo(f"Prefect API: {url}")
         from pipelines.flows import real2sim  # after PREFECT_API_URL is set
 
         summary = real2sim(preset=preset, overrides=overrides)
-    print_summary(summary)
+    print_summary(summary, time.perf_counter() - start)
 
 
 @app.command()

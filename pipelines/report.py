@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def print_summary(summary: dict) -> None:
+def print_summary(summary: dict, total_seconds: float | None = None) -> None:
     print("\nreal2sim finished. Outputs and figures per stage:")
     for name, s in summary.items():
         state = "cached" if s["cached"] else f"{s['seconds']:.0f} s"
@@ -12,3 +12,5 @@ def print_summary(summary: dict) -> None:
             print(f"    {k:>22}: {v}")
         for k, v in s["outputs"].items():
             print(f"    {'-> ' + k:>22}: {v}")
+    if total_seconds is not None:
+        print(f"\n  total: {total_seconds / 60:.1f} min (Prefect server start included)")

@@ -42,6 +42,16 @@ def reconstruct(cfg: PipelineConfig, capture_dir: Path, out_dir: Path) -> Output
     return {"splat": result.splat_path}, figures
 
 
+def _masks_cover(cameras: Path, mask_dir: Path | None) -> bool:
+    """Whether every frame of a transforms.json has a mask in mask_dir (a capture of the masked images; a video
+    capture's frames have none, and then the scene file's own cameras for its masks are used)."""
+    import json
+
+    frames = json.loads(Path(cameras).read_text()).get("frames", [])
+    return mask_dir is not None and bool(frames) and all(
+        (mask_dir / Path(f["file_path"]).name).is_file() for f in frames)
+
+
 def assemble_and_export(cfg: PipelineConfig, splat: Path, out_dir: Path, cameras: Path | None = None) -> Outputs:
     """cameras: a transforms.json replacing the scene file's [masks] cameras (the capture's recovered poses)."""
     from dataclasses import replace
@@ -51,7 +61,7 @@ def assemble_and_export(cfg: PipelineConfig, splat: Path, out_dir: Path, cameras
     from gwm.scene import assemble_scene, load_scene_config
 
     config = load_scene_config(cfg.path(cfg.scene_file), splat=splat)
-    if cameras is not None and config.masks is not None:
+    if cameras is not None and config.masks is not None and _masks_cover(cameras, config.masks.dir):
         config = replace(config, masks=replace(config.masks, cameras=cameras))
     scene = assemble_scene(config)
     usd = export_usd(scene, out_dir / "scene.usdz")
@@ -152,7 +162,7 @@ def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_
     vcfg = ValidationConfig(horizon=cfg.validate_horizon, max_windows=cfg.validate_windows)
     if cfg.baseline_steps:
         vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps))
-    result = validate(model, ds, out_dir, vcfg, replay=SimulatorReplay(scene_usd, ds), progress=False)
+    result = validate(model, ds, out_dir, vcfg, replay=SimulatorReplay(scene_usd, ds), progress=True)
     h = cfg.validate_horizon - 1
     figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
                if k in ("psnr", "object_position_error_m")}

@@ -29,9 +29,11 @@ CAMERA_NAMES = ("scene", "wrist")
 class CameraConfig:
     width: int = 128
     height: int = 128
-    # Fixed scene camera, in the robot base frame: in front of the robot, looking back at the workspace.
-    scene_eye: tuple[float, float, float] = (1.45, -0.60, 0.80)
-    scene_target: tuple[float, float, float] = (0.35, 0.0, 0.20)
+    # Fixed scene camera, in the robot base frame: beside the robot, looking across the workspace. A
+    # capture is filmed from the robot's side of the counter, so this is where the splat is sharp (a
+    # camera facing the robot from the far side saw the unreconstructed back of the scene).
+    scene_eye: tuple[float, float, float] = (0.10, -0.80, 0.55)
+    scene_target: tuple[float, float, float] = (0.45, 0.0, 0.05)
     scene_fov_deg: float = 50.0
     # Wrist camera, in the tool-site frame (z = approach, y = finger travel): on the side of the
     # hand, looking past the fingertips.

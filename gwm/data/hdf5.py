@@ -173,11 +173,14 @@ class Hdf5Recorder(Recorder):
                 name = h5_path(key)
                 if key in (REWARD, DONE):
                     values = values.reshape(t)
-                chunks = (1, *values.shape[1:]) if ft.is_image else None
-                g.create_dataset(name, data=values, chunks=chunks)
+                # images: one chunk per frame, gzip level 1 (any HDF5 reader decodes it; raw frames made the
+                # kitchen's copy 3 GB)
+                img = {"chunks": (1, *values.shape[1:]), "compression": "gzip", "compression_opts": 1,
+                       "shuffle": True} if ft.is_image else {}
+                g.create_dataset(name, data=values, **img)
                 if name.startswith("obs/"):
                     nxt = np.concatenate([values[1:], values[-1:]])
-                    g.create_dataset("next_" + name, data=nxt, chunks=chunks)
+                    g.create_dataset("next_" + name, data=nxt, **img)
             if REWARD not in self.spec.features:
                 g.create_dataset("rewards", data=np.zeros(t, np.float32))
             if DONE not in self.spec.features:

@@ -34,6 +34,7 @@ from gwm.model.gaussian_space import GaussianSpace
 from gwm.model.objective import GaussianReconstructionLoss
 from gwm.model.trajectories import Trajectories
 from gwm.model.world_model import GaussianWorldModel, WorldModelConfig
+from gwm.splats import GaussianSplats
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 MODEL_NAME = "model.safetensors"
@@ -83,6 +84,12 @@ class Trainer:
         self.render_enabled = cfg.loss.render > 0 and _renderer_available()
         if cfg.loss.render > 0 and not self.render_enabled:
             print("gwm.model: gwm.render is not available; training without the render loss")
+        if self.render_enabled and self.device.type == "cuda":
+            from gwm.render.gsplat_backend import gsplat_available
+
+            if not gsplat_available():  # measured on an H200: 6 s per VAE step instead of milliseconds
+                print("gwm.model: gsplat is not installed, so the render loss runs on the CPU rasterizer "
+                      "(seconds per step); pip install gsplat, or set loss.render=0")
         # training data on the device
         self.train_frames = torch.cat([traj.poses[e] for e in traj.train]).to(self.device)  # (F, M, 7)
         self.val_frames = torch.cat([traj.poses[e] for e in traj.val]).to(self.device)
@@ -91,6 +98,7 @@ class Trainer:
         self.ctx_idx, self.act_idx, self.tgt_idx = (i.to(self.device) for i in (ctx_idx, act_idx, tgt_idx))
         self.train_actions = torch.cat([traj.actions[e] for e in traj.train]).to(self.device)  # (F, A)
         self._latents: tuple[torch.Tensor, torch.Tensor] | None = None  # (train, val) (F, K, D)
+        self._static_splats = None  # render loss: unmodelled bodies on self.device (made on first use)
         self._ddp_vae = self._ddp_dit = None
         if self.world_size > 1:
             self._setup_ddp()
@@ -194,12 +202,16 @@ class Trainer:
         cams = self.traj.cameras
         i = int(torch.randint(len(cams), (1,), generator=self.gen, device=self.device))
         cam = resize_cameras(cams[i], self.cfg.render_size).to(self.device)
+        if self._static_splats is None:  # the unmodelled bodies, on the training device
+            self._static_splats = self.traj.static_splats.to(device=self.device)
+        sp = self.model.space  # on the training device (traj.space stays on the CPU)
+        full = lambda f: GaussianSplats.cat([self._static_splats, sp.to_splats(f)])  # noqa: E731
         loss = pred.new_zeros(())
         n = min(2, pred.shape[0])
         for j in range(n):
-            rp = rasterize(self.traj.full_splats(pred[j]), cam).rgb
+            rp = rasterize(full(pred[j]), cam).rgb
             with torch.no_grad():
-                rt = rasterize(self.traj.full_splats(target[j]), cam).rgb
+                rt = rasterize(full(target[j]), cam).rgb
             loss = loss + (rp - rt).abs().mean() / n
         return loss
 

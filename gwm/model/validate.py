@@ -265,7 +265,7 @@ def _video_baseline(traj, sp, model, cams, cfg, ctx_img, starts, truth_img, trut
     acc.setdefault("psnr_per_frame_mean", []).append(psnr(preds, truth_img, reduction="none").mean(-1).numpy())
     acc.setdefault("ssim", []).append(ssim(preds, truth_img, reduction="none").mean(-1).numpy())
     info = {"parameters": parameter_count(vp), "train_seconds": train_s, "train_steps": cfg.baseline.steps,
-            "final_train_l1": float(np.mean(losses[-50:])), "frames": int(sum(len(f) for f in frames))}
+            "final_train_mse": float(np.mean(losses[-50:])), "frames": int(sum(len(f) for f in frames))}
     if traj.objects:
         probe = PositionProbe(len(cams), len(traj.objects))
         all_frames = torch.cat(frames)  # (F, cams, h, w, 3)

@@ -7,7 +7,7 @@ cores at 64x64, so it could not be trained to a comparable budget here. It is tr
 frames the world model is scored on (renders of the true Gaussian states from the dataset cameras)
 and rolled out autoregressively like the world model.
 
-`PositionProbe` reads object positions off frames (a CNN regressor trained on true frames), so the
+`PositionProbe` reads object positions off frames (a keypoint CNN trained on true frames), so the
 video baseline gets an object position error too: the probe applied to its predicted frames. The
 probe's error on true frames is its floor and is reported with it.
 """
@@ -144,7 +144,9 @@ def train_video_predictor(model: VideoPredictor, frames: list[torch.Tensor], act
             act.append((actions[e][t:t + chunk] - action_mean) / action_std)
             tgt.append(frames[e][t + chunk])
         pred = model(torch.stack(ctx), torch.stack(act))
-        loss = (pred - torch.stack(tgt)).abs().mean()
+        # MSE, the loss PSNR scores: with L1 (median-seeking) the predictor learned to copy the last frame,
+        # since most pixels do not change from one step to the next
+        loss = (pred - torch.stack(tgt)).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
