@@ -39,7 +39,11 @@ class CaptureConfig:
     max_num_features: int = 4096  # SIFT features per image
     min_registered_fraction: float = 0.5  # fewer registered frames than this fraction is an error
     seed: int = 0
-    num_threads: int = -1
+    num_threads: int = -1  # feature extraction and matching
+    # incremental mapping threads. SfM results vary a little from run to run with threading; once (of ~10
+    # kitchen runs, on a heavily loaded machine, mapping on all cores) it converged to a wrong model (43 cm
+    # pose error). Mapping on one thread costs no measurable time on the kitchen (~40 s either way).
+    mapping_threads: int = 1
     # output frame ----------------------------------------------------------------------------
     up: str = "plane"  # "plane": table-plane normal, plane at z = 0; "orbit": camera orbit; "none": SfM frame
     known_distance: KnownDistance | None = None  # sets metric scale (ignored when a reference aligns)

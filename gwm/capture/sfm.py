@@ -165,7 +165,7 @@ def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: Ca
         bar.set_postfix_str("incremental mapping")
         opts = pycolmap.IncrementalPipelineOptions()
         opts.random_seed = config.seed
-        opts.num_threads = config.num_threads
+        opts.num_threads = config.mapping_threads
         opts.min_model_size = 3
         if config.focal_length_px is not None:
             opts.ba_refine_focal_length = False
