@@ -159,14 +159,16 @@ class GaussianVAE(nn.Module):
                 keep = (slot[None, :, None] == torch.arange(m)[:, None, None]).expand(m, k, cfg.latent_dim)
                 self.register_buffer("pose_skip_mask", keep.reshape(m, 1, -1).expand(m, 9, -1).reshape(m * 9, -1)
                                      .float(), persistent=False)
-            # per-Gaussian residual MLP on (body token + identity); its first layer is split so the
-            # (B, N, W) x (W, W) product is never formed: lin(a[body] + b) = lin_a(a)[body] + lin_b(b)
-            self.residual_body = nn.Linear(w, w)
-            self.residual_id = nn.Linear(w, w, bias=False)
-            self.residual_out = nn.Sequential(nn.GELU(approximate="tanh"), nn.Linear(w, 13))  # dxyz dlogs drot drgb dop
-            for lin in (self.pose_head, self.residual_out[-1]):
-                nn.init.zeros_(lin.weight)
-                nn.init.zeros_(lin.bias)
+            nn.init.zeros_(self.pose_head.weight)
+            nn.init.zeros_(self.pose_head.bias)
+            if cfg.residual_scale > 0:
+                # per-Gaussian residual MLP on (body token + identity); its first layer is split so the
+                # (B, N, W) x (W, W) product is never formed: lin(a[body] + b) = lin_a(a)[body] + lin_b(b)
+                self.residual_body = nn.Linear(w, w)
+                self.residual_id = nn.Linear(w, w, bias=False)
+                self.residual_out = nn.Sequential(nn.GELU(approximate="tanh"), nn.Linear(w, 13))  # dxyz dlogs drot drgb dop
+                nn.init.zeros_(self.residual_out[-1].weight)
+                nn.init.zeros_(self.residual_out[-1].bias)
         else:
             self.gaussian_head = Mlp(w, 2 * w, FEATURE_DIM)
 
