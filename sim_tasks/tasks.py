@@ -273,7 +273,7 @@ class PushTask(Task):
         there), at least push_contact_height. mu: the larger of the object's and the support's
         friction (MuJoCo's default contact friction). > 1: slides; < 1: tips."""
         obj = next(o for o in self.scene.objects if o.name == name)
-        mu = max(float(obj.friction), float(getattr(self.scene, "support_friction", 0.8)), 1e-6)
+        mu = max(float(obj.friction), float(self.scene.support_friction), 1e-6)
         v = self.workspace.hulls[name] @ self.workspace.initial_rotations[name].T  # upright, CoM at origin
         z = v[:, 2] - v[:, 2].min()
         base = v[z <= 0.002, :2]  # support polygon (its vertices)
