@@ -11,9 +11,10 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Failed
 
 from pipelines import stages
-from pipelines.config import PipelineConfig, pipeline_preset
+from pipelines.config import PipelineConfig, PipelineSettingError, resolve_config
 from pipelines.stage_cache import StageResult, run_stage
 
 
@@ -127,7 +128,10 @@ def validate_flow(config: dict, model: str, dataset: str, scene_usd: str) -> Sta
 @flow(name="real2sim", log_prints=True)
 def real2sim(preset: str = "kitchen", overrides: dict | None = None) -> dict:
     """The whole pipeline on one capture: capture -> reconstruct -> scene -> rollouts -> train -> validate."""
-    cfg = pipeline_preset(preset, **(overrides or {}))
+    try:
+        cfg = resolve_config(preset, overrides)
+    except PipelineSettingError as e:
+        return Failed(message=str(e))  # one line in the run's state, not a traceback
     c = cfg.to_dict()
     results = [capture_flow(c)]
     capture_dir = str(Path(results[-1].outputs["dataset"]).parent)
