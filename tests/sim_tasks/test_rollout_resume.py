@@ -41,13 +41,13 @@ def index_seeds(out: Path) -> list[int]:
     return [e["seed"] for e in json.loads(path.read_text())["episodes"]] if path.exists() else []
 
 
-def start_and_kill_during_episode(args: list[str], out: Path, saved: int) -> threading.Thread:
-    """Start `python -m sim_tasks.cli *args` and SIGKILL it once `saved` episodes are recorded (so during the
+def start_and_kill_during_episode(python_args: list[str], out: Path, saved: int) -> threading.Thread:
+    """Start `python *python_args` and SIGKILL it once `saved` episodes are recorded in out (so during the
     next one); in a thread, so the caller can work meanwhile. The thread's `.result` is the exit code."""
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
     def run():
-        proc = subprocess.Popen([sys.executable, "-m", "sim_tasks.cli", *args], cwd=REPO, env=env,
+        proc = subprocess.Popen([sys.executable, *python_args], cwd=REPO, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 600
@@ -74,6 +74,7 @@ def assert_same_files(a: Path, b: Path) -> None:
 
 
 def assert_same_episodes(a: Path, b: Path) -> None:
+    """b holds seeds 0..EPISODES-1 once each, read back identical to a's."""
     da, db = open_dataset(a), open_dataset(b)
     assert [db.episode_info(i)["seed"] for i in range(db.num_episodes)] == list(range(EPISODES))
     assert da.num_episodes == db.num_episodes == EPISODES
@@ -90,7 +91,8 @@ def assert_same_episodes(a: Path, b: Path) -> None:
 @pytest.mark.parametrize("fmt", ["lerobot", pytest.param("hdf5", marks=pytest.mark.slow)])
 def test_killed_rollout_rerun_records_each_seed_once_like_an_uninterrupted_run(scene_usd, tmp_path, fmt):
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    killer = start_and_kill_during_episode(rollout_args(scene_usd, killed, fmt), killed, saved=2)
+    command = ["-m", "sim_tasks.cli", *rollout_args(scene_usd, killed, fmt)]
+    killer = start_and_kill_during_episode(command, killed, saved=2)
     cli = CliRunner()
     result = cli.invoke(app, rollout_args(scene_usd, whole, fmt))  # meanwhile, the uninterrupted run
     assert result.exit_code == 0, result.output
