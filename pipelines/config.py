@@ -154,10 +154,25 @@ PRESETS: dict[str, PipelineConfig] = {
 
 
 def resolve_config(preset: str = "kitchen", overrides: dict | None = None) -> PipelineConfig:
-    """A preset with overrides (field name -> value, or its text form), each checked by coerce_setting."""
+    """A preset with overrides (field name -> value, or its text form), each checked by coerce_setting,
+    and the names it holds (tasks, presets) checked against what exists, so a typo fails now, in one
+    line, not hours later in the stage that uses it."""
+    from gwm.model.config import PRESETS as TRAIN_PRESETS
+    from gwm.reconstruct.config import PRESETS as RECONSTRUCT_PRESETS
+    from sim_tasks.tasks import task_names
+
     if preset not in PRESETS:
         raise PipelineSettingError(f"unknown pipeline preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}")
-    return replace(PRESETS[preset], **{k: coerce_setting(k, v) for k, v in (overrides or {}).items()})
+    cfg = replace(PRESETS[preset], **{k: coerce_setting(k, v) for k, v in (overrides or {}).items()})
+    for key, names, known in (("tasks", cfg.tasks, task_names()), ("reconstruct_preset", [cfg.reconstruct_preset],
+                              RECONSTRUCT_PRESETS), ("train_preset", [cfg.train_preset], TRAIN_PRESETS)):
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise PipelineSettingError(f"setting {key}: {', '.join(map(repr, unknown))} "
+                                       f"{'is' if len(unknown) == 1 else 'are'} not known; choose from {', '.join(known)}")
+        if not names:
+            raise PipelineSettingError(f"setting {key}: give at least one; choose from {', '.join(known)}")
+    return cfg
 
 
 def parse_set_options(items: list[str]) -> dict[str, str]:

@@ -25,6 +25,8 @@ def other_values(name: str, tp) -> list:
     if typing.get_origin(tp) is not None and type(None) in typing.get_args(tp):
         inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
         return [None, *other_values(name, inner)] if default is not None else other_values(name, inner)
+    if name in ("reconstruct_preset", "train_preset"):
+        return ["gpu"]  # a name that exists (resolve_config checks names)
     if tp is str:
         return [f"mine-{name}"]
     if tp is int:
@@ -94,6 +96,9 @@ def test_the_issue_example_and_the_template_deployment():
     (["--set", "tasks=[1, 2]"], "setting tasks='[1, 2]': needs a list of names (a,b or JSON [\"a\", \"b\"])"),
     (["--set", "train_steps"], "--set 'train_steps': use KEY=VALUE, e.g. --set train_steps=600"),
     (["--preset", "big"], "unknown pipeline preset 'big'; choose one of kitchen, smoke"),
+    (["--set", "tasks=push,pick"], "setting tasks: 'pick' is not known; choose from pick_place, pick_place_bowl, push"),
+    (["--set", "tasks="], "setting tasks: give at least one; choose from pick_place,"),
+    (["--set", "train_preset=cuda"], "setting train_preset: 'cuda' is not known; choose from cpu, gpu, tiny"),
 ])
 def test_a_bad_setting_is_one_line_and_exit_code_2(args, message):
     result = CliRunner().invoke(app, ["kitchen", *args, "--print-config"])
