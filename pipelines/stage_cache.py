@@ -7,6 +7,8 @@ Each stage has a record `<out_root>/stages/<name>.json`. Its key hashes
 - a fingerprint of the code it runs: the source of the library modules it calls and of every
   project module those import, anywhere in the file (functions import heavy dependencies
   inside), so an edit re-runs exactly the stages that can execute the edited file.
+
+With that key, a stage whose record says
 - done, same key, outputs present -> skipped (cached);
 - started but never finished with the same key (killed) -> run again in the same folder,
   so writers that resume (rollout recording) keep what was finished;
