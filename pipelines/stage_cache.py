@@ -6,7 +6,8 @@ Each stage has a record `<out_root>/stages/<name>.json`. Its key hashes
   a path inside a config counts by its file's contents);
 - a fingerprint of the code it runs: the source of the library modules it calls and of every
   project module those import, anywhere in the file (functions import heavy dependencies
-  inside), so an edit re-runs exactly the stages that can execute the edited file.
+  inside), so an edit re-runs exactly the stages that can execute the edited file; and the
+  versions of the installed libraries those files import.
 
 With that key, a stage whose record says
 - done, same key, outputs present -> skipped (cached);
@@ -113,12 +114,33 @@ def _module_file(root: Path, name: str) -> Path | None:
     return None
 
 
+def dependency_versions(files, root: str | os.PathLike = PROJECT_ROOT) -> dict[str, str]:
+    """Installed versions of the third-party distributions that the source files import (numpy, newton, ...)."""
+    from importlib.metadata import version
+
+    tops = {module.split(".")[0] for path in files for level, module, _ in _imports(Path(path).read_bytes())
+            if level == 0 and module}
+    dists = _distributions_by_module()
+    return {d: version(d) for top in sorted(tops) if _module_file(Path(root), top) is None
+            for d in dists.get(top, ())}
+
+
+@functools.lru_cache(maxsize=1)
+def _distributions_by_module() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
 def code_fingerprint(modules, root: str | os.PathLike = PROJECT_ROOT) -> str:
-    """SHA-256 of the names and bytes of module_files(modules, root)."""
+    """SHA-256 of the names and bytes of module_files(modules, root), and of the versions of the installed
+    libraries those files import (an upgraded simulator or torch re-runs what uses it)."""
     h = hashlib.sha256()
-    for path in module_files(modules, root):
+    files = module_files(modules, root)
+    for path in files:
         h.update(str(path.relative_to(root)).encode() + b"\0")
         _hash_file(path, h)
+    h.update(json.dumps(dependency_versions(files, root), sort_keys=True).encode())
     return h.hexdigest()
 
 

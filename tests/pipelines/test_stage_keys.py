@@ -104,6 +104,16 @@ def test_a_code_change_invalidates_the_stages_whose_code_changed(tmp_path, splat
         before = after
 
 
+def test_an_upgraded_library_invalidates_the_stages_that_import_it(monkeypatch, splat):
+    import importlib.metadata
+
+    before = keys(splat)
+    installed = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda d: "99.0" if d == "newton" else installed(d))
+    after = keys(splat)
+    assert {s for s in STAGES if after[s] != before[s]} == {"rollouts", "validate"}  # the simulator's users
+
+
 def test_module_files_follow_imports_inside_functions_and_relative_ones(tmp_path):
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
