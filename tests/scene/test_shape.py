@@ -1,0 +1,82 @@
+"""The container rule (gwm/scene/shape.py) on sampled splats of known shapes, and roles in the scene file."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gwm.scene.config import SceneConfigError, parse_scene_config
+from gwm.scene.shape import ContainerRule, footprint_diameter, measure_cavity
+from tests.scene import shapes
+
+RULE = ContainerRule()
+
+
+@pytest.fixture(scope="module")
+def cavities():
+    meshes = {"tray": shapes.open_tray(), "box": shapes.closed_box(), "mug": shapes.mug(), "cube": shapes.cube()}
+    return {name: measure_cavity(shapes.object_points(m, seed=i), RULE) for i, (name, m) in enumerate(meshes.items())}
+
+
+def test_open_tray_has_a_cavity_as_wide_and_deep_as_its_inside(cavities):
+    tray = cavities["tray"]
+    assert tray.rim_height == pytest.approx(0.035, abs=0.002)
+    inside = 0.15 - 2 * 0.006  # the narrow inner width
+    # Measured on whole cells: cells touching a wall count as rim, so up to a few cells narrower.
+    assert inside - 2 * tray.cell <= tray.opening <= inside + tray.cell
+    assert tray.depth == pytest.approx(0.035 - 0.006, abs=0.003)
+
+
+def test_closed_tops_have_no_opening(cavities):
+    for name in ("box", "cube"):
+        assert cavities[name].opening == 0.0, name
+        assert cavities[name].rim_height == pytest.approx({"box": 0.06, "cube": 0.04}[name], abs=0.002)
+
+
+def test_mug_opening_is_its_inner_diameter_not_its_handle_loop(cavities):
+    mug = cavities["mug"]
+    inner = 2 * (0.038 - 0.005)
+    assert inner - 3 * mug.cell <= mug.opening <= inner + mug.cell
+    assert mug.depth == pytest.approx(0.095 - 0.008, abs=0.004)
+
+
+def test_container_depends_on_what_the_scene_has_to_put_in(cavities):
+    """A tray takes a 4 cm cube; a mug does not (its 6.6 cm opening < the cube's 5.7 cm diagonal + 1 cm), but
+    it does take a 2 cm cube. A closed box takes nothing."""
+    def holds(name, other_side):
+        needed = footprint_diameter(shapes.cube(other_side).vertices[:, :2]) + RULE.fit_margin
+        return cavities[name].opening >= needed
+
+    assert holds("tray", 0.04) and not holds("mug", 0.04) and not holds("box", 0.04)
+    assert holds("mug", 0.02) and not holds("box", 0.02)
+
+
+def test_footprint_diameter_is_the_longest_chord():
+    assert footprint_diameter(shapes.closed_box((0.12, 0.05, 0.1)).vertices[:, :2]) == pytest.approx(0.13)
+    angles = np.linspace(0, 2 * math.pi, 64, endpoint=False)
+    disc = 0.033 * np.stack([np.cos(angles), np.sin(angles)], 1)
+    assert footprint_diameter(disc) == pytest.approx(0.066, abs=1e-6)
+
+
+def test_rim_noise_is_no_cavity():
+    """A closed box top with 3 mm height noise (a coarse splat) stays closed: depth must exceed 1 cm and 25%."""
+    pts = shapes.object_points(shapes.closed_box((0.15, 0.15, 0.08)), seed=5)
+    top = pts[:, 2] > 0.079
+    pts[top, 2] += np.random.default_rng(0).uniform(-0.003, 0.003, top.sum())
+    assert measure_cavity(pts, RULE).opening == 0.0
+
+
+def _scene_file(tmp_path, extra: str) -> dict:
+    import tomllib
+
+    (tmp_path / "splat.ply").write_bytes(b"")
+    return tomllib.loads(f'[input]\nsplat = "splat.ply"\n[[objects]]\nname = "a"\ncenter = [0, 0, 0.1]\n'
+                         f'size = [0.1, 0.1, 0.1]\nmass = 0.2\n{extra}')
+
+
+def test_scene_file_role_key(tmp_path):
+    cfg = parse_scene_config(_scene_file(tmp_path, 'role = "container"'), base_dir=tmp_path)
+    assert cfg.objects[0].role == "container"
+    assert parse_scene_config(_scene_file(tmp_path, ""), base_dir=tmp_path).objects[0].role is None
+    with pytest.raises(SceneConfigError, match="role = 'bowl' is not one of 'object', 'container'"):
+        parse_scene_config(_scene_file(tmp_path, 'role = "bowl"'), base_dir=tmp_path)
