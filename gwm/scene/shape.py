@@ -10,8 +10,11 @@ measured above the support plane:
    the heights on the footprint's outline (its outermost ring of cells).
 3. Cavity: cells strictly inside the footprint whose top lies at least
    depth = max(min_depth, depth_fraction x rim height) below the rim, plus still-empty inner cells
-   touching them (the inside of a deep container is often sparsely reconstructed). A closed top (box,
-   can) has none; neither has a vase that is widest below its top.
+   touching them (the inside of a deep container is often sparsely reconstructed), in connected parts
+   that are enclosed: from the middle of a part, at least 75% of 32 horizontal rays meet a cell at rim
+   height before they leave the footprint (an L-bracket's low foot is open to the side; a sparse rim
+   with gaps still stops most rays). A closed top (box, can) has no cavity, nor has a vase that is
+   widest below its top.
 4. Opening: the diameter of the largest disc that fits in one connected cavity (distance transform);
    about a cell narrower than the truth on straight walls, up to three on round ones (cells that touch
    the wall count as rim), so the rule errs towards "not a container".
@@ -35,10 +38,12 @@ import numpy as np
 class ContainerRule:
     min_cell: float = 0.003  # m, height-map cell bounds
     max_cell: float = 0.01
-    min_depth: float = 0.01  # m: a cavity's floor lies at least this far below the rim ...
+    min_depth: float = 0.01  # m: a cavity holds at least this much water ...
     depth_fraction: float = 0.25  # ... and at least this fraction of the rim's height (noise on tall objects)
     fit_margin: float = 0.01  # m: the opening must exceed another object's footprint by this much
     rim_percentile: float = 90.0
+    rays: int = 32  # enclosure test: horizontal rays from the middle of a cavity ...
+    enclosed: float = 0.75  # ... this fraction of which meet the rim before leaving the footprint
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Cavity:
     rim_height: float  # above the support
     depth_threshold: float  # cavity cells lie at least this far below the rim
     opening: float  # diameter of the largest disc inside one cavity (0: closed top)
-    depth: float  # deepest observed point of that cavity below the rim (0: none)
+    depth: float  # deepest water in that cavity, filled up to where it spills over its rim (0: none)
 
     def to_dict(self) -> dict:
         return {k: round(v, 5) for k, v in asdict(self).items()}
@@ -88,20 +93,36 @@ def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule()) ->
     threshold = max(rule.min_depth, rule.depth_fraction * rim)
 
     # 3. cavity cells: well below the rim, or unknown beside such cells, strictly inside the footprint
-    low = inner & known & (height < rim - threshold)
+    high = known & footprint & (height >= rim - threshold)
+    low = inner & known & ~high
     cavity = low | (inner & ~known & ndimage.binary_dilation(low, structure=ones))
     labels, n = ndimage.label(cavity, structure=ones)
-    if n == 0:
-        return Cavity(cell, rim, threshold, 0.0, 0.0)
 
-    # 4. opening: the largest inscribed disc over the cavities. The EDT is the distance from a cavity cell's
-    # centre to the nearest rim cell's centre; the wall itself lies inside that rim cell (half a cell on).
+    # 4. opening: the largest inscribed disc of an enclosed cavity. The EDT is the distance from a cavity
+    # cell's centre to the nearest rim cell's centre; the wall itself lies inside that rim cell (half a cell on).
     edt = ndimage.distance_transform_edt(cavity)
-    best = int(labels.flat[int(np.argmax(edt))])
-    opening = 2.0 * float(edt.max()) * cell
-    floor = height[(labels == best) & known]
-    depth = float(rim - floor.min()) if floor.size else 0.0
+    opening = depth = 0.0
+    for k in range(1, n + 1):
+        part = labels == k
+        d = np.where(part, edt, 0.0)
+        centre = np.unravel_index(int(np.argmax(d)), d.shape)
+        if 2.0 * float(d.max()) * cell > opening and _enclosed(centre, high, footprint, rule):
+            opening = 2.0 * float(d.max()) * cell
+            depth = float(rim - height[part & known].min())
     return Cavity(cell, rim, threshold, opening, depth)
+
+
+def _enclosed(centre, high: np.ndarray, footprint: np.ndarray, rule: ContainerRule) -> bool:
+    """At least rule.enclosed of rule.rays horizontal rays from centre (a cell index) meet a rim cell before
+    they leave the footprint."""
+    angles = np.linspace(0.0, 2 * np.pi, rule.rays, endpoint=False)
+    steps = np.arange(1, 2 * max(high.shape)) * 0.5  # in cells
+    pos = np.asarray(centre, float)[None, None] + steps[None, :, None] * np.stack([np.cos(angles), np.sin(angles)], 1)[:, None]
+    ij = np.clip(np.round(pos).astype(int), 0, np.array(high.shape) - 1)  # the padded border is outside
+    hit, out = high[ij[..., 0], ij[..., 1]], ~footprint[ij[..., 0], ij[..., 1]]
+    first_hit = np.where(hit.any(1), hit.argmax(1), len(steps))
+    first_out = np.where(out.any(1), out.argmax(1), len(steps))
+    return float(np.mean(first_hit < first_out)) >= rule.enclosed
 
 
 def footprint_diameter(xy: np.ndarray) -> float:

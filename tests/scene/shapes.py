@@ -50,6 +50,15 @@ def mug(radius=0.038, height=0.095, wall=0.005, base=0.008):
     return trimesh.util.concatenate([body, floor, handle])
 
 
+def step(size=(0.20, 0.15, 0.10), foot=0.02, upright=0.03):
+    """An L-shaped step: a low foot with an upright on one end (low and wide, but open to three sides)."""
+    import trimesh
+
+    sx, sy, sz = size
+    return trimesh.util.concatenate([_box((sx, sy, foot), (0, 0, foot / 2)),
+                                     _box((upright, sy, sz), (-(sx - upright) / 2, 0, sz / 2))])
+
+
 def cube(side=0.04):
     return closed_box((side, side, side))
 

@@ -51,6 +51,18 @@ def test_container_depends_on_what_the_scene_has_to_put_in(cavities):
     assert holds("mug", 0.02) and not holds("box", 0.02)
 
 
+def test_a_low_part_open_to_the_side_is_no_cavity():
+    """An L-shaped step's foot lies 8 cm below its top and is 15 cm wide, but it is open on three sides."""
+    assert measure_cavity(shapes.object_points(shapes.step()), RULE).opening < 0.02
+
+
+def test_a_sparse_rim_still_encloses():
+    """Half the Gaussians gone at random (gaps in the rim and floor): the tray still holds the cube."""
+    pts = shapes.object_points(shapes.open_tray(), spacing=0.006, seed=2)
+    pts = pts[np.random.default_rng(0).random(len(pts)) < 0.5]
+    assert measure_cavity(pts, RULE).opening > 0.1
+
+
 def test_footprint_diameter_is_the_longest_chord():
     assert footprint_diameter(shapes.closed_box((0.12, 0.05, 0.1)).vertices[:, :2]) == pytest.approx(0.13)
     angles = np.linspace(0, 2 * math.pi, 64, endpoint=False)
