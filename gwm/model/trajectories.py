@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from gwm.geometry import pose_to_matrix
 from gwm.model.gaussian_space import GaussianSpace, farthest_point_indices
 from gwm.roles import OBJECT_ROLES
 from gwm.splats import GaussianSplats
+
+if TYPE_CHECKING:
+    from gwm.data.contract import GaussianDataset
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class Trajectories:
         return GaussianSplats.cat([self.static_splats, self.space.to_splats(features)])
 
 
-def world_model_cameras(ds, extent: tuple[np.ndarray, np.ndarray] | None = None, size: int = 64) -> Cameras:
+def world_model_cameras(ds: GaussianDataset, extent: tuple[np.ndarray, np.ndarray] | None = None, size: int = 64) -> Cameras:
     """The dataset's fixed cameras (ds.cameras; cameras on the robot move and are skipped), else two
     views framing the scene bounds `extent`."""
     fixed = fixed_cameras(ds.cameras)
@@ -74,7 +78,7 @@ def world_model_cameras(ds, extent: tuple[np.ndarray, np.ndarray] | None = None,
     return Cameras(k[None].repeat(2, 1, 1), torch.stack([look_at(e, centre) for e in eyes]), size, size)
 
 
-def load_trajectories(ds, cfg: DataConfig = DataConfig()) -> Trajectories:
+def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Trajectories:
     """Read every episode's body poses and actions, build the Gaussian space, check against gaussians_at."""
     body_names = tuple(ds.body_names)
     canonical = ds.canonical_gaussians()
