@@ -154,20 +154,27 @@ def object_roles(objects, declared, plane, min_opacity: float,
         cavities[obj.name] = measure_cavity(np.column_stack([means[:, :2], plane.signed_distance(means)]), rule)
         m = obj.world_from_body.numpy()
         footprints[obj.name] = footprint_diameter((obj.collision_vertices @ m[:3, :3].T + m[:3, 3])[:, :2])
-    roles, stats = [], {}
-    for obj, role in zip(objects, declared):
-        others = [footprints[o.name] for o in objects if o.name != obj.name]
-        needed = min(others) + rule.fit_margin if others else float("inf")
-        cav = cavities[obj.name]
-        is_container = cav.opening >= needed
-        roles.append(role or ("container" if is_container else "object"))
-        stats[obj.name] = {
-            "role": roles[-1], "role_from": "scene file" if role else "shape",
-            "container_test": {**cav.to_dict(), "footprint": round(footprints[obj.name], 5),
-                               "needed_opening": round(needed, 5) if others else None,
-                               "holds_another_object": bool(is_container)},
+    stats = decide_roles(cavities, footprints, dict(zip(cavities, declared)), rule)
+    return [stats[o.name]["role"] for o in objects], stats
+
+
+def decide_roles(cavities: dict[str, Cavity], footprints: dict[str, float], declared: dict[str, str | None],
+                 rule: ContainerRule = ContainerRule()) -> dict[str, dict]:
+    """Per object: its role (declared, else container iff its opening takes another object's footprint +
+    fit_margin) and the measurements that decided it."""
+    stats = {}
+    for name, cav in cavities.items():
+        others = [f for other, f in footprints.items() if other != name]
+        needed = min(others) + rule.fit_margin if others else None
+        holds = needed is not None and cav.opening >= needed
+        role = declared.get(name)
+        stats[name] = {
+            "role": role or ("container" if holds else "object"), "role_from": "scene file" if role else "shape",
+            "container_test": {**cav.to_dict(), "footprint": round(footprints[name], 5),
+                               "needed_opening": None if needed is None else round(needed, 5),
+                               "holds_another_object": bool(holds)},
         }
-    return roles, stats
+    return stats
 
 
-__all__ = ["Cavity", "ContainerRule", "footprint_diameter", "measure_cavity", "object_roles"]
+__all__ = ["Cavity", "ContainerRule", "decide_roles", "footprint_diameter", "measure_cavity", "object_roles"]

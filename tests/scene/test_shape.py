@@ -1,13 +1,19 @@
 """The container rule (gwm/scene/shape.py) on sampled splats of known shapes, and roles in the scene file."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gwm.scene.config import SceneConfigError, parse_scene_config
-from gwm.scene.shape import ContainerRule, footprint_diameter, measure_cavity
+from gwm.scene.shape import ContainerRule, decide_roles, footprint_diameter, measure_cavity
+from gwm.scene.synthetic import mesh_surface_gaussians
 from tests.scene import shapes
+
+SAMPLES = sorted((Path(__file__).resolve().parents[2] / "datasets").glob("*/ground_truth.json"))
+OPEN_TOP_HOLDERS = ("bowl", "tray")  # ground-truth shape types the generators build open-top and wide
 
 RULE = ContainerRule()
 
@@ -76,6 +82,29 @@ def test_rim_noise_is_no_cavity():
     top = pts[:, 2] > 0.079
     pts[top, 2] += np.random.default_rng(0).uniform(-0.003, 0.003, top.sum())
     assert measure_cavity(pts, RULE).opening == 0.0
+
+
+@pytest.mark.parametrize("gt_path", SAMPLES, ids=lambda p: p.parent.name)
+def test_container_rule_on_the_generated_samples(gt_path):
+    """Each sample's objects, as Gaussians sampled off their true meshes: the open-top wide ones (kitchen
+    bowl, workbench tray) are containers; mug, box, can, block, bottle, L-bracket are not."""
+    import trimesh
+
+    gt = json.loads(gt_path.read_text())
+    top = gt["table"]["top_z"]
+    cavities, footprints = {}, {}
+    for i, o in enumerate(gt["objects"]):
+        mesh = trimesh.load(gt_path.parent / o["mesh"], force="mesh", process=False)
+        m = np.asarray(o["world_from_body"], dtype=np.float64)
+        pts = mesh_surface_gaussians(mesh, m, (0.5, 0.5, 0.5), 0.006, np.random.default_rng(i), seed=i)
+        pts = pts.means.double().numpy()
+        pts = pts[pts[:, 2] > top + 0.004]  # assembly leaves these to the background
+        cavities[o["name"]] = measure_cavity(np.column_stack([pts[:, :2], pts[:, 2] - top]), RULE)
+        footprints[o["name"]] = footprint_diameter((mesh.vertices @ m[:3, :3].T + m[:3, 3])[:, :2])
+    stats = decide_roles(cavities, footprints, {}, RULE)
+    want = {o["name"]: "container" if o["shape"]["type"] in OPEN_TOP_HOLDERS else "object" for o in gt["objects"]}
+    assert {n: s["role"] for n, s in stats.items()} == want, {n: s["container_test"] for n, s in stats.items()}
+    assert "container" in want.values()
 
 
 def _scene_file(tmp_path, extra: str) -> dict:
