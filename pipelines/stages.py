@@ -79,6 +79,22 @@ def rollout_seeds(cfg: PipelineConfig, task_index: int, split: str) -> list[int]
     return list(range(base, base + n))
 
 
+def applicable_tasks(cfg: PipelineConfig, scene_usd: Path) -> list[tuple[int, str]]:
+    """(index in cfg.tasks, name) of the tasks with a valid target in this scene; the others are skipped
+    with their reason printed (e.g. pick_place_bowl in a scene without a container)."""
+    from exporters.usd import read_usd_scene
+    from sim_tasks.tasks import TaskConfig, skipped_tasks
+
+    skipped = skipped_tasks(cfg.tasks, read_usd_scene(scene_usd), TaskConfig(max_steps=cfg.episode_steps))
+    for name, why in skipped.items():
+        print(f"skipping task {name}: {why}")
+    kept = [(i, name) for i, name in enumerate(cfg.tasks) if name not in skipped]
+    if not kept:
+        raise ValueError(f"none of the tasks {list(cfg.tasks)} applies to {scene_usd} (reasons above); "
+                         "give the scene a graspable object (and a container for pick_place_bowl)")
+    return kept
+
+
 def rollout_shard(scene_usd: Path, task: str, seeds: list[int], episode_steps: int, out_dir: Path) -> Outputs:
     """Record the given seeds into out_dir; seeds already recorded there (a killed run) are skipped."""
     from gwm.data import open_dataset

@@ -29,7 +29,7 @@ def rollout(
 
     from sim_tasks.rendering import CameraConfig
     from sim_tasks.rollout import RolloutConfig, run_rollouts
-    from sim_tasks.tasks import TaskConfig, task_names
+    from sim_tasks.tasks import TaskConfig, TaskNotApplicable, task_names
 
     if task not in task_names():
         raise typer.BadParameter(f"unknown task {task!r}; choose one of {task_names()}", param_hint="--task")
@@ -38,8 +38,12 @@ def rollout(
         cameras=CameraConfig(width=width, height=height, depth=depth),
         dataset_format=format, save_videos=videos,
     )
-    summary = run_rollouts(scene_usd, task, range(seed_start, seed_start + episodes), out, workers=workers,
-                           config=config)
+    try:
+        summary = run_rollouts(scene_usd, task, range(seed_start, seed_start + episodes), out, workers=workers,
+                               config=config)
+    except TaskNotApplicable as e:  # a skip, not a failure: nothing was recorded
+        typer.echo(f"skipped {task}: {e}")
+        return
     n = len(summary.episodes)
     typer.echo(f"{task}: {n} episodes, success {summary.success_rate:.0%} "
                f"({sum(e['success'] for e in summary.episodes)}/{n}), {summary.wall_time:.0f} s, "
