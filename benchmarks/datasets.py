@@ -24,6 +24,7 @@ from gwm.data import DatasetSpec, FeatureSpec, create_recorder, open_dataset  # 
 
 SIZE = 128
 BODIES = ("cube", "bowl", "background")
+ROLES = ("object", "container", "background")
 
 
 def make_spec(cameras: int) -> DatasetSpec:
@@ -37,7 +38,7 @@ def make_spec(cameras: int) -> DatasetSpec:
     }
     for c in range(cameras):
         features[f"observation.images.cam{c}"] = FeatureSpec("image", (SIZE, SIZE, 3))
-    return DatasetSpec(fps=30, features=features, body_names=BODIES)
+    return DatasetSpec(fps=30, features=features, body_names=BODIES, body_roles=ROLES)
 
 
 def render_like(t: int, cam: int) -> np.ndarray:

@@ -33,7 +33,7 @@ TASKS = ("pick_place", "pick_place_bowl", "push")
 _RUNNER = None
 
 
-def _init(scene_usd: str) -> None:
+def _init(scene_usd: str, task: str) -> None:
     import numba
     import torch
 
@@ -42,7 +42,7 @@ def _init(scene_usd: str) -> None:
     from sim_tasks.rollout import RolloutConfig, TaskRunner
 
     global _RUNNER
-    _RUNNER = TaskRunner(scene_usd, TASKS[0], RolloutConfig(cameras=None))
+    _RUNNER = TaskRunner(scene_usd, task, RolloutConfig(cameras=None))
 
 
 def _episode(args):
@@ -54,15 +54,22 @@ def _episode(args):
 def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0, tasks=TASKS) -> dict:
     from tqdm import tqdm
 
+    from exporters.usd import read_usd_scene
+    from sim_tasks.tasks import skipped_tasks
+
+    skipped = skipped_tasks(tasks, read_usd_scene(scene_usd))
+    for name, why in skipped.items():
+        print(f"skipping task {name}: {why}")
+    tasks = [t for t in tasks if t not in skipped]
     jobs = [(t, s) for t in tasks for s in range(seed_start, seed_start + seeds)]
     out = {t: [] for t in tasks}
     physics_time = physics_steps = 0
     pool = None
     if workers <= 1:  # in this process: no worker start-up, one simulation at a time
-        _init(scene_usd)
+        _init(scene_usd, tasks[0])
         results = map(_episode, jobs)
     else:
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(scene_usd,))
+        pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(scene_usd, tasks[0]))
         results = pool.imap_unordered(_episode, jobs)
     try:
         for task, seed, ok, t_phys, steps, first in tqdm(results, total=len(jobs), desc="success rate",

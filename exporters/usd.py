@@ -4,14 +4,16 @@ Layout (Z up, metersPerUnit 1, kilogramsPerUnit 1, defaultPrim /World):
 
     /World                                  Xform
       PhysicsScene                          UsdPhysics.Scene, gravity -Z 9.81
-      Background                            Xform
+      Background                            Xform, custom token gwm:role = "background"
         Gaussians                           ParticleField3DGaussianSplat, world frame
       Support                               Mesh, CollisionAPI + MeshCollisionAPI "none",
                                             purpose guide, static (no rigid body), friction bound
       Objects                               Xform
         <name>                              Xform (translate + orient = initial pose),
                                             RigidBodyAPI + MassAPI (mass, centerOfMass 0,
-                                            diagonalInertia + principalAxes of the solid hull)
+                                            diagonalInertia + principalAxes of the solid hull),
+                                            custom token gwm:role = "object" | "container"
+                                            (gwm.roles; a prim without it reads as "object")
           Gaussians                         ParticleField3DGaussianSplat, body frame
           Collision                         Mesh, CollisionAPI + MeshCollisionAPI "convexHull",
                                             purpose guide, physics material bound (purpose physics)
@@ -46,6 +48,7 @@ from gwm.sh import num_sh_bases
 from gwm.splats import GaussianSplats
 
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
+ROLE_ATTR = "gwm:role"  # the body's role (gwm.roles) on each body prim
 GRAVITY = 9.81
 _OPACITY_EPS = 1e-7  # opacities are stored linear; clamp before logit on read
 
@@ -171,7 +174,7 @@ def _build_stage(scene: SceneAsset, layer_path: Path):
     # custom attributes are registered (SolverMuJoCo.register_custom_attributes(builder)).
     physics_scene.GetPrim().CreateAttribute("mjc:flag:multiccd", Sdf.ValueTypeNames.Bool, custom=True).Set(True)
 
-    UsdGeom.Xform.Define(stage, "/World/Background")
+    _set_role(UsdGeom.Xform.Define(stage, "/World/Background").GetPrim(), "background")
     write_splat_prim(stage, "/World/Background/Gaussians", scene.background)
 
     UsdGeom.Scope.Define(stage, "/World/PhysicsMaterials")
@@ -186,6 +189,7 @@ def _build_stage(scene: SceneAsset, layer_path: Path):
         root = UsdGeom.Xform.Define(stage, f"/World/Objects/{obj.name}")
         _set_pose(root, obj.world_from_body)
         prim = root.GetPrim()
+        _set_role(prim, obj.role)
         UsdPhysics.RigidBodyAPI.Apply(prim)
         mass_api = UsdPhysics.MassAPI.Apply(prim)
         mass_api.CreateMassAttr().Set(float(obj.mass))
@@ -202,6 +206,19 @@ def _build_stage(scene: SceneAsset, layer_path: Path):
     robot = UsdGeom.Xform.Define(stage, "/World/RobotBase")
     _set_pose(robot, scene.robot_base)
     return stage
+
+
+def _set_role(prim, role: str) -> None:
+    from pxr import Sdf
+
+    prim.CreateAttribute(ROLE_ATTR, Sdf.ValueTypeNames.Token, custom=True).Set(role)
+
+
+def _read_role(prim, default: str = "object") -> str:
+    """The prim's gwm:role; stages written before roles have none and read as default."""
+    attr = prim.GetAttribute(ROLE_ATTR)
+    value = attr.Get() if attr and attr.HasAuthoredValue() else None
+    return str(value) if value else default
 
 
 def _define_mesh(stage, prim_path: str, vertices: np.ndarray, faces: np.ndarray):
@@ -317,6 +334,7 @@ def read_usd_scene(path: str | os.PathLike) -> SceneAsset:
             friction=_bound_friction(collision, default=None),
             collision_vertices=verts,
             collision_faces=faces,
+            role=_read_role(prim),
         ))
     robot = stage.GetPrimAtPath("/World/RobotBase")
     robot_base = _world_from_prim(robot) if robot else torch.eye(4, dtype=torch.float64)

@@ -69,15 +69,16 @@ def rollouts_flow(config: dict, scene_usd: str) -> StageResult:
     """Scripted demonstrations, fanned out as Prefect tasks (shards of seeds) over Dask, then
     joined into one dataset (LeRobot + HDF5): training seeds first, held-out seeds last."""
     cfg = _cfg(config)
+    tasks = stages.applicable_tasks(cfg, Path(scene_usd))  # (index, name); a task without a target is skipped
     futures = []
     for split in ("train", "heldout"):
-        for ti, task_name in enumerate(cfg.tasks):
+        for ti, task_name in tasks:
             seeds = stages.rollout_seeds(cfg, ti, split)
             n = cfg.rollout_shards_per_task if split == "train" else 1
             futures += [rollout_shard_task.submit(cfg.to_dict(), scene_usd, task_name, split, k, seeds[k::n])
                         for k in range(n) if seeds[k::n]]
     shards = [Path(f.result().outputs["dataset"]) for f in futures]  # in submission order
-    return _publish(stages.merge_shards(cfg, shards))
+    return _publish(stages.merge_shards(cfg, shards, cfg.heldout_episodes_per_task * len(tasks)))
 
 
 @flow(name="train", log_prints=True)

@@ -135,6 +135,22 @@ def rollout_seeds(cfg: PipelineConfig, task_index: int, split: str) -> list[int]
     return list(range(base, base + n))
 
 
+def applicable_tasks(cfg: PipelineConfig, scene_usd: Path) -> list[tuple[int, str]]:
+    """(index in cfg.tasks, name) of the tasks with a valid target in this scene; the others are skipped
+    with their reason printed (e.g. pick_place_bowl in a scene without a container)."""
+    from exporters.usd import read_usd_scene
+    from sim_tasks.tasks import TaskConfig, skipped_tasks
+
+    skipped = skipped_tasks(cfg.tasks, read_usd_scene(scene_usd), TaskConfig(max_steps=cfg.episode_steps))
+    for name, why in skipped.items():
+        print(f"skipping task {name}: {why}")
+    kept = [(i, name) for i, name in enumerate(cfg.tasks) if name not in skipped]
+    if not kept:
+        raise ValueError(f"none of the tasks {list(cfg.tasks)} applies to {scene_usd} (reasons above); "
+                         "give the scene a graspable object (and a container for pick_place_bowl)")
+    return kept
+
+
 def rollout_settings(cfg: PipelineConfig, task: str, seeds: list[int]) -> dict:
     from sim_tasks.rollout import RolloutConfig
     from sim_tasks.tasks import TaskConfig
@@ -162,18 +178,18 @@ def rollout_shard(cfg: PipelineConfig, scene_usd: Path, task: str, split: str, s
                      code=CODE["rollouts"])
 
 
-def merge_settings(cfg: PipelineConfig) -> dict:
-    return {"heldout_episodes": cfg.heldout_episodes_per_task * len(cfg.tasks)}
+def merge_settings(heldout_episodes: int) -> dict:
+    return {"heldout_episodes": heldout_episodes}
 
 
-def merge_shards(cfg: PipelineConfig, shards: list[Path]) -> StageResult:
+def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int) -> StageResult:
     """Join shards into one LeRobot dataset and a robomimic/Isaac Lab HDF5 copy, atomically.
 
     The last `heldout_episodes` episodes are the held-out seeds (unseen object layouts) that
     the world model's validation uses.
     """
     out = cfg.out / "datasets" / "demos"
-    settings = merge_settings(cfg)
+    settings = merge_settings(heldout_episodes)
 
     def run():
         from gwm.data import convert_dataset, merge_datasets, open_dataset

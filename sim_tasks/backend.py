@@ -27,6 +27,26 @@ GRIPPER_OPEN = 0.08  # m
 GRIPPER_CLOSED = 0.0
 
 
+def body_roles(body_names, scene) -> tuple[str, ...]:
+    """The role (gwm.roles) of each observed body: the background, each scene object's role (from the
+    scene file or its shape, carried in the USD), the robot's links and tool (sim_tasks.panda_model)."""
+    from sim_tasks.panda_model import LINK_ROLES
+
+    objects = {o.name: o.role for o in scene.objects}
+    roles = []
+    for name in body_names:
+        if name == BACKGROUND_BODY:
+            roles.append("background")
+        elif name in objects:
+            roles.append(objects[name])
+        elif name in LINK_ROLES:
+            roles.append(LINK_ROLES[name])
+        else:
+            raise ValueError(f"body {name!r} is neither the background, a scene object {sorted(objects)} nor a "
+                             f"robot link {sorted(LINK_ROLES)}")
+    return tuple(roles)
+
+
 def make_action(position: np.ndarray, quat_wxyz: np.ndarray, gripper_width: float) -> np.ndarray:
     """Pack an action; the quaternion is normalised and its sign made canonical (w >= 0)."""
     q = np.asarray(quat_wxyz, np.float64)
@@ -96,5 +116,5 @@ class SimBackend(ABC):
 
 __all__ = [
     "ACTION_DIM", "ACTION_NAMES", "BACKGROUND_BODY", "GRIPPER_CLOSED", "GRIPPER_OPEN", "JOINT_NAMES",
-    "SimBackend", "check_action", "make_action",
+    "SimBackend", "body_roles", "check_action", "make_action",
 ]

@@ -34,7 +34,7 @@ def rollout(
     from gwm.data.spec import DatasetError
     from sim_tasks.rendering import CameraConfig
     from sim_tasks.rollout import RolloutConfig, run_rollouts
-    from sim_tasks.tasks import TaskConfig, task_names
+    from sim_tasks.tasks import TaskConfig, TaskNotApplicable, task_names
 
     if task not in task_names():
         raise typer.BadParameter(f"unknown task {task!r}; choose one of {task_names()}", param_hint="--task")
@@ -48,6 +48,9 @@ def rollout(
     try:
         summary = run_rollouts(scene_usd, task, range(seed_start, seed_start + episodes), out, workers=workers,
                                config=config)
+    except TaskNotApplicable as e:  # a skip, not a failure: nothing was recorded
+        typer.echo(f"skipped {task}: {e}")
+        return
     except DatasetError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

@@ -1,8 +1,8 @@
 """A small synthetic tabletop scene in the contract's USD layout, for tests and benchmarks.
 
-A table (static support mesh), two graspable blocks and a shallow tray (the container for
-`pick_place_bowl`; the contract gives objects one convex hull each, so a container is a tray
-rather than a hollow bowl), all with Gaussians, and a robot base on the table edge.
+A table (static support mesh), two graspable blocks and a shallow tray (role "container", the
+target of `pick_place_bowl`; the contract gives objects one convex hull each, so objects end resting
+on it), all with Gaussians, and a robot base on the table edge.
 Everything here is deterministic: the same config writes the same stage.
 """
 
@@ -30,6 +30,7 @@ class DemoBlock:
     friction: float
     rgb: tuple[float, float, float]
     xy: tuple[float, float]  # initial position on the table (tasks re-sample it per seed)
+    role: str = "object"  # gwm.roles: "object" | "container"
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class DemoSceneConfig:
     blocks: tuple[DemoBlock, ...] = (
         DemoBlock("red_cube", (0.05, 0.05, 0.05), 0.10, 1.0, (0.85, 0.12, 0.10), (0.45, -0.15)),
         DemoBlock("blue_block", (0.045, 0.045, 0.06), 0.08, 1.0, (0.12, 0.25, 0.85), (0.50, 0.12)),
-        DemoBlock("tray", (0.16, 0.16, 0.02), 0.30, 1.0, (0.20, 0.65, 0.25), (0.62, 0.0)),
+        DemoBlock("tray", (0.16, 0.16, 0.02), 0.30, 1.0, (0.20, 0.65, 0.25), (0.62, 0.0), "container"),
     )
 
 
@@ -127,6 +128,7 @@ def make_demo_scene(config: DemoSceneConfig = DemoSceneConfig()) -> SceneAsset:
             friction=block.friction,
             collision_vertices=hull_v,
             collision_faces=hull_f,
+            role=block.role,
         ))
     return SceneAsset(
         background=background,

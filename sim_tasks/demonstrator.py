@@ -11,6 +11,10 @@ the object comes to rest) -> back off -> rise -> (a corrective push
 from approach if the object stopped off the goal, at most `max_push_passes` in all) ->
 retreat -> done.
 
+Each task names the skill it is scripted with (Task.skill: "pick_place" or "push") and, for
+pick-and-place, where the held object goes (Task.place_target); the demonstrator never asks which
+task class it runs.
+
 Waypoints are reached by moving a commanded tool position at a bounded speed; a phase ends
 when the command has arrived and the measured tool is within tolerance (then its dwell runs),
 or when the phase times out (the demo carries on; the task judges success at the end).
@@ -25,7 +29,7 @@ import numpy as np
 
 from sim_tasks.backend import GRIPPER_CLOSED, GRIPPER_OPEN, make_action
 from sim_tasks.kinematics import matrix_to_quat_wxyz, pose7_to_matrix
-from sim_tasks.tasks import PickPlaceContainerTask, PushTask, Task, TaskInstance
+from sim_tasks.tasks import Task, TaskInstance
 from sim_tasks.workspace import yaw_rotation
 
 # The fingertips are 0.05 m beyond the Panda's tool site (along its z axis); the finger pads
@@ -75,7 +79,10 @@ class ScriptedDemonstrator:
         self.dt = control_dt
         self.ws = task.workspace
         self.target = instance.target_object
-        self.is_push = isinstance(task, PushTask)
+        if task.skill not in ("pick_place", "push"):
+            raise ValueError(f"task {task.name!r} asks for scripted skill {task.skill!r}; the demonstrator has "
+                             "'pick_place' and 'push'")
+        self.is_push = task.skill == "push"
         self.phase = "approach"
         self.phase_log: list[tuple[int, str]] = []
         self.timeouts: list[str] = []
@@ -220,7 +227,7 @@ class ScriptedDemonstrator:
                     self._hold_offset = obj[:3] - tool_pos
                     self._set_phase("move")
             return None
-        place_xy, rest_bottom = self._place_target(poses)
+        place_xy, rest_bottom = self.task.place_target(self.instance, poses)
         if phase == "move":
             goal = np.array([place_xy[0] - self._hold_offset[0], place_xy[1] - self._hold_offset[1], self._cmd_pos[2]])
             if self._arrived(goal, tool_pos, cfg.speed) or self._timed_out():
@@ -247,14 +254,6 @@ class ScriptedDemonstrator:
                 self._set_phase("done")
             return None
         return None  # done: hold
-
-    def _place_target(self, poses) -> tuple[np.ndarray, float]:
-        """(xy where the object's centre goes, z its bottom will rest at)."""
-        if isinstance(self.task, PickPlaceContainerTask):
-            c = poses[self.task.container]
-            return c[:2], self.task.container_top(c)
-        goal = self.instance.goal_position
-        return goal[:2], self.ws.surface_height(goal[:2])
 
     def _push_step(self, poses, tool_pos) -> float | None:
         cfg = self.config

@@ -22,6 +22,9 @@ TOOL_SITE = "end_effector"  # 0.21 m along link7 z; its y axis is the finger tra
 FINGER_MAX = 0.04  # each finger travels 0..0.04 m, so the opening is 0..0.08 m
 # Body names as recorded in datasets (short, stable, robot-prefixed).
 LINK_RECORD_NAMES = tuple(f"panda_link{i}" for i in range(8)) + ("panda_leftfinger", "panda_rightfinger")
+# Their roles (gwm.roles) in datasets: the fingers are the tool, the rest (link7 carries the hand) arm links.
+LINK_ROLES = {**{f"panda_link{i}": "robot_link" for i in range(8)}, "panda_leftfinger": "tool",
+              "panda_rightfinger": "tool"}
 
 # Render colours per link. The kitchen model paints every link (.95 .99 .92); the hand, link7
 # and fingers are darkened so the gripper stays visible against a white arm, as on the real robot.
@@ -102,6 +105,7 @@ def write_panda_mjcf(cache_dir: str | os.PathLike | None = None, gravity_compens
 
 
 __all__ = [
-    "ARM_JOINTS", "FINGER_JOINTS", "FINGER_MAX", "LINK_BODIES", "LINK_RECORD_NAMES", "LINK_RGB", "TOOL_SITE",
+    "ARM_JOINTS", "FINGER_JOINTS", "FINGER_MAX", "LINK_BODIES", "LINK_RECORD_NAMES", "LINK_RGB", "LINK_ROLES",
+    "TOOL_SITE",
     "franka_assets_dir", "gwm_cache_dir", "panda_mjcf_text", "write_panda_mjcf",
 ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gwm.cameras import Cameras, intrinsics_from_fov, look_at
+from gwm.cameras import EE_MOUNT, WORLD_MOUNT, Cameras, CameraSpec, intrinsics_from_fov, look_at
 from gwm.splats import GaussianSplats
 from sim_tasks.backend import BACKGROUND_BODY
 from sim_tasks.kinematics import pose7_to_matrix
@@ -116,6 +116,13 @@ class CameraRig:
         self.world_from_scene_cam = look_at(eye, target)
         # Camera in the tool frame; "up" is the tool's -x so the fingers appear at the image bottom.
         self.tool_from_wrist_cam = look_at(config.wrist_eye, config.wrist_target, up=(-1.0, 0.0, 0.0))
+
+    def camera_specs(self) -> tuple[CameraSpec, ...]:
+        """The rig as dataset camera specs: the scene camera fixed, the wrist camera on the tool frame
+        (observation.ee_pose), in CAMERA_NAMES order."""
+        c = self.config
+        return (CameraSpec("scene", self.K_scene, c.width, c.height, WORLD_MOUNT, self.world_from_scene_cam),
+                CameraSpec("wrist", self.K_wrist, c.width, c.height, EE_MOUNT, self.tool_from_wrist_cam))
 
     def cameras(self, tool_pose: np.ndarray) -> Cameras:
         """Both cameras (scene, wrist) for a tool pose (7,) xyz + quat wxyz."""

@@ -74,8 +74,8 @@ class TaskRunner:
         self.config = config
         self.scene_usd = Path(scene_usd)
         self.scene = read_usd_scene(self.scene_usd)
+        self.task = make_task(task, self.scene, config.task)  # before the simulator: TaskNotApplicable is cheap
         self.backend = NewtonBackend(self.scene_usd, config.sim, scene=self.scene)
-        self.task = make_task(task, self.scene, config.task)
         self._tasks = {task: self.task}
         self.renderer = None
         self._canonical = None
@@ -100,6 +100,7 @@ class TaskRunner:
 
     def dataset_spec(self):
         from gwm.data import DatasetSpec, FeatureSpec
+        from sim_tasks.backend import body_roles
 
         body_names = self.backend.body_names
         state_names = JOINT_NAMES[:7] + ["gripper_width"]
@@ -120,14 +121,11 @@ class TaskRunner:
                 if cams.depth:
                     features[f"observation.depth.{name}"] = FeatureSpec("float32", (cams.height, cams.width, 1))
         fps = round(1.0 / self.backend.control_dt)
-        return DatasetSpec(fps=fps, features=features, robot_type="franka_panda", body_names=body_names)
+        return DatasetSpec(fps=fps, features=features, robot_type="franka_panda", body_names=body_names,
+                           body_roles=body_roles(body_names, self.scene),
+                           cameras=self.renderer.rig.camera_specs() if self.renderer is not None else ())
 
     def metadata(self, task_name: str) -> dict:
-        cams = {}
-        if self.renderer is not None:
-            c = self.renderer.cameras(self.backend.ee_pose())
-            cams = {"scene": {"K": c.Ks[0].tolist(), "world_from_cam": c.world_from_cam[0].tolist()},
-                    "wrist": {"K": c.Ks[1].tolist(), "tool_from_cam": self.renderer.rig.tool_from_wrist_cam.tolist()}}
         return {
             "format_version": ROLLOUT_FORMAT_VERSION,
             "source": "sim_tasks.rollout",
@@ -137,7 +135,6 @@ class TaskRunner:
             "config": _jsonable(asdict(self.config)),
             "normalisation": self.scene.metadata.get("normalisation"),
             "scene_metadata": _jsonable(self.scene.metadata),
-            "cameras": cams,
             "control_dt": self.backend.control_dt,
             "action": "tool-site target: xyz + quat wxyz (world frame), gripper opening width (m)",
         }
@@ -332,7 +329,8 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
 
     Episodes are recorded in seed order whatever the workers' timing, so the dataset is the
     same for any number of workers. workers <= 1 runs in this process (reusing `runner`, a
-    TaskRunner already built for scene_usd, if given; its config is then used).
+    TaskRunner already built for scene_usd, if given; its config is then used). A task without a
+    valid target in this scene raises sim_tasks.tasks.TaskNotApplicable before anything is recorded.
 
     Resumable: seeds already recorded in out_root (a run that was killed, or asked again) are
     skipped, not recorded twice, and listed in the summary's skipped_seeds. A killed run loses at
@@ -350,6 +348,7 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
         config = runner.config
     if config.cameras is None:
         raise ValueError("run_rollouts records camera images and canonical Gaussians; give RolloutConfig.cameras")
+    _check_task_applies(scene_usd, task, config, runner)
     out_root = Path(out_root)
     done = set(recorded_seeds(out_root, task, config))
     skipped = [s for s in seeds if s in done]
@@ -403,6 +402,17 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
                 pool.terminate()  # do not wait for the remaining episodes after an error
             pool.join()
     return RolloutSummary(task, Path(dataset_path), entries, time.perf_counter() - t0, max(1, workers), skipped)
+
+
+def _check_task_applies(scene_usd, task: str, config: RolloutConfig, runner: TaskRunner | None) -> None:
+    """Raise TaskNotApplicable before anything is created on disk or a worker starts."""
+    from exporters.usd import read_usd_scene
+    from sim_tasks.tasks import make_task
+
+    if runner is not None:
+        runner.get_task(task)
+    else:
+        make_task(task, read_usd_scene(scene_usd), config.task)
 
 
 def _dataset_path(out_root: Path, dataset_format: str) -> Path:

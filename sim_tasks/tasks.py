@@ -5,10 +5,15 @@
     task.success(instance, poses, gripper_width)   # poses: name -> (7,) xyz + quat wxyz
 
 Registered: pick_place (pick an object, place it at a goal on the table), pick_place_bowl
-(into a container; the contract gives objects convex hulls, so a container is something the
-object rests on, e.g. a tray), push (push an object to a goal on the table; the target is the first
-object that a push slides rather than tips over, see PushTask.tip_margin). An object tilted more than
-TaskConfig.max_tilt_deg from upright (it toppled) never counts as placed or pushed.
+(into a container: an object whose role is "container", from the scene file or its shape; the
+contract gives objects convex hulls, so the object ends resting on the container), push (push an
+object to a goal on the table; the target is the first object that a push slides rather than tips
+over, see PushTask.tip_margin). An object tilted more than TaskConfig.max_tilt_deg from upright (it
+toppled) never counts as placed or pushed.
+
+Targets come from roles and shapes, never from names: graspable = narrow enough for the gripper
+(MAX_GRASP_WIDTH), container = role "container". A task with no valid target in a scene raises
+TaskNotApplicable (make_task), which the rollout runner, the CLI and the pipeline report as a skip.
 """
 
 from __future__ import annotations
@@ -22,15 +27,13 @@ import numpy as np
 from sim_tasks.kinematics import pose7_to_matrix
 from sim_tasks.workspace import Workspace, WorkspaceConfig
 
-# Names that mark an object as a container for pick_place_bowl.
-CONTAINER_WORDS = ("bowl", "tray", "plate", "container", "basket", "box", "bin", "pan", "dish")
 MAX_GRASP_WIDTH = 0.075  # m: the Panda opens 0.08 (~0.078 between the finger pads)
 
 
 @dataclass(frozen=True)
 class TaskConfig:
     object_name: str | None = None  # the object to manipulate; None: the first graspable one
-    container_name: str | None = None  # pick_place_bowl; None: by name (CONTAINER_WORDS), else the widest
+    container_name: str | None = None  # pick_place_bowl; None: the widest object whose role is "container"
     max_steps: int = 150
     goal_tolerance: float = 0.03  # m, horizontal distance of the object centre to its goal
     min_goal_distance: float = 0.12  # m between start and goal (pick_place)
@@ -62,20 +65,26 @@ class TaskInstance:
                 "object_poses": {k: v.tolist() for k, v in self.object_poses.items()}}
 
 
+class TaskNotApplicable(ValueError):
+    """The scene has no valid target for this task (no container, nothing graspable): skip the task."""
+
+
 class Task(ABC):
     name: str = ""
+    needs_container = False
+    # Which scripted skill the demonstrator runs (sim_tasks.demonstrator): "pick_place" or "push".
+    skill = "pick_place"
 
     def __init__(self, scene, config: TaskConfig = TaskConfig()):
         self.scene = scene
         self.config = config
-        self.workspace = Workspace(scene, config.workspace)
         self.object_names = [o.name for o in scene.objects]
+        self.roles = {o.name: o.role for o in scene.objects}
         if not self.object_names:
-            raise ValueError(f"task {self.name!r} needs movable objects; the scene has none")
+            raise TaskNotApplicable(f"task {self.name!r} needs movable objects; the scene has none")
+        self.workspace = Workspace(scene, config.workspace)
         self.container = self._pick_container() if self.needs_container else None
         self.target_object = self._pick_target()
-
-    needs_container = False
 
     # object choice ------------------------------------------------------------------------
     def grasp_width(self, name: str) -> float:
@@ -103,16 +112,20 @@ class Task(ABC):
         if not self.needs_grasp and candidates:
             return min(candidates, key=self.workspace.footprint_radius)
         widths = {n: round(self.grasp_width(n), 3) for n in candidates}
-        raise ValueError(f"task {self.name!r}: no object narrower than {MAX_GRASP_WIDTH} m to grasp (narrowest "
-                         f"widths {widths}); set TaskConfig.object_name, or add a smaller object to the scene")
+        raise TaskNotApplicable(f"task {self.name!r}: no object narrower than {MAX_GRASP_WIDTH} m to grasp "
+                                f"(narrowest widths {widths}); set TaskConfig.object_name, or add a smaller object "
+                                "to the scene")
 
     def _pick_container(self) -> str:
         if self.config.container_name is not None:
             return self._check_name(self.config.container_name, "TaskConfig.container_name")
-        named = [n for n in self.object_names if any(w in n.lower() for w in CONTAINER_WORDS)]
-        if named:
-            return named[0]
-        return max(self.object_names, key=self.workspace.footprint_radius)
+        containers = [n for n in self.object_names if self.roles[n] == "container"]
+        if not containers:
+            raise TaskNotApplicable(
+                f"task {self.name!r} needs a container, and no object of the scene has role 'container' "
+                f"(roles: {self.roles}); mark one with role = \"container\" in the scene file's [[objects]], "
+                "or pick another task")
+        return max(containers, key=self.workspace.footprint_radius)  # the most room to put things
 
     # episodes -----------------------------------------------------------------------------
     def sample(self, seed: int) -> TaskInstance:
@@ -126,6 +139,10 @@ class Task(ABC):
     @abstractmethod
     def success(self, instance: TaskInstance, poses: dict[str, np.ndarray], gripper_width: float) -> bool:
         """Judged from object poses (and whether the gripper let go)."""
+
+    def place_target(self, instance: TaskInstance, poses: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+        """For the pick_place skill: (xy where the held object's centre goes, z its bottom will rest at)."""
+        raise NotImplementedError(f"task {self.name!r} has no place target (its skill is {self.skill!r})")
 
     def tilt_deg(self, name: str, pose: np.ndarray) -> float:
         """Angle (deg) between the object's up axis now and upright: its scene orientation's up axis.
@@ -172,11 +189,24 @@ def task_names() -> list[str]:
 
 
 def make_task(name: str, scene, config: TaskConfig | None = None, **overrides) -> Task:
-    """The task registered under name, for this scene; overrides replace TaskConfig fields."""
+    """The task registered under name, for this scene; overrides replace TaskConfig fields.
+
+    Raises TaskNotApplicable (with the reason) when the scene has no valid target for it."""
     if name not in _REGISTRY:
         raise KeyError(f"unknown task {name!r}; registered tasks are {task_names()}")
     config = replace(config or TaskConfig(), **overrides)
     return _REGISTRY[name](scene, config)
+
+
+def skipped_tasks(names, scene, config: TaskConfig | None = None) -> dict[str, str]:
+    """The tasks among names that do not apply to this scene, each with the reason (TaskNotApplicable)."""
+    skipped = {}
+    for name in names:
+        try:
+            make_task(name, scene, config)
+        except TaskNotApplicable as e:
+            skipped[name] = str(e)
+    return skipped
 
 
 def _stable_hash(text: str) -> int:
@@ -202,6 +232,11 @@ class PickPlaceTask(Task):
         return TaskInstance(self.name, seed, poses, self.target_object, np.array([goal[0], goal[1], z]), None,
                             f"pick up the {self.target_object.replace('_', ' ')} and place it at the goal")
 
+    def place_target(self, instance, poses) -> tuple[np.ndarray, float]:
+        """(xy where the held object's centre goes, z its bottom will rest at): the goal on the table."""
+        goal = instance.goal_position
+        return goal[:2], self.workspace.surface_height(goal[:2])
+
     def success(self, instance, poses, gripper_width):
         p = poses[instance.target_object]
         close = np.linalg.norm(p[:2] - instance.goal_position[:2]) <= self.config.goal_tolerance
@@ -219,6 +254,11 @@ class PickPlaceContainerTask(Task):
         c = poses[self.container]
         return TaskInstance(self.name, seed, poses, self.target_object, c[:3].copy(), self.container,
                             f"put the {self.target_object.replace('_', ' ')} in the {self.container.replace('_', ' ')}")
+
+    def place_target(self, instance, poses) -> tuple[np.ndarray, float]:
+        """(xy where the held object's centre goes, z its bottom will rest at): on the container."""
+        c = poses[self.container]
+        return c[:2], self.container_top(c)
 
     def container_top(self, pose: np.ndarray) -> float:
         return float(self.workspace.world_hull(self.container, pose7_to_matrix(pose))[:, 2].max())
@@ -251,6 +291,7 @@ class PushTask(Task):
     (`tip_margin`), not by the grasp rule."""
 
     needs_grasp = False
+    skill = "push"
 
     def _pick_target(self) -> str:
         if self.config.object_name is not None:
@@ -324,5 +365,5 @@ class PushTask(Task):
                     and self.upright(instance.target_object, p))
 
 
-__all__ = ["CONTAINER_WORDS", "PickPlaceContainerTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig",
-           "TaskInstance", "make_task", "register_task", "task_names"]
+__all__ = ["PickPlaceContainerTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig", "TaskInstance",
+           "TaskNotApplicable", "make_task", "register_task", "skipped_tasks", "task_names"]

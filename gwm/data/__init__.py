@@ -6,6 +6,7 @@
 """
 
 from gwm.data.base import DatasetReader, Recorder
+from gwm.data.contract import GaussianDataset, dataset_cameras
 from gwm.data.api import check_dataset, convert_dataset, create_recorder, merge_datasets, open_dataset
 from gwm.data.spec import DatasetError, DatasetSpec, FeatureSpec
 from gwm.data.windows import WindowDataset
@@ -15,11 +16,13 @@ __all__ = [
     "DatasetReader",
     "DatasetSpec",
     "FeatureSpec",
+    "GaussianDataset",
     "Recorder",
     "WindowDataset",
     "check_dataset",
     "convert_dataset",
     "create_recorder",
+    "dataset_cameras",
     "merge_datasets",
     "open_dataset",
 ]

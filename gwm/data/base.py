@@ -138,6 +138,18 @@ class DatasetReader(ABC):
         return self.spec.body_names
 
     @property
+    def body_roles(self) -> dict[str, str]:
+        """body name -> role (gwm.roles); empty for datasets recorded before roles (unknown)."""
+        return self.spec.roles
+
+    @property
+    def cameras(self):
+        """The cameras' CameraSpecs (also read from datasets recorded before they were in the spec)."""
+        from gwm.data.contract import dataset_cameras
+
+        return dataset_cameras(self.spec, self.metadata)
+
+    @property
     def num_frames(self) -> int:
         return sum(self.episode_length(i) for i in range(self.num_episodes))
 
@@ -209,6 +221,7 @@ class DatasetReader(ABC):
             "features": {k: {"dtype": ft.dtype, "shape": list(ft.shape)} for k, ft in self.spec.features.items()},
             "cameras": self.spec.camera_keys,
             "bodies": list(self.body_names),
+            "body_roles": self.body_roles or None,
             "gaussians": {k: len(v) for k, v in self.canonical_gaussians().items()},
             "tasks": sorted({x["task"] for x in infos}),
         }

@@ -27,7 +27,8 @@ def check(path: Path = typer.Argument(..., help="dataset root (LeRobot) or folde
         return
     rate = summary["success_rate"]
     gaussians = summary["gaussians"]
-    bodies = [f"{b} ({gaussians.get(b, 0)} Gaussians)" for b in summary["bodies"]]
+    roles = summary["body_roles"] or {}
+    bodies = [f"{b} ({roles.get(b, 'role unknown')}, {gaussians.get(b, 0)} Gaussians)" for b in summary["bodies"]]
     lines = [
         f"format:       {summary['format']}",
         f"path:         {summary['path']}",

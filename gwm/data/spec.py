@@ -1,4 +1,4 @@
-"""What a demonstration dataset holds: per-frame features, frame rate, robot, bodies.
+"""What a demonstration dataset holds: per-frame features, frame rate, robot, bodies and their roles, cameras.
 
 Feature keys follow LeRobot's style ("observation.state", "action", "observation.images.<camera>").
 Quaternions are w, x, y, z in every feature; the HDF5 writer converts at its boundary.
@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+
+from gwm.cameras import EE_MOUNT, WORLD_MOUNT, CameraSpec
+from gwm.roles import check_role
 
 # Bumped when the on-disk layout of either format changes in a way a reader must know about.
 DATASET_FORMAT_VERSION = 1
@@ -74,12 +77,20 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Frame rate, features and the bodies whose poses drive the Gaussian world state."""
+    """Frame rate, features, the bodies whose poses drive the Gaussian world state, and the cameras.
+
+    body_roles: one gwm.roles role per body_names entry (background, object, container, robot_link,
+    tool); empty when unknown (datasets recorded before roles existed). cameras: the CameraSpec of each
+    camera (fixed, or mounted on the tool or a body); an image feature observation.images.<name> of a
+    listed camera must have that camera's size.
+    """
 
     fps: int
     features: dict[str, FeatureSpec]
     robot_type: str = "franka_panda"
     body_names: tuple[str, ...] = field(default=())
+    body_roles: tuple[str, ...] = field(default=())
+    cameras: tuple[CameraSpec, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if int(self.fps) <= 0:
@@ -109,6 +120,38 @@ class DatasetSpec:
                 )
         elif BODY_POSES in self.features:
             raise ValueError(f"feature {BODY_POSES!r} needs DatasetSpec.body_names (one name per row)")
+        object.__setattr__(self, "body_roles", tuple(self.body_roles))
+        if self.body_roles:
+            if len(self.body_roles) != len(self.body_names):
+                raise ValueError(f"DatasetSpec.body_roles has {len(self.body_roles)} entries for "
+                                 f"{len(self.body_names)} body_names; give one role per body (or none)")
+            for name, role in zip(self.body_names, self.body_roles):
+                check_role(role, f"DatasetSpec.body_roles for body {name!r}")
+        object.__setattr__(self, "cameras", tuple(self.cameras))
+        self._check_cameras()
+
+    def _check_cameras(self) -> None:
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise ValueError(f"DatasetSpec.cameras has duplicate names: {names}")
+        for cam in self.cameras:
+            if not isinstance(cam, CameraSpec):
+                raise TypeError(f"DatasetSpec.cameras entries must be CameraSpec, got {type(cam).__name__}")
+            if cam.mount == EE_MOUNT and EE_POSE not in self.features:
+                raise ValueError(f"camera {cam.name!r} is mounted on the tool ('{EE_MOUNT}') but the spec has no "
+                                 f"{EE_POSE!r} feature to pose it")
+            if cam.mount not in (WORLD_MOUNT, EE_MOUNT) and cam.mount not in self.body_names:
+                raise ValueError(f"camera {cam.name!r} is mounted on {cam.mount!r}, which is not 'world', "
+                                 f"'{EE_MOUNT}' or one of body_names {list(self.body_names)}")
+            image = self.features.get(IMAGE_PREFIX + cam.name)
+            if image is not None and image.shape[:2] != (cam.height, cam.width):
+                raise ValueError(f"camera {cam.name!r} is {cam.width}x{cam.height} but its feature "
+                                 f"{IMAGE_PREFIX + cam.name!r} has images of shape {image.shape}")
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """body name -> role; empty when the dataset does not record roles."""
+        return dict(zip(self.body_names, self.body_roles))
 
     @cached_property
     def frame_checks(self) -> list[tuple[str, FeatureSpec, np.dtype | None, bool]]:
@@ -125,6 +168,8 @@ class DatasetSpec:
             "fps": self.fps,
             "robot_type": self.robot_type,
             "body_names": list(self.body_names),
+            "body_roles": list(self.body_roles),
+            "cameras": [c.to_dict() for c in self.cameras],
             "features": {k: ft.to_dict() for k, ft in self.features.items()},
         }
 
@@ -135,6 +180,8 @@ class DatasetSpec:
             features={k: FeatureSpec.from_dict(v) for k, v in d["features"].items()},
             robot_type=d.get("robot_type", "franka_panda"),
             body_names=tuple(d.get("body_names", ())),
+            body_roles=tuple(d.get("body_roles", ())),  # absent in datasets recorded before roles
+            cameras=tuple(CameraSpec.from_dict(c) for c in d.get("cameras", ())),
         )
 
     def same_as(self, other: "DatasetSpec") -> bool:

@@ -8,9 +8,9 @@ friction. Velocities are last displacements, so two frames determine the state. 
 fixed set of Gaussians (the table is static), so the world state at a step is the canonical Gaussians
 posed by the body poses, exactly like the datasets that gwm.data writes.
 
-`SyntheticPushDataset` implements the read side of the dataset contract (num_episodes, episode,
-episode_info, body_names, canonical_gaussians, gaussians_at, cameras); `write_synthetic_dataset`
-writes it through gwm.data's recorder.
+`SyntheticPushDataset` implements the read side of the dataset contract (gwm.data.GaussianDataset:
+spec with body roles and cameras, num_episodes, episode, episode_info, canonical_gaussians, gaussians_at);
+`write_synthetic_dataset` writes it through gwm.data's recorder.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gwm.cameras import Cameras, intrinsics_from_fov, look_at
+from gwm.cameras import CameraSpec, intrinsics_from_fov, look_at
 from gwm.geometry import pose_to_matrix
 from gwm.splats import GaussianSplats
 
@@ -116,7 +116,33 @@ class SyntheticPushDataset:
         for k in range(cfg.num_boxes):
             self._canonical[f"box_{k}"] = _box_splats(cfg.box_half, cfg.grid, palette[k % len(palette)], rng)
         self.fps = cfg.fps
+        self.spec = self.dataset_spec()
         self._episodes = [self._simulate(np.random.default_rng([cfg.seed, e])) for e in range(cfg.num_episodes)]
+
+    def dataset_spec(self, with_images: bool = False):
+        """The DatasetSpec (roles: the table is background, the pusher the tool, the boxes objects)."""
+        from gwm.data import DatasetSpec, FeatureSpec
+
+        nb = len(self.body_names)
+        features = {
+            "observation.state": FeatureSpec("float32", (2,), ["x", "y"]),
+            "observation.velocity": FeatureSpec("float32", (2,), ["vx", "vy"]),
+            "observation.ee_pose": FeatureSpec("float32", (7,), ["x", "y", "z", "qw", "qx", "qy", "qz"]),
+            "action": FeatureSpec("float32", (2,), ["vx", "vy"]),
+            "observation.body_poses": FeatureSpec("float32", (nb, 7)),
+            "next.reward": FeatureSpec("float32", (1,)),
+            "next.done": FeatureSpec("bool", (1,)),
+        }
+        # Two fixed views of the workspace (OpenCV axes).
+        s = self.cfg.image_size
+        k = intrinsics_from_fov(45.0, s, s)
+        cams = tuple(CameraSpec(f"cam{i}", k, s, s, "world", look_at(eye, (0.0, 0.0, 0.0)))
+                     for i, eye in enumerate([(0.0, -0.62, 0.55), (0.55, 0.3, 0.6)]))
+        if with_images:
+            features.update({f"observation.images.{c.name}": FeatureSpec("image", (s, s, 3)) for c in cams})
+        return DatasetSpec(fps=self.cfg.fps, features=features, robot_type="synthetic_pusher",
+                           body_names=self.body_names, body_roles=("background", "tool") + ("object",) * (nb - 2),
+                           cameras=cams)
 
     # dataset read API -------------------------------------------------------------------------------
     @property
@@ -139,12 +165,13 @@ class SyntheticPushDataset:
                  for name, p in zip(self.body_names, poses)]
         return GaussianSplats.cat(parts)
 
-    def cameras(self) -> Cameras:
-        """Two fixed views of the workspace (OpenCV axes)."""
-        s = self.cfg.image_size
-        k = intrinsics_from_fov(45.0, s, s)
-        eyes = [(0.0, -0.62, 0.55), (0.55, 0.3, 0.6)]
-        return Cameras(k[None].repeat(2, 1, 1), torch.stack([look_at(e, (0.0, 0.0, 0.0)) for e in eyes]), s, s)
+    @property
+    def body_roles(self) -> dict[str, str]:
+        return self.spec.roles
+
+    @property
+    def cameras(self) -> tuple[CameraSpec, ...]:
+        return self.spec.cameras
 
     @property
     def metadata(self) -> dict:
@@ -226,28 +253,14 @@ class SyntheticPushDataset:
 def write_synthetic_dataset(root: str | Path, cfg: SyntheticPushConfig = SyntheticPushConfig(),
                             format: str = "lerobot", with_images: bool = True) -> Path:
     """Write the synthetic world as a gwm dataset (needs gwm.data; images need gwm.render)."""
-    from gwm.data import DatasetSpec, FeatureSpec, create_recorder
+    from gwm.cameras import fixed_cameras
+    from gwm.data import create_recorder
 
     src = SyntheticPushDataset(cfg)
-    nb = len(src.body_names)
-    features = {
-        "observation.state": FeatureSpec("float32", (2,), ["x", "y"]),
-        "observation.velocity": FeatureSpec("float32", (2,), ["vx", "vy"]),
-        "observation.ee_pose": FeatureSpec("float32", (7,), ["x", "y", "z", "qw", "qx", "qy", "qz"]),
-        "action": FeatureSpec("float32", (2,), ["vx", "vy"]),
-        "observation.body_poses": FeatureSpec("float32", (nb, 7)),
-        "next.reward": FeatureSpec("float32", (1,)),
-        "next.done": FeatureSpec("bool", (1,)),
-    }
-    cams = src.cameras()
-    if with_images:
-        for i in range(len(cams)):
-            features[f"observation.images.cam{i}"] = FeatureSpec("image", (cams.height, cams.width, 3))
-    spec = DatasetSpec(fps=cfg.fps, features=features, robot_type="synthetic_pusher", body_names=src.body_names)
-    meta = dict(src.metadata)
-    meta["cameras"] = cameras_to_dict(cams)
+    spec = src.dataset_spec(with_images)
+    cams = fixed_cameras(spec.cameras)
     rec = create_recorder(root, spec, format=format, canonical_gaussians=src.canonical_gaussians(),
-                          image_format="png", metadata=meta)
+                          image_format="png", metadata=src.metadata)
     for e in range(src.num_episodes):
         ep = src.episode(e)
         for t in range(cfg.episode_length):
@@ -256,22 +269,11 @@ def write_synthetic_dataset(root: str | Path, cfg: SyntheticPushConfig = Synthet
                 from gwm.render import rasterize
 
                 rgb = rasterize(src.gaussians_at(e, t), cams).rgb
-                for i in range(len(cams)):
-                    frame[f"observation.images.cam{i}"] = (rgb[i].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+                for i, cam in enumerate(spec.cameras):
+                    frame[f"observation.images.{cam.name}"] = (rgb[i].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
             rec.add_frame(frame, task="push boxes")
         rec.save_episode(success=True, seed=src.episode_info(e)["seed"])
     return rec.finalize()
 
 
-def cameras_to_dict(cams: Cameras) -> dict:
-    return {"width": cams.width, "height": cams.height, "Ks": cams.Ks.tolist(),
-            "world_from_cam": cams.world_from_cam.tolist(), "axes": "opencv"}
-
-
-def cameras_from_dict(d: dict) -> Cameras:
-    return Cameras(torch.tensor(d["Ks"], dtype=torch.float32), torch.tensor(d["world_from_cam"], dtype=torch.float32),
-                   int(d["width"]), int(d["height"]))
-
-
-__all__ = ["SyntheticPushConfig", "SyntheticPushDataset", "cameras_from_dict", "cameras_to_dict",
-           "write_synthetic_dataset"]
+__all__ = ["SyntheticPushConfig", "SyntheticPushDataset", "write_synthetic_dataset"]

@@ -1,29 +1,33 @@
 """Trajectories for the world model, read from a dataset through the gwm.data read API.
 
-Any object with num_episodes, episode(i), body_names, canonical_gaussians() and gaussians_at(e, t)
-works (gwm.data.open_dataset's datasets and gwm.model.synthetic.SyntheticPushDataset).
+Any gwm.data.GaussianDataset works (gwm.data.open_dataset's datasets and
+gwm.model.synthetic.SyntheticPushDataset): the bodies' roles and the cameras come from its spec.
 
 States are kept as body poses and turned into Gaussians on the fly by `GaussianSpace.features_from_poses`
 (canonical Gaussians posed per body: exactly ds.gaussians_at, batched); `load_trajectories` checks that
 equality against ds.gaussians_at on sample frames and refuses a dataset where it does not hold.
 Bodies that never move in the data (table, background) are static: they are rendered with the
-prediction but not modelled.
+prediction but not modelled. The object pose metrics cover the modelled bodies whose role is object or
+container; a dataset recorded before roles has none (a warning says so).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from gwm.cameras import Cameras, intrinsics_from_fov, look_at
+from gwm.cameras import Cameras, fixed_cameras, intrinsics_from_fov, look_at
 from gwm.geometry import pose_to_matrix
 from gwm.model.gaussian_space import GaussianSpace, farthest_point_indices
+from gwm.roles import OBJECT_ROLES
 from gwm.splats import GaussianSplats
 
-# Bodies whose name contains one of these are the robot, not objects (object metrics skip them).
-ROBOT_NAME_HINTS = ("pusher", "robot", "panda", "link", "finger", "hand", "gripper", "arm")
+if TYPE_CHECKING:
+    from gwm.data.contract import GaussianDataset
 
 
 @dataclass(frozen=True)
@@ -61,33 +65,12 @@ class Trajectories:
         return GaussianSplats.cat([self.static_splats, self.space.to_splats(features)])
 
 
-def dataset_cameras(ds, extent: tuple[np.ndarray, np.ndarray] | None = None, size: int = 64) -> Cameras:
-    """The dataset's fixed cameras.
-
-    In order: ds.cameras(); metadata["cameras"] as {"Ks", "world_from_cam", "width", "height"}; metadata
-    ["cameras"] as {name: {"K", "world_from_cam"}} (sim_tasks; cameras given relative to the tool, like a
-    wrist camera, move and are skipped; the size comes from observation.images.<name>); else two views
-    framing the scene bounds `extent`.
-    """
-    if hasattr(ds, "cameras") and callable(ds.cameras):
-        return ds.cameras()
-    meta = getattr(ds, "metadata", None)
-    meta = meta() if callable(meta) else meta
-    cams = meta.get("cameras") if isinstance(meta, dict) else None
-    if isinstance(cams, dict) and "Ks" in cams:
-        from gwm.model.synthetic import cameras_from_dict
-
-        return cameras_from_dict(cams)
-    if isinstance(cams, dict):
-        fixed = {k: v for k, v in cams.items() if isinstance(v, dict) and "K" in v and "world_from_cam" in v}
-        if fixed:
-            feats = getattr(getattr(ds, "spec", None), "features", {}) or {}
-            shapes = {tuple(feats[f"observation.images.{k}"].shape[:2]) for k in fixed
-                      if f"observation.images.{k}" in feats}
-            h, w = shapes.pop() if len(shapes) == 1 else (size, size)
-            ks = torch.tensor([fixed[k]["K"] for k in fixed], dtype=torch.float32)
-            poses = torch.tensor([fixed[k]["world_from_cam"] for k in fixed], dtype=torch.float32)
-            return Cameras(ks, poses, int(w), int(h))
+def world_model_cameras(ds: GaussianDataset, extent: tuple[np.ndarray, np.ndarray] | None = None, size: int = 64) -> Cameras:
+    """The dataset's fixed cameras (ds.cameras; cameras on the robot move and are skipped), else two
+    views framing the scene bounds `extent`."""
+    fixed = fixed_cameras(ds.cameras)
+    if fixed is not None:
+        return fixed
     lo, hi = extent if extent is not None else (np.full(3, -0.5), np.full(3, 0.5))
     centre, radius = (lo + hi) / 2, float(np.linalg.norm(hi - lo)) / 2 + 1e-3
     eyes = [centre + radius * np.array(d) for d in ((0.0, -1.6, 1.3), (1.5, 0.8, 1.4))]
@@ -95,7 +78,7 @@ def dataset_cameras(ds, extent: tuple[np.ndarray, np.ndarray] | None = None, siz
     return Cameras(k[None].repeat(2, 1, 1), torch.stack([look_at(e, centre) for e in eyes]), size, size)
 
 
-def load_trajectories(ds, cfg: DataConfig = DataConfig()) -> Trajectories:
+def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Trajectories:
     """Read every episode's body poses and actions, build the Gaussian space, check against gaussians_at."""
     body_names = tuple(ds.body_names)
     canonical = ds.canonical_gaussians()
@@ -153,13 +136,17 @@ def load_trajectories(ds, cfg: DataConfig = DataConfig()) -> Trajectories:
                           log_scale_mean=log_s.mean(0), log_scale_std=log_s.std(0) if len(log_s) > 1 else torch.ones(3))
 
     _check_against_gaussians_at(ds, body_names, canonical, poses_all, cfg.check_frames)
-    objects = [m for m, b in enumerate(modelled) if not any(h in body_names[b].lower() for h in ROBOT_NAME_HINTS)]
+    roles = ds.body_roles
+    if not roles:
+        warnings.warn("the dataset records no body roles (recorded before roles existed): no body counts as an "
+                      "object for the object pose metrics; re-record it to get them", stacklevel=2)
+    objects = [m for m, b in enumerate(modelled) if roles.get(body_names[b]) in OBJECT_ROLES]
     fps = float(getattr(ds, "fps", 0) or 0) or 10.0
     scene_lo = torch.minimum(lo, static_splats.means.amin(0) if len(static_splats) else lo).numpy()
     scene_hi = torch.maximum(hi, static_splats.means.amax(0) if len(static_splats) else hi).numpy()
     return Trajectories(body_names=body_names, modelled=modelled, objects=objects, space=space,
                         static_splats=static_splats, poses=[p[:, modelled] for p in poses_all], actions=actions,
-                        train=train, val=val, fps=fps, cameras=dataset_cameras(ds, (scene_lo, scene_hi)))
+                        train=train, val=val, fps=fps, cameras=world_model_cameras(ds, (scene_lo, scene_hi)))
 
 
 def _check_against_gaussians_at(ds, body_names, canonical, poses_all, frames: int) -> None:
@@ -184,4 +171,4 @@ def _check_against_gaussians_at(ds, body_names, canonical, poses_all, frames: in
                                  "Gaussians disagree (re-record it, or check the quaternion order w,x,y,z)")
 
 
-__all__ = ["DataConfig", "ROBOT_NAME_HINTS", "Trajectories", "dataset_cameras", "load_trajectories"]
+__all__ = ["DataConfig", "Trajectories", "load_trajectories", "world_model_cameras"]

@@ -21,10 +21,14 @@ Steps (see gwm/scene/config.py for the frames):
    size), and those points are carved too. All Gaussians stay in the rendered object.
 6. support collider: a box `thickness` thick whose top face is the plane, spanning the
    plane's inliers (1st-99th percentile) unless support_center/size are given.
+7. roles: each object's `role` from the scene file, else from its shape (gwm/scene/shape.py: a
+   container is open-top with an opening wider than another object's footprint); the
+   measurements go into metadata stats.objects.<name>.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from pathlib import Path
@@ -127,6 +131,14 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
         object_stats[spec.name] = stats
 
     background = world[torch.from_numpy(keep & ~taken)]
+
+    # 7. roles
+    from gwm.scene.shape import object_roles
+
+    roles, role_stats = object_roles(objects, [o.role for o in config.objects], plane_w, config.assembly.hull_min_opacity)
+    objects = [dataclasses.replace(o, role=r) for o, r in zip(objects, roles)]
+    for name, st in role_stats.items():
+        object_stats[name].update(st)
 
     # 6. support collider
     support_v, support_f = _support_mesh(config, plane_w, means[keep])

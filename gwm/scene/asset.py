@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gwm.roles import OBJECT_ROLES, check_role
 from gwm.splats import GaussianSplats
 
 SCENE_FORMAT_VERSION = 1
@@ -27,9 +28,11 @@ class SceneObject:
     friction: float  # Coulomb coefficient, used as both static and dynamic friction
     collision_vertices: np.ndarray  # (V,3) float32, body frame, convex hull
     collision_faces: np.ndarray  # (F,3) int32
+    role: str = "object"  # "object" | "container" (gwm.roles): from the scene file or the object's geometry
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        check_role(self.role, f"object {self.name!r}", OBJECT_ROLES)
         self.world_from_body = torch.as_tensor(self.world_from_body, dtype=torch.float64)
         if tuple(self.world_from_body.shape) != (4, 4):
             raise ValueError(f"object {self.name!r}: world_from_body must be (4,4), got {tuple(self.world_from_body.shape)}")

@@ -26,8 +26,17 @@ def summary(scene) -> str:
         size = _fmt(s["size_body_axes"]) if "size_body_axes" in s else "?"
         lines.append(f"  {o.name:<16} com {_fmt(o.world_from_body[:3, 3].tolist())}  size {size}  "
                      f"mass {o.mass:g} kg  friction {o.friction:g}  {len(o.splats)} gaussians, "
-                     f"{len(o.collision_vertices)} hull vertices")
+                     f"{len(o.collision_vertices)} hull vertices  {o.role}{_role_reason(s)}")
     return "\n".join(lines)
+
+
+def _role_reason(stats: dict) -> str:
+    """Why the object got its role: the scene file, or the container test's opening vs what it needs."""
+    if stats.get("role_from") != "shape":
+        return " (scene file)" if stats.get("role_from") else ""
+    t = stats["container_test"]
+    needed = "no other object" if t["needed_opening"] is None else f"{100 * t['needed_opening']:.1f} cm"
+    return f" (shape: opening {100 * t['opening']:.1f} cm, another object needs {needed})"
 
 
 def _fmt(v) -> str:

@@ -62,6 +62,9 @@ Example (every key shown; most are optional):
     mass = 0.3                       # kg
     friction = 0.6
     mask_id = 2                      # this object's id in the masks (needed when [masks] is given)
+    role = "object"                  # optional: "object" | "container" (something other objects go in);
+                                     # absent: decided from the object's shape (gwm/scene/shape.py: an
+                                     # open top whose opening is wider than another object's footprint)
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from gwm.roles import OBJECT_ROLES
 
 SCENE_FILE_VERSION = 1
 UP_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
@@ -97,6 +102,7 @@ class ObjectSpec:
     mass: float
     friction: float = 0.6
     mask_id: int | None = None
+    role: str | None = None  # None: assembly decides from the object's shape
 
 
 @dataclass(frozen=True)
@@ -356,7 +362,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
     for i, o in enumerate(raw_objects):
         name = o.get("name")
         label = f"objects[{i}]" + (f" ({name!r})" if name else "")
-        r.keys(o, label, ["name", "center", "size", "yaw_deg", "mass", "friction", "mask_id"])
+        r.keys(o, label, ["name", "center", "size", "yaw_deg", "mass", "friction", "mask_id", "role"])
         name = r.string(o, f"{label}.name", required=True)
         if not (name[0].isalpha() and all(c.isalnum() or c == "_" for c in name)):
             raise SceneConfigError(f"{where}: {label}.name {name!r} is not a valid name; use letters, digits and '_' "
@@ -391,7 +397,8 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         elif masks is not None:
             raise SceneConfigError(f"{where}: {label} has no mask_id but [masks] is given; add the object's pixel "
                                    "value in the masks (mask_id = N)")
-        objects.append(ObjectSpec(name, box, float(mass), float(friction), mask_id))
+        role = r.choice(o, f"{label}.role", OBJECT_ROLES, None)
+        objects.append(ObjectSpec(name, box, float(mass), float(friction), mask_id, role))
     names = [o.name for o in objects]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

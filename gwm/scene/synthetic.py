@@ -129,6 +129,18 @@ def scene_toml_for(truth: dict, splat_name: str = "splat.ply", margin: float = 0
     return "\n".join(lines)
 
 
+def mesh_surface_gaussians(mesh, world_from_body, rgb, spacing: float, rng: np.random.Generator,
+                           sh_degree: int = 0, seed: int = 0) -> GaussianSplats:
+    """Flat Gaussians on a trimesh's surface (about one per spacing^2 of area), posed by world_from_body."""
+    import trimesh
+
+    count = max(100, int(mesh.area / spacing**2))
+    pts, face = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    m = np.asarray(world_from_body, dtype=np.float64)
+    return _disc_gaussians(pts @ m[:3, :3].T + m[:3, 3], mesh.face_normals[face] @ m[:3, :3].T, rgb, spacing, rng,
+                           sh_degree)
+
+
 def splat_from_ground_truth(gt_path, spacing: float = 0.004, room_spacing: float = 0.02, sh_degree: int = 0,
                            seed: int = 0) -> GaussianSplats:
     """A stand-in splat for a generated capture (e.g. datasets/kitchen/ground_truth.json): surface
@@ -146,12 +158,8 @@ def splat_from_ground_truth(gt_path, spacing: float = 0.004, room_spacing: float
     palette = [(0.8, 0.2, 0.2), (0.2, 0.7, 0.3), (0.2, 0.3, 0.8), (0.8, 0.7, 0.2), (0.6, 0.3, 0.7)]
     for i, o in enumerate(gt["objects"]):
         mesh = trimesh.load(gt_path.parent / o["mesh"], force="mesh", process=False)
-        count = max(100, int(mesh.area / spacing**2))
-        pts, face = trimesh.sample.sample_surface(mesh, count, seed=seed + i)
-        m = np.asarray(o["world_from_body"], dtype=np.float64)
-        pts = pts @ m[:3, :3].T + m[:3, 3]
-        normals = mesh.face_normals[face] @ m[:3, :3].T
-        parts.append(_disc_gaussians(pts, normals, palette[i % len(palette)], spacing, rng, sh_degree))
+        parts.append(mesh_surface_gaussians(mesh, o["world_from_body"], palette[i % len(palette)], spacing, rng,
+                                            sh_degree, seed=seed + i))
     for st in gt.get("static", []):
         m = np.asarray(st["world_from_body"], dtype=np.float64)
         yaw = np.degrees(np.arctan2(m[1, 0], m[0, 0]))
@@ -162,4 +170,5 @@ def splat_from_ground_truth(gt_path, spacing: float = 0.004, room_spacing: float
     return GaussianSplats.cat(parts)
 
 
-__all__ = ["BoxTruth", "DEFAULT_BOXES", "make_tabletop", "scene_toml_for", "splat_from_ground_truth"]
+__all__ = ["BoxTruth", "DEFAULT_BOXES", "make_tabletop", "mesh_surface_gaussians", "scene_toml_for",
+           "splat_from_ground_truth"]

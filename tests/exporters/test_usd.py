@@ -59,12 +59,30 @@ def test_scene_round_trip(assembled, tmp_path, suffix):
         np.testing.assert_array_equal(a.collision_vertices, b.collision_vertices)
         np.testing.assert_array_equal(a.collision_faces, b.collision_faces)
         assert_splats_equal(a.splats, b.splats)
+        assert a.role == b.role
     np.testing.assert_array_equal(back.support_vertices, assembled.support_vertices)
     np.testing.assert_array_equal(back.support_faces, assembled.support_faces)
     torch.testing.assert_close(back.robot_base, assembled.robot_base, atol=1e-12, rtol=0)
     assert back.support_friction == pytest.approx(assembled.support_friction, rel=1e-6)
     assert back.metadata == assembled.metadata
     assert validation_errors(path) == []
+
+
+def test_roles_round_trip_and_stages_without_roles_read_as_objects(assembled, tmp_path):
+    import dataclasses
+
+    scene = dataclasses.replace(assembled, objects=[dataclasses.replace(o, role=r) for o, r in
+                                                    zip(assembled.objects, ["container", "object", "container"])])
+    path = export_usd(scene, tmp_path / "roles.usdc")
+    assert [o.role for o in read_usd_scene(path).objects] == ["container", "object", "container"]
+    stage = Usd.Stage.Open(str(path))
+    assert stage.GetPrimAtPath("/World/Background").GetAttribute("gwm:role").Get() == "background"
+    for prim in stage.GetPrimAtPath("/World/Objects").GetChildren():  # a stage written before roles
+        prim.RemoveProperty("gwm:role")
+    stage.GetRootLayer().Save()
+    assert [o.role for o in read_usd_scene(path).objects] == ["object"] * 3
+    with pytest.raises(ValueError, match="role 'robot_link' is not one of 'object', 'container'"):
+        dataclasses.replace(assembled.objects[0], role="robot_link")
 
 
 def test_usdz_structure_units_and_physics(assembled, tmp_path):

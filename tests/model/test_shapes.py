@@ -30,6 +30,27 @@ def test_static_bodies_are_not_modelled(small_traj):
     assert [small_traj.modelled_names[o] for o in small_traj.objects] == ["box_0", "box_1"]
 
 
+def test_objects_and_cameras_come_from_the_dataset_spec(small_ds, small_traj):
+    import copy
+    import dataclasses
+
+    from gwm.cameras import fixed_cameras
+    from gwm.data import GaussianDataset
+    from gwm.model.trajectories import load_trajectories
+
+    assert isinstance(small_ds, GaussianDataset)
+    assert small_ds.body_roles == {"table": "background", "pusher": "tool", "box_0": "object", "box_1": "object"}
+    torch.testing.assert_close(small_traj.cameras.world_from_cam, fixed_cameras(small_ds.cameras).world_from_cam)
+    # The pusher moves but is the tool: only the role decides. A dataset recorded before roles has no objects.
+    old = copy.copy(small_ds)
+    old.spec = dataclasses.replace(small_ds.spec, body_roles=())
+    with pytest.warns(UserWarning, match="records no body roles"):
+        assert load_trajectories(old).objects == []
+    tool_box = copy.copy(small_ds)
+    tool_box.spec = dataclasses.replace(small_ds.spec, body_roles=("background", "object", "tool", "object"))
+    assert [small_traj.modelled_names[o] for o in load_trajectories(tool_box).objects] == ["pusher", "box_1"]
+
+
 def _vae(traj, **kw):
     torch.manual_seed(0)
     return GaussianVAE(VAEConfig(num_tokens=6, latent_dim=4, width=32, heads=2, **kw), traj.space)

@@ -26,7 +26,7 @@ def stage_settings(splat: Path) -> dict[str, dict]:
         "reconstruct": stages.reconstruct_settings(cfg),
         "scene": stages.scene_settings(cfg, splat),
         "rollouts": stages.rollout_settings(cfg, "push", [0, 1]),
-        "datasets": stages.merge_settings(cfg),
+        "datasets": stages.merge_settings(heldout_episodes=6),
         "train": stages.train_settings(cfg, num_episodes=36, heldout_episodes=6),
         "validate": stages.validate_settings(cfg),
     }

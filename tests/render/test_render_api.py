@@ -150,7 +150,7 @@ def test_gsplat_cuda_matches_cpu_backend():
     leaves = {}
     results = {}
     for backend, device in (("cpu", "cpu"), ("gsplat", "cuda")):
-        s = splats.to(device)
+        s = splats.detach().clone().to(device)  # .to("cpu") alone returns the same tensors: no fresh leaves
         for name in PARAMS:
             getattr(s, name).requires_grad_(True)
         out = rasterize(s, cams.to(device), background=bg.to(device), backend=backend)

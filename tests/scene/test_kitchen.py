@@ -33,3 +33,13 @@ def test_kitchen_scene_file(tmp_path):
         np.testing.assert_allclose(st["size_body_axes"], hi - lo, atol=0.01)
         assert obj.mass == o["mass_kg"] and obj.friction == o["friction"]
     np.testing.assert_allclose(scene.robot_base.numpy(), gt["robot_base_suggestion"]["world_from_base"], atol=1e-12)
+    # Roles by shape (the scene file names none): the bowl holds the can; the mug is open-top but its
+    # ~6.6 cm opening takes no other object (the can needs 6.6 + 1 cm); box and can are closed.
+    assert {o.name: o.role for o in scene.objects} == {"mug": "object", "bowl": "container", "box": "object",
+                                                       "can": "object"}
+    tests = {o.name: scene.metadata["stats"]["objects"][o.name]["container_test"] for o in scene.objects}
+    assert all(scene.metadata["stats"]["objects"][n]["role_from"] == "shape" for n in tests)
+    assert tests["bowl"]["opening"] > tests["bowl"]["needed_opening"] + 0.02
+    assert tests["mug"]["needed_opening"] == pytest.approx(0.066 + 0.01, abs=0.003)  # the can's diameter + margin
+    assert 0.04 < tests["mug"]["opening"] < tests["mug"]["needed_opening"] and tests["mug"]["depth"] > 0.07
+    assert tests["box"]["opening"] == 0.0 and tests["can"]["opening"] < 0.01

@@ -22,3 +22,16 @@ def test_demo_scene_command_writes_a_readable_scene(tmp_path):
     assert result.exit_code == 0, result.output
     scene = read_usd_scene(tmp_path / "s.usda")
     assert [o.name for o in scene.objects] == ["red_cube", "blue_block", "tray"]
+
+
+def test_rollout_of_a_task_without_a_target_is_skipped_with_the_reason(demo_scene, tmp_path):
+    import dataclasses
+
+    from exporters.usd import export_usd
+
+    scene = dataclasses.replace(demo_scene, objects=[dataclasses.replace(o, role="object") for o in demo_scene.objects])
+    usd = export_usd(scene, tmp_path / "no_container.usda")
+    result = CliRunner().invoke(app, ["rollout", str(usd), "--task", "pick_place_bowl", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("skipped pick_place_bowl: task 'pick_place_bowl' needs a container")
+    assert not (tmp_path / "o").exists()  # nothing was started

@@ -234,6 +234,18 @@ def test_run_rollouts_records_a_dataset_with_gaussian_world_state(runner, scene_
     assert (tmp_path / "ds" / index["episodes"][0]["video"]).exists()
     meta = ds.metadata
     assert meta["format_version"] == 1 and meta["task"] == "pick_place" and "normalisation" in meta
+    # Roles and cameras are typed fields of the spec: from the scene (USD) and the camera rig.
+    roles = ds.body_roles
+    assert [roles[n] for n in ("background", "red_cube", "blue_block", "tray")] == ["background", "object", "object",
+                                                                                    "container"]
+    assert roles["panda_link7"] == "robot_link" and roles["panda_leftfinger"] == roles["panda_rightfinger"] == "tool"
+    scene_cam, wrist = ds.cameras
+    assert (scene_cam.mount, wrist.mount) == ("world", "ee")
+    posed = runner.renderer.cameras(ep["observation.ee_pose"][t].astype(np.float64))
+    world_from_ee = torch.tensor(pose7_to_matrix(ep["observation.ee_pose"][t].astype(np.float64)), dtype=torch.float32)
+    torch.testing.assert_close(scene_cam.world_from_cam(), posed.world_from_cam[0])
+    torch.testing.assert_close(wrist.world_from_cam(world_from_ee), posed.world_from_cam[1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.tensor(wrist.K), posed.Ks[1])
 
 
 @pytest.mark.slow

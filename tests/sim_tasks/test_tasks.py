@@ -1,10 +1,12 @@
 """Workspace geometry, task sampling and success criteria (no simulator needed)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from sim_tasks.kinematics import pose7_to_matrix
-from sim_tasks.tasks import TaskConfig, make_task, task_names
+from sim_tasks.tasks import TaskConfig, TaskNotApplicable, make_task, skipped_tasks, task_names
 from sim_tasks.workspace import Workspace
 
 
@@ -48,10 +50,34 @@ def test_sampling_is_deterministic_reachable_and_collision_free(demo_scene, name
 
 def test_target_and_container_choice(demo_scene):
     task = make_task("pick_place_bowl", demo_scene)
-    assert task.container == "tray"  # by name
+    assert task.container == "tray"  # its role is "container"
     assert task.target_object == "red_cube"  # first object narrow enough to grasp
     with pytest.raises(ValueError, match="objects are"):
         make_task("pick_place", demo_scene, object_name="mug")
+
+
+def _with_roles(scene, **roles):
+    return dataclasses.replace(scene, objects=[dataclasses.replace(o, role=roles.get(o.name, o.role))
+                                               for o in scene.objects])
+
+
+def test_container_comes_from_the_role_not_the_name(demo_scene):
+    scene = _with_roles(demo_scene, tray="object", blue_block="container")
+    task = make_task("pick_place_bowl", scene)
+    assert task.container == "blue_block" and task.target_object == "red_cube"
+
+
+def test_a_task_without_a_valid_target_is_not_applicable(demo_scene):
+    no_container = _with_roles(demo_scene, tray="object")
+    with pytest.raises(TaskNotApplicable, match="needs a container, and no object of the scene has role 'container'"):
+        make_task("pick_place_bowl", no_container)
+    assert list(skipped_tasks(["pick_place", "pick_place_bowl", "push"], no_container)) == ["pick_place_bowl"]
+    only_tray = dataclasses.replace(demo_scene, objects=[demo_scene.object("tray")])
+    with pytest.raises(TaskNotApplicable, match="no object narrower than 0.075 m to grasp"):
+        make_task("pick_place", only_tray)
+    assert make_task("push", only_tray).target_object == "tray"  # pushing needs no grasp
+    with pytest.raises(TaskNotApplicable, match="needs movable objects"):
+        make_task("push", dataclasses.replace(demo_scene, objects=[]))
 
 
 def test_pick_place_success_needs_goal_rest_and_release(demo_scene):
