@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-
 import time
 
 import typer
@@ -13,35 +12,34 @@ app = typer.Typer(help="Run the real2sim pipeline (Prefect) end to end, or serve
                   no_args_is_help=True)
 
 
-def _parse_overrides(values: list[str]) -> dict:
-    out = {}
-    for item in values:
-        if "=" not in item:
-            raise typer.BadParameter(f"--set {item!r}: use KEY=VALUE (VALUE as JSON, e.g. tasks='[\"push\"]')")
-        key, raw = item.split("=", 1)
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
-
-
 @app.command()
 def kitchen(
     preset: str = typer.Option("kitchen", help="pipeline preset: kitchen | smoke"),
-    set_: list[str] = typer.Option([], "--set", help="override a setting, KEY=VALUE (repeatable)"),
+    set_: list[str] = typer.Option([], "--set", help="override a setting, KEY=VALUE (repeatable), e.g. "
+                                   "--set train_steps=600 --set tasks=push,pick_place; keys: pipelines/config.py"),
+    print_config: bool = typer.Option(False, "--print-config", help="print the resolved settings as JSON and exit"),
 ) -> None:
     """Run every stage on the bundled kitchen capture and print where each output is."""
+    from pipelines.config import PipelineSettingError, parse_set_options, resolve_config
+
+    try:
+        overrides = parse_set_options(set_)
+        cfg = resolve_config(preset, overrides)
+    except PipelineSettingError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if print_config:
+        typer.echo(json.dumps(cfg.to_dict(), indent=1))
+        return
     from pipelines.deploy import prefect_server
     from pipelines.report import print_summary
 
-    overrides = _parse_overrides(set_)
     start = time.perf_counter()
     with prefect_server() as url:
         typer.echo(f"Prefect API: {url}")
         from pipelines.flows import real2sim  # after PREFECT_API_URL is set
 
-        summary = real2sim(preset=preset, overrides=overrides)
+        summary = real2sim(preset=preset, overrides={k: v for k, v in cfg.to_dict().items() if k in overrides})
     print_summary(summary, time.perf_counter() - start)
 
 

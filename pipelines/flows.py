@@ -11,10 +11,11 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Failed
 
 from pipelines import stages
-from pipelines.config import PipelineConfig, pipeline_preset
-from pipelines.stage_cache import StageResult, run_stage
+from pipelines.config import PipelineConfig, PipelineSettingError, resolve_config
+from pipelines.stage_cache import StageResult
 
 
 def _publish(result: StageResult) -> StageResult:
@@ -31,48 +32,26 @@ def _cfg(config: dict | PipelineConfig) -> PipelineConfig:
     return config if isinstance(config, PipelineConfig) else PipelineConfig.from_dict(config)
 
 
-def _inputs(**paths) -> dict:
-    return {k: v for k, v in paths.items() if v is not None}
-
-
 @flow(name="capture", log_prints=True)
 def capture_flow(config: dict) -> StageResult:
-    cfg = _cfg(config)
-    out = cfg.out / "capture"
-    ref = cfg.path(cfg.reference_poses) if cfg.reference_poses else None
-    return _publish(run_stage("capture", cfg.out, out, _inputs(input=cfg.path(cfg.capture_input), reference=ref),
-                              {"max_frames": cfg.capture_max_frames}, lambda: stages.capture(cfg, out)))
+    return _publish(stages.capture(_cfg(config)))
 
 
 @flow(name="reconstruct", log_prints=True)
 def reconstruct_flow(config: dict, capture_dir: str) -> StageResult:
-    cfg = _cfg(config)
-    out = cfg.out / "reconstruct"
-    settings = {"preset": cfg.reconstruct_preset, "iterations": cfg.reconstruct_iterations}
-    return _publish(run_stage("reconstruct", cfg.out, out, {"capture": capture_dir}, settings,
-                              lambda: stages.reconstruct(cfg, Path(capture_dir), out)))
+    return _publish(stages.reconstruct(_cfg(config), Path(capture_dir)))
 
 
 @flow(name="scene", log_prints=True)
 def scene_flow(config: dict, splat: str, cameras: str | None = None) -> StageResult:
     """cameras: the capture's transforms.json; when the scene file has [masks], they are projected with these
     recovered poses (not the scene file's own cameras)."""
-    cfg = _cfg(config)
-    out = cfg.out / "scene"
-    return _publish(run_stage("scene", cfg.out, out, _inputs(scene_file=cfg.path(cfg.scene_file), splat=splat,
-                                                             cameras=cameras), {},
-                              lambda: stages.assemble_and_export(cfg, Path(splat), out,
-                                                                 Path(cameras) if cameras else None)))
+    return _publish(stages.assemble_and_export(_cfg(config), Path(splat), Path(cameras) if cameras else None))
 
 
 @task(retries=1, retry_delay_seconds=5, task_run_name="rollouts-{task_name}-{split}-{shard}")
 def rollout_shard_task(config: dict, scene_usd: str, task_name: str, split: str, shard: int, seeds: list[int]) -> StageResult:
-    cfg = _cfg(config)
-    name = f"rollouts-{task_name}-{split}-{shard}"
-    out = cfg.out / "rollouts" / f"{task_name}-{split}-{shard}"
-    return _publish(run_stage(name, cfg.out, out, {"scene": scene_usd},
-                              {"seeds": seeds, "steps": cfg.episode_steps},
-                              lambda: stages.rollout_shard(Path(scene_usd), task_name, seeds, cfg.episode_steps, out)))
+    return _publish(stages.rollout_shard(_cfg(config), Path(scene_usd), task_name, split, shard, seeds))
 
 
 def _task_runner(cfg: PipelineConfig):
@@ -99,36 +78,26 @@ def rollouts_flow(config: dict, scene_usd: str) -> StageResult:
             futures += [rollout_shard_task.submit(cfg.to_dict(), scene_usd, task_name, split, k, seeds[k::n])
                         for k in range(n) if seeds[k::n]]
     shards = [Path(f.result().outputs["dataset"]) for f in futures]  # in submission order
-    out = cfg.out / "datasets" / "demos"
-    heldout = cfg.heldout_episodes_per_task * len(tasks)
-    return _publish(run_stage("datasets", cfg.out, out, {str(i): p for i, p in enumerate(shards)},
-                              {"heldout_episodes": heldout},
-                              lambda: stages.merge_shards(shards, out, heldout)))
+    return _publish(stages.merge_shards(cfg, shards, cfg.heldout_episodes_per_task * len(tasks)))
 
 
 @flow(name="train", log_prints=True)
 def train_flow(config: dict, dataset: str, heldout_episodes: int) -> StageResult:
-    cfg = _cfg(config)
-    out = cfg.out / "model"
-    settings = {"preset": cfg.train_preset, "steps": cfg.train_steps, "heldout": heldout_episodes}
-    return _publish(run_stage("train", cfg.out, out, {"dataset": dataset}, settings,
-                              lambda: stages.train_world_model(cfg, Path(dataset), heldout_episodes, out)))
+    return _publish(stages.train_world_model(_cfg(config), Path(dataset), heldout_episodes))
 
 
 @flow(name="validate", log_prints=True)
 def validate_flow(config: dict, model: str, dataset: str, scene_usd: str) -> StageResult:
-    cfg = _cfg(config)
-    out = cfg.out / "validation"
-    return _publish(run_stage("validate", cfg.out, out, {"model": model, "dataset": dataset, "scene": scene_usd},
-                              {"horizon": cfg.validate_horizon, "windows": cfg.validate_windows,
-                               "baseline_steps": cfg.baseline_steps},
-                              lambda: stages.validate_world_model(cfg, Path(model), Path(dataset), Path(scene_usd), out)))
+    return _publish(stages.validate_world_model(_cfg(config), Path(model), Path(dataset), Path(scene_usd)))
 
 
 @flow(name="real2sim", log_prints=True)
 def real2sim(preset: str = "kitchen", overrides: dict | None = None) -> dict:
     """The whole pipeline on one capture: capture -> reconstruct -> scene -> rollouts -> train -> validate."""
-    cfg = pipeline_preset(preset, **(overrides or {}))
+    try:
+        cfg = resolve_config(preset, overrides)
+    except PipelineSettingError as e:
+        return Failed(message=str(e))  # one line in the run's state, not a traceback
     c = cfg.to_dict()
     results = [capture_flow(c)]
     capture_dir = str(Path(results[-1].outputs["dataset"]).parent)

@@ -1,77 +1,133 @@
-"""The pipeline's stages as plain functions: paths and settings in, (outputs, figures) out.
+"""The pipeline's stages as plain functions: a PipelineConfig and input paths in, a StageResult out.
 
-Each is a short call into library code; flows.py wraps them in Prefect flows/tasks and the
-content-hash stage cache. Nothing here imports Prefect, so the CLI and tests can call them.
+Each stage builds the library configs it runs with (`*_settings`: the dataclasses, in full) and
+runs through the content-hash stage cache, whose key covers its inputs' contents, those configs
+and a fingerprint of the library code it calls (CODE). flows.py wraps the stages in Prefect flows
+and tasks; nothing here imports Prefect, so the CLI and tests can call them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from pipelines.config import PipelineConfig
+from pipelines.stage_cache import StageResult, run_stage
 
-Outputs = tuple[dict[str, Path], dict]
+# The library modules each stage calls into. Its cache key fingerprints their source and that of
+# every project module they import (stage_cache.code_fingerprint): a code change re-runs the
+# stages that can execute it, and only those.
+CODE: dict[str, tuple[str, ...]] = {
+    "capture": ("gwm.capture",),
+    "reconstruct": ("gwm.reconstruct",),
+    "scene": ("gwm.scene", "exporters.usd", "exporters.splat_files"),
+    "rollouts": ("sim_tasks.rollout", "gwm.data"),
+    "datasets": ("gwm.data",),
+    "train": ("gwm.model.training", "gwm.data"),
+    "validate": ("gwm.model.validate", "sim_tasks.replay", "sim_tasks.newton_backend", "gwm.data"),
+}
 
 
-def capture(cfg: PipelineConfig, out_dir: Path) -> Outputs:
-    from gwm.capture import CaptureConfig, run_capture
+def _inputs(**paths) -> dict:
+    return {k: v for k, v in paths.items() if v is not None}
 
+
+# capture ------------------------------------------------------------------------------------------
+def capture_settings(cfg: PipelineConfig) -> dict:
+    from gwm.capture import CaptureConfig
+
+    return {"capture": CaptureConfig(max_frames=cfg.capture_max_frames)}
+
+
+def capture(cfg: PipelineConfig) -> StageResult:
+    out = cfg.out / "capture"
     ref = cfg.path(cfg.reference_poses) if cfg.reference_poses else None
-    result = run_capture(cfg.path(cfg.capture_input), out_dir, CaptureConfig(max_frames=cfg.capture_max_frames),
-                         reference=ref, overwrite=True)
-    print(result.summary())
-    figures = {"registered": result.num_registered, "frames": result.num_frames,
-               "reprojection_px": round(result.mean_reprojection_error_px or 0.0, 3)}
-    if result.pose_error:
-        figures["pose_error_cm"] = round(result.pose_error["translation_cm_mean"], 3)
-        figures["pose_error_deg"] = round(result.pose_error["rotation_deg_mean"], 3)
-    return {"dataset": out_dir / "transforms.json"}, figures
+    settings = capture_settings(cfg)
+
+    def run():
+        from gwm.capture import run_capture
+
+        result = run_capture(cfg.path(cfg.capture_input), out, settings["capture"], reference=ref, overwrite=True)
+        print(result.summary())
+        figures = {"registered": result.num_registered, "frames": result.num_frames,
+                   "reprojection_px": round(result.mean_reprojection_error_px or 0.0, 3)}
+        if result.pose_error:
+            figures["pose_error_cm"] = round(result.pose_error["translation_cm_mean"], 3)
+            figures["pose_error_deg"] = round(result.pose_error["rotation_deg_mean"], 3)
+        return {"dataset": out / "transforms.json"}, figures
+
+    return run_stage("capture", cfg.out, out, _inputs(input=cfg.path(cfg.capture_input), reference=ref), settings,
+                     run, code=CODE["capture"])
 
 
-def reconstruct(cfg: PipelineConfig, capture_dir: Path, out_dir: Path) -> Outputs:
-    from gwm.reconstruct import reconstruct as run_reconstruct
+# reconstruction -----------------------------------------------------------------------------------
+def reconstruct_settings(cfg: PipelineConfig) -> dict:
     from gwm.reconstruct import train_preset
 
     overrides = {"iterations": cfg.reconstruct_iterations} if cfg.reconstruct_iterations else {}
-    result = run_reconstruct(capture_dir, out_dir, train_preset(cfg.reconstruct_preset, **overrides))
-    figures = {"gaussians": result.num_gaussians, "minutes": round(result.seconds / 60, 2)}
-    if result.psnr is not None:
-        figures.update(heldout_psnr=round(result.psnr, 2), heldout_ssim=round(result.ssim, 4))
-    return {"splat": result.splat_path}, figures
+    return {"reconstruct": train_preset(cfg.reconstruct_preset, **overrides)}
 
 
+def reconstruct(cfg: PipelineConfig, capture_dir: Path) -> StageResult:
+    out = cfg.out / "reconstruct"
+    settings = reconstruct_settings(cfg)
+
+    def run():
+        from gwm.reconstruct import reconstruct as run_reconstruct
+
+        result = run_reconstruct(capture_dir, out, settings["reconstruct"])
+        figures = {"gaussians": result.num_gaussians, "minutes": round(result.seconds / 60, 2)}
+        if result.psnr is not None:
+            figures.update(heldout_psnr=round(result.psnr, 2), heldout_ssim=round(result.ssim, 4))
+        return {"splat": result.splat_path}, figures
+
+    return run_stage("reconstruct", cfg.out, out, {"capture": capture_dir}, settings, run, code=CODE["reconstruct"])
+
+
+# scene --------------------------------------------------------------------------------------------
 def _masks_cover(cameras: Path, mask_dir: Path | None) -> bool:
     """Whether every frame of a transforms.json has a mask in mask_dir (a capture of the masked images; a video
     capture's frames have none, and then the scene file's own cameras for its masks are used)."""
-    import json
-
     frames = json.loads(Path(cameras).read_text()).get("frames", [])
     return mask_dir is not None and bool(frames) and all(
         (mask_dir / Path(f["file_path"]).name).is_file() for f in frames)
 
 
-def assemble_and_export(cfg: PipelineConfig, splat: Path, out_dir: Path, cameras: Path | None = None) -> Outputs:
+def scene_settings(cfg: PipelineConfig, splat: Path, cameras: Path | None = None) -> dict:
     """cameras: a transforms.json replacing the scene file's [masks] cameras (the capture's recovered poses)."""
-    from dataclasses import replace
-
-    from exporters.splat_files import export_ply, export_spz
-    from exporters.usd import export_usd
-    from gwm.scene import assemble_scene, load_scene_config
+    from gwm.scene import load_scene_config
 
     config = load_scene_config(cfg.path(cfg.scene_file), splat=splat)
     if cameras is not None and config.masks is not None and _masks_cover(cameras, config.masks.dir):
-        config = replace(config, masks=replace(config.masks, cameras=cameras))
-    scene = assemble_scene(config)
-    usd = export_usd(scene, out_dir / "scene.usdz")
-    export_ply(scene, out_dir / "ply")
-    export_spz(scene, out_dir / "spz")
-    figures = {"objects": len(scene.objects), "background_gaussians": len(scene.background),
-               "object_gaussians": sum(len(o.splats) for o in scene.objects)}
-    return {"usd": usd, "ply": out_dir / "ply", "spz": out_dir / "spz"}, figures
+        config = replace(config, masks=replace(config.masks, cameras=Path(cameras)))
+    return {"scene": config}
 
 
+def assemble_and_export(cfg: PipelineConfig, splat: Path, cameras: Path | None = None) -> StageResult:
+    out = cfg.out / "scene"
+    settings = scene_settings(cfg, splat, cameras)
+
+    def run():
+        from exporters.splat_files import export_ply, export_spz
+        from exporters.usd import export_usd
+        from gwm.scene import assemble_scene
+
+        scene = assemble_scene(settings["scene"])
+        usd = export_usd(scene, out / "scene.usdz")
+        export_ply(scene, out / "ply")
+        export_spz(scene, out / "spz")
+        figures = {"objects": len(scene.objects), "background_gaussians": len(scene.background),
+                   "object_gaussians": sum(len(o.splats) for o in scene.objects)}
+        return {"usd": usd, "ply": out / "ply", "spz": out / "spz"}, figures
+
+    return run_stage("scene", cfg.out, out, _inputs(scene_file=cfg.path(cfg.scene_file), splat=splat, cameras=cameras),
+                     settings, run, code=CODE["scene"])
+
+
+# simulated demonstrations -------------------------------------------------------------------------
 def rollout_seeds(cfg: PipelineConfig, task_index: int, split: str) -> list[int]:
     """Seeds (object layouts) per task: training seeds from 0, held-out seeds from 10,000."""
     base = 100_000 * task_index + (10_000 if split == "heldout" else 0)
@@ -95,92 +151,128 @@ def applicable_tasks(cfg: PipelineConfig, scene_usd: Path) -> list[tuple[int, st
     return kept
 
 
-def rollout_shard(scene_usd: Path, task: str, seeds: list[int], episode_steps: int, out_dir: Path) -> Outputs:
-    """Record the given seeds into out_dir; seeds already recorded there (a killed run) are skipped."""
-    from gwm.data import open_dataset
-    from sim_tasks.rollout import RolloutConfig, run_rollouts
+def rollout_settings(cfg: PipelineConfig, task: str, seeds: list[int]) -> dict:
+    from sim_tasks.rollout import RolloutConfig
     from sim_tasks.tasks import TaskConfig
 
-    done: set[int] = set()
-    if out_dir.exists() and any(out_dir.iterdir()):
-        try:
-            ds = open_dataset(out_dir)
-            done = {int(ds.episode_info(i)["seed"]) for i in range(ds.num_episodes)}
-        except ValueError:
-            shutil.rmtree(out_dir)  # killed before its first episode landed: nothing to keep
-    todo = [s for s in seeds if s not in done]
-    config = RolloutConfig(task=TaskConfig(max_steps=episode_steps))
-    if todo:
-        run_rollouts(scene_usd, task, todo, out_dir, workers=1, config=config)
-    ds = open_dataset(out_dir)
-    successes = sum(bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes))
-    return {"dataset": out_dir}, {"episodes": ds.num_episodes, "successes": successes, "resumed_from": len(done)}
+    return {"task": task, "seeds": list(seeds), "rollout": RolloutConfig(task=TaskConfig(max_steps=cfg.episode_steps))}
 
 
-def merge_shards(shards: list[Path], out_dir: Path, heldout_episodes: int) -> Outputs:
+def rollout_shard(cfg: PipelineConfig, scene_usd: Path, task: str, split: str, shard: int,
+                  seeds: list[int]) -> StageResult:
+    """Record the given seeds; a killed shard resumes where it stopped (run_rollouts skips recorded seeds)."""
+    out = cfg.out / "rollouts" / f"{task}-{split}-{shard}"
+    settings = rollout_settings(cfg, task, seeds)
+
+    def run():
+        from gwm.data import open_dataset
+        from sim_tasks.rollout import run_rollouts
+
+        summary = run_rollouts(scene_usd, task, seeds, out, workers=1, config=settings["rollout"])
+        ds = open_dataset(summary.dataset_path)
+        successes = sum(bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes))
+        return {"dataset": out}, {"episodes": ds.num_episodes, "successes": successes,
+                                  "resumed_from": len(summary.skipped_seeds)}
+
+    return run_stage(f"rollouts-{task}-{split}-{shard}", cfg.out, out, {"scene": scene_usd}, settings, run,
+                     code=CODE["rollouts"])
+
+
+def merge_settings(heldout_episodes: int) -> dict:
+    return {"heldout_episodes": heldout_episodes}
+
+
+def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int) -> StageResult:
     """Join shards into one LeRobot dataset and a robomimic/Isaac Lab HDF5 copy, atomically.
 
     The last `heldout_episodes` episodes are the held-out seeds (unseen object layouts) that
     the world model's validation uses.
     """
-    from gwm.data import convert_dataset, merge_datasets, open_dataset
+    out = cfg.out / "datasets" / "demos"
+    settings = merge_settings(heldout_episodes)
 
-    outputs: dict[str, Path] = {}
-    for fmt in ("lerobot", "hdf5"):
-        final = out_dir / fmt
-        tmp = final.with_name(final.name + ".partial")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        if fmt == "lerobot":
-            merge_datasets(shards, tmp, "lerobot")
-        else:
-            convert_dataset(outputs["lerobot"], tmp, "hdf5")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        outputs[fmt] = final
-    ds = open_dataset(outputs["lerobot"])
-    success = [bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes)]
-    figures = {"episodes": ds.num_episodes, "heldout_episodes": heldout_episodes, "frames": ds.num_frames,
-               "success_rate": round(sum(success) / max(len(success), 1), 3),
-               "size_mb": round(sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file()) / 2**20, 1)}
-    return outputs, figures
+    def run():
+        from gwm.data import convert_dataset, merge_datasets, open_dataset
+
+        outputs: dict[str, Path] = {}
+        for fmt in ("lerobot", "hdf5"):
+            final = out / fmt
+            tmp = final.with_name(final.name + ".partial")
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            if fmt == "lerobot":
+                merge_datasets(shards, tmp, "lerobot")
+            else:
+                convert_dataset(outputs["lerobot"], tmp, "hdf5")
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            outputs[fmt] = final
+        ds = open_dataset(outputs["lerobot"])
+        success = [bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes)]
+        figures = {"episodes": ds.num_episodes, "heldout_episodes": settings["heldout_episodes"],
+                   "frames": ds.num_frames, "success_rate": round(sum(success) / max(len(success), 1), 3),
+                   "size_mb": round(sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 2**20, 1)}
+        return outputs, figures
+
+    return run_stage("datasets", cfg.out, out, {str(i): p for i, p in enumerate(shards)}, settings, run,
+                     code=CODE["datasets"])
 
 
-def train_world_model(cfg: PipelineConfig, dataset: Path, heldout_episodes: int, out_dir: Path) -> Outputs:
-    """Train the Gaussian world model; the last `heldout_episodes` episodes are its validation split."""
-    from dataclasses import replace
+# world model --------------------------------------------------------------------------------------
+def train_settings(cfg: PipelineConfig, num_episodes: int, heldout_episodes: int) -> dict:
+    """The last heldout_episodes of the dataset's num_episodes are the validation split."""
+    from gwm.model.training import training_config
 
+    return {"train": training_config(cfg.train_preset, total_steps=cfg.train_steps, val_episodes=heldout_episodes,
+                                     num_episodes=num_episodes)}
+
+
+def train_world_model(cfg: PipelineConfig, dataset: Path, heldout_episodes: int) -> StageResult:
     from gwm.data import open_dataset
-    from gwm.model.cli import train_world_model as train
-    from gwm.model.config import preset
 
-    base = preset(cfg.train_preset)
-    n = open_dataset(dataset).num_episodes
-    overrides = {"data": replace(base.data, val_fraction=heldout_episodes / n)}
-    if cfg.train_steps:
-        share = base.optim.vae_steps / base.total_steps
-        vae = max(1, round(cfg.train_steps * share))
-        overrides["optim"] = replace(base.optim, vae_steps=vae, dynamics_steps=max(1, cfg.train_steps - vae))
-    model = train(str(dataset), out_dir, cfg.train_preset, **overrides)
-    return {"model": model}, {"episodes": n, "validation_episodes": heldout_episodes}
-
-
-def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_usd: Path, out_dir: Path) -> Outputs:
-    """Open-loop predictions on the held-out episodes against the simulator replaying the same actions."""
-    from dataclasses import replace
-
-    from gwm.data import open_dataset
-    from gwm.model.validate import ValidationConfig, validate
-    from sim_tasks.replay import SimulatorReplay
-
+    out = cfg.out / "model"
     ds = open_dataset(dataset)
+    settings = train_settings(cfg, ds.num_episodes, heldout_episodes)
+
+    def run():
+        from gwm.model.training import train_on_dataset
+
+        model = train_on_dataset(ds, out, settings["train"], source=str(dataset))
+        return {"model": model}, {"episodes": ds.num_episodes, "validation_episodes": heldout_episodes}
+
+    return run_stage("train", cfg.out, out, {"dataset": dataset}, settings, run, code=CODE["train"])
+
+
+def validate_settings(cfg: PipelineConfig) -> dict:
+    from gwm.model.validate import ValidationConfig
+    from sim_tasks.newton_backend import NewtonSimConfig
+
     vcfg = ValidationConfig(horizon=cfg.validate_horizon, max_windows=cfg.validate_windows)
     if cfg.baseline_steps:
         vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps))
-    result = validate(model, ds, out_dir, vcfg, replay=SimulatorReplay(scene_usd, ds), progress=True)
-    h = cfg.validate_horizon - 1
-    figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
-               if k in ("psnr", "object_position_error_m")}
-    figures["beats_baselines"] = str(result.info["beats_baselines"])
-    return {"report": out_dir / "report.md"}, figures
+    return {"validation": vcfg, "replay_sim": NewtonSimConfig()}  # the simulator that replays the actions
+
+
+def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_usd: Path) -> StageResult:
+    """Open-loop predictions on the held-out episodes against the simulator replaying the same actions."""
+    out = cfg.out / "validation"
+    settings = validate_settings(cfg)
+
+    def run():
+        from gwm.data import open_dataset
+        from gwm.model.validate import validate
+        from sim_tasks.newton_backend import NewtonBackend
+        from sim_tasks.replay import SimulatorReplay
+
+        ds = open_dataset(dataset)
+        replay = SimulatorReplay(scene_usd, ds, backend=NewtonBackend(scene_usd, settings["replay_sim"]))
+        result = validate(model, ds, out, settings["validation"], replay=replay, progress=True)
+        h = settings["validation"].horizon - 1
+        figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
+                   if k in ("psnr", "object_position_error_m")}
+        figures["beats_baselines"] = str(result.info["beats_baselines"])
+        return {"report": out / "report.md"}, figures
+
+    return run_stage("validate", cfg.out, out, {"model": model, "dataset": dataset, "scene": scene_usd}, settings,
+                     run, code=CODE["validate"])

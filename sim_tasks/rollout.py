@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -236,20 +236,13 @@ def _single_threaded():
 
 
 def write_episode_video(result: EpisodeResult, video_dir: Path, control_dt: float, task: str) -> Path:
-    """Scene camera | wrist camera, side by side, H.264 mp4 (atomic)."""
-    import imageio.v2 as imageio
+    """Scene camera | wrist camera, side by side, H.264 mp4 (atomic: a killed run leaves only a temp file,
+    which the dataset writer removes when the run resumes)."""
+    from gwm.data.frames_codec import encode_video
 
-    video_dir.mkdir(parents=True, exist_ok=True)
-    path = video_dir / f"{task}_seed{result.seed:06d}.mp4"
+    path = Path(video_dir) / f"{task}_seed{result.seed:06d}.mp4"
     frames = np.concatenate([result.frames[f"observation.images.{n}"] for n in CAMERA_NAMES], axis=2)  # (T,H,2W,3)
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", dir=video_dir)
-    os.close(fd)
-    with imageio.get_writer(tmp, fps=round(1.0 / control_dt), codec="libx264", quality=8,
-                            macro_block_size=16, ffmpeg_log_level="error") as writer:
-        for f in frames:
-            writer.append_data(f)
-    os.replace(tmp, path)
-    return path
+    return encode_video(path, frames, round(1.0 / control_dt))
 
 
 # recording ------------------------------------------------------------------------------------
@@ -257,9 +250,10 @@ def write_episode_video(result: EpisodeResult, video_dir: Path, control_dt: floa
 class RolloutSummary:
     task: str
     dataset_path: Path
-    episodes: list[dict]  # per episode: index, seed, success, video, timings
+    episodes: list[dict]  # per episode recorded by this run: index, seed, success, video, timings
     wall_time: float
     workers: int
+    skipped_seeds: list[int] = field(default_factory=list)  # asked for, but already in the dataset
 
     @property
     def success_rate(self) -> float:
@@ -267,7 +261,10 @@ class RolloutSummary:
 
 
 def record_results(results, recorder, out_root: Path, progress=None) -> list[dict]:
-    """Save each EpisodeResult as the next episode; returns the episode index entries."""
+    """Save each EpisodeResult as the next episode; returns the episode index entries.
+
+    <out_root>/rollouts.json grows with each saved episode, so a killed run keeps the index of
+    what it recorded."""
     entries = []
     for result in results:
         for t in range(result.num_frames):
@@ -280,10 +277,49 @@ def record_results(results, recorder, out_root: Path, progress=None) -> list[dic
             "video": str(result.video_path.relative_to(out_root)) if result.video_path else None,
             "timings": result.timings, "instance": result.instance.to_dict(),
         })
+        _append_episode_index(out_root, entries[-1])
         if progress is not None:
             progress.update(1)
             progress.set_postfix(success=f"{sum(e['success'] for e in entries)}/{len(entries)}")
     return entries
+
+
+def recorded_seeds(out_root: str | os.PathLike, task: str, config: RolloutConfig = RolloutConfig()) -> list[int]:
+    """Seeds already recorded in out_root, in episode order; [] when it holds no dataset yet (also
+    after a run killed before its first episode). Raises DatasetError if out_root holds episodes
+    of another task or other settings, which a resumed run must not mix with its own."""
+    from gwm.data.api import detect_format
+    from gwm.data.spec import DatasetError
+
+    root = Path(out_root)
+    try:
+        found = detect_format(root)
+    except DatasetError:
+        return []  # nothing, or a dataset whose creation was killed before its metadata: recorded afresh
+    if found != config.dataset_format:
+        raise DatasetError(f"{root}: holds a {found} dataset; resume it with format {found!r} "
+                           "or record into another folder")
+    if found == "lerobot":
+        from gwm.data.lerobot import LeRobotReader
+
+        ds = LeRobotReader(root, strict_totals=False)  # totals lag after a kill; the recorder heals them
+    else:
+        from gwm.data.hdf5 import Hdf5Reader
+
+        ds = Hdf5Reader(root)
+    stored = {"task": ds.metadata.get("task"), **_flatten(ds.metadata.get("config"), "config")}
+    asked = {"task": task, **_flatten(_jsonable(asdict(config)), "config")}
+    differ = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
+    if differ:
+        raise DatasetError(f"{root}: holds episodes recorded with other settings (different: {', '.join(differ[:5])}); "
+                           "resume with the same task and settings or record into another folder")
+    return [int(ds.episode_info(i)["seed"]) for i in range(ds.num_episodes)]
+
+
+def _flatten(value, prefix: str) -> dict:
+    if not isinstance(value, dict):
+        return {prefix: value}
+    return {k: v for key, sub in value.items() for k, v in _flatten(sub, f"{prefix}.{key}").items()}
 
 
 def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str | os.PathLike, workers: int = 2,
@@ -295,49 +331,63 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
     same for any number of workers. workers <= 1 runs in this process (reusing `runner`, a
     TaskRunner already built for scene_usd, if given; its config is then used). A task without a
     valid target in this scene raises sim_tasks.tasks.TaskNotApplicable before anything is recorded.
+
+    Resumable: seeds already recorded in out_root (a run that was killed, or asked again) are
+    skipped, not recorded twice, and listed in the summary's skipped_seeds. A killed run loses at
+    most the episode it was recording, and its re-run records the episodes an uninterrupted run
+    would have (every seed's episode is a function of the seed alone).
     """
     from tqdm import tqdm
 
     from gwm.data import create_recorder
 
     seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"run_rollouts: seeds repeat ({sorted(s for s in set(seeds) if seeds.count(s) > 1)[:10]})")
     if runner is not None:
         config = runner.config
     if config.cameras is None:
         raise ValueError("run_rollouts records camera images and canonical Gaussians; give RolloutConfig.cameras")
     _check_task_applies(scene_usd, task, config, runner)
     out_root = Path(out_root)
+    done = set(recorded_seeds(out_root, task, config))
+    skipped = [s for s in seeds if s in done]
+    seeds = [s for s in seeds if s not in done]
+    if skipped and progress:
+        rest = f"recording the other {len(seeds)}" if seeds else "nothing left to record"
+        print(f"{out_root}: {len(skipped)} of the {len(skipped) + len(seeds)} seeds asked for are already recorded "
+              f"({_seed_ranges(skipped)}); {rest}")
+    t0 = time.perf_counter()
+    if not seeds:
+        return RolloutSummary(task, _dataset_path(out_root, config.dataset_format), [], 0.0, max(1, workers), skipped)
     out_root.mkdir(parents=True, exist_ok=True)
     video_dir = out_root / VIDEO_DIR if config.save_videos else None
-    t0 = time.perf_counter()
     bar = tqdm(total=len(seeds), desc=f"rollouts {task}", unit="episode", disable=not progress)
-    if workers <= 1:
-        if runner is None:
-            runner = TaskRunner(scene_usd, task, config)
-        elif Path(runner.scene_usd).resolve() != Path(scene_usd).resolve():
-            raise ValueError(f"run_rollouts: runner was built for {runner.scene_usd}, not {scene_usd}")
-        spec, canonical, metadata = runner.dataset_spec(), runner.canonical_gaussians(), runner.metadata(task)
-        results = (runner.run_episode(s, video_dir, task=task) for s in seeds)
-        pool = None
-    else:
-        import multiprocessing as mp
-
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
-                                            initargs=(str(scene_usd), task, config))
-        try:
-            spec_dict, canonical, metadata = pool.apply(_describe_worker, (task,))
-        except BaseException:
-            pool.terminate()
-            bar.close()
-            raise
-        from gwm.data import DatasetSpec
-
-        spec = DatasetSpec.from_dict(spec_dict)
-        results = pool.imap(_run_worker, [(s, str(video_dir) if video_dir else None) for s in seeds])
+    pool = None
     finished = False
     try:
+        if workers <= 1:
+            if runner is None:
+                runner = TaskRunner(scene_usd, task, config)
+            elif Path(runner.scene_usd).resolve() != Path(scene_usd).resolve():
+                raise ValueError(f"run_rollouts: runner was built for {runner.scene_usd}, not {scene_usd}")
+            spec, canonical, metadata = runner.dataset_spec(), runner.canonical_gaussians(), runner.metadata(task)
+        else:
+            import multiprocessing as mp
+
+            from gwm.data import DatasetSpec
+
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
+                                                initargs=(str(scene_usd), task, config, os.getpid()))
+            spec_dict, canonical, metadata = pool.apply(_describe_worker, (task,))
+            spec = DatasetSpec.from_dict(spec_dict)
+        # The recorder first (a resume removes a killed run's temp files), then the episodes.
         recorder = create_recorder(out_root, spec, config.dataset_format, canonical_gaussians=canonical,
                                    image_format=config.image_format, metadata=metadata)
+        if pool is None:
+            results = (runner.run_episode(s, video_dir, task=task) for s in seeds)
+        else:
+            results = pool.imap(_run_worker, [(s, str(video_dir) if video_dir else None) for s in seeds])
         try:
             entries = record_results(results, recorder, out_root, progress=bar)
         finally:
@@ -351,9 +401,7 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
             else:
                 pool.terminate()  # do not wait for the remaining episodes after an error
             pool.join()
-    summary = RolloutSummary(task, Path(dataset_path), entries, time.perf_counter() - t0, max(1, workers))
-    _append_episode_index(out_root, summary)
-    return summary
+    return RolloutSummary(task, Path(dataset_path), entries, time.perf_counter() - t0, max(1, workers), skipped)
 
 
 def _check_task_applies(scene_usd, task: str, config: RolloutConfig, runner: TaskRunner | None) -> None:
@@ -367,15 +415,32 @@ def _check_task_applies(scene_usd, task: str, config: RolloutConfig, runner: Tas
         make_task(task, read_usd_scene(scene_usd), config.task)
 
 
-def _append_episode_index(out_root: Path, summary: RolloutSummary) -> None:
+def _dataset_path(out_root: Path, dataset_format: str) -> Path:
+    from gwm.data.hdf5 import MASTER_NAME
+
+    return out_root / MASTER_NAME if dataset_format == "hdf5" else out_root
+
+
+def _seed_ranges(seeds: list[int]) -> str:
+    """[0, 1, 2, 5] -> "seeds 0-2, 5"."""
+    parts, start = [], None
+    for i, s in enumerate(seeds):
+        if start is None:
+            start = s
+        if i + 1 == len(seeds) or seeds[i + 1] != s + 1:
+            parts.append(f"{start}-{s}" if s != start else f"{s}")
+            start = None
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(parts)
+
+
+def _append_episode_index(out_root: Path, entry: dict) -> None:
     """<out_root>/rollouts.json: episode index -> seed, success, preview video, timings (atomic)."""
+    from gwm.data.atomic_io import write_json_atomic
+
     path = out_root / "rollouts.json"
     data = json.loads(path.read_text()) if path.exists() else {"format_version": ROLLOUT_FORMAT_VERSION, "episodes": []}
-    data["episodes"].extend(summary.episodes)
-    fd, tmp = tempfile.mkstemp(suffix=".json", dir=out_root)
-    with os.fdopen(fd, "w") as f:
-        json.dump(_jsonable(data), f, indent=1)
-    os.replace(tmp, path)
+    data["episodes"] = [e for e in data["episodes"] if e["episode_index"] != entry["episode_index"]] + [entry]
+    write_json_atomic(path, _jsonable(data))
 
 
 # worker processes -----------------------------------------------------------------------------
@@ -383,11 +448,12 @@ _WORKER: TaskRunner | None = None
 _WORKER_ERROR: str | None = None
 
 
-def _init_worker(scene_usd: str, task: str, config: RolloutConfig) -> None:
+def _init_worker(scene_usd: str, task: str, config: RolloutConfig, parent_pid: int) -> None:
     # One thread per process: the workers already fill the cores.
     import numba
     import torch
 
+    _exit_with_parent(parent_pid)
     torch.set_num_threads(1)
     numba.set_num_threads(1)
     global _WORKER, _WORKER_ERROR
@@ -397,6 +463,20 @@ def _init_worker(scene_usd: str, task: str, config: RolloutConfig) -> None:
         import traceback
 
         _WORKER_ERROR = traceback.format_exc()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Linux: the kernel kills this worker when its parent dies, so a killed run leaves no orphans
+    that go on simulating (and writing preview videos) beside its re-run."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the call above
+        os._exit(1)
 
 
 def _worker() -> TaskRunner:
@@ -429,5 +509,5 @@ def _jsonable(value):
     return value
 
 
-__all__ = ["EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "run_rollouts",
-           "write_episode_video"]
+__all__ = ["EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "recorded_seeds",
+           "run_rollouts", "write_episode_video"]

@@ -6,8 +6,6 @@ built-in synthetic pushing world (gwm.model.synthetic).
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import typer
@@ -34,36 +32,14 @@ def open_world_dataset(spec: str):
     return open_dataset(spec)
 
 
-def dataset_meta(spec: str, ds) -> dict:
-    meta = getattr(ds, "metadata", {}) or {}
-    return {"source": spec, "num_episodes": ds.num_episodes, "body_names": list(ds.body_names),
-            "normalisation": meta.get("normalisation") if isinstance(meta, dict) else None}
-
-
 def train_world_model(dataset: str, out: str | Path, preset_name: str = "cpu", resume: bool = True,
                       device: str | None = None, progress: bool = True, **overrides) -> Path:
     """Train (or resume) into `out`; returns the path of the final model file."""
     from gwm.model.config import preset
-    from gwm.model.train import CHECKPOINT_NAME, MODEL_NAME, Trainer
-    from gwm.model.trajectories import load_trajectories
+    from gwm.model.training import train_on_dataset
 
-    cfg = preset(preset_name, **overrides)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ds = open_world_dataset(dataset)
-    traj = load_trajectories(ds, cfg.data)
-    trainer = Trainer(cfg, traj, out, dataset_meta(dataset, ds), device=device, progress=progress)
-    ckpt = out / CHECKPOINT_NAME
-    if resume and ckpt.exists():
-        trainer.load(ckpt)
-        if progress:
-            print(f"resumed from {ckpt} at step {trainer.step}")
-    if trainer.rank == 0:
-        tmp = out / f"config.json.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(json.loads(cfg.to_json()), indent=1))
-        os.replace(tmp, out / "config.json")
-    trainer.run()
-    return out / MODEL_NAME
+    return train_on_dataset(open_world_dataset(dataset), out, preset(preset_name, **overrides), source=dataset,
+                            resume=resume, device=device, progress=progress)
 
 
 @app.command()
