@@ -15,9 +15,9 @@ from gwm.cameras import Cameras
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 EXPECTED = {  # what each scene was built to contain
-    "kitchen": {"stills": 48, "objects": {"mug", "bowl", "box", "can"}, "containers": {"mug", "bowl"},
+    "kitchen": {"stills": 48, "objects": {"mug", "bowl", "box", "can"}, "open_top": {"mug", "bowl"}, "containers": {"bowl"},
                 "graspable": {"box", "can"}, "marker_stills": 0.8, "marker_video": 0.9},
-    "workbench": {"stills": 42, "objects": {"tray", "block", "bottle", "bracket"}, "containers": {"tray"},
+    "workbench": {"stills": 42, "objects": {"tray", "block", "bottle", "bracket"}, "open_top": {"tray"}, "containers": {"tray"},
                   "graspable": {"block", "bottle", "bracket"}, "marker_stills": 0.6, "marker_video": 0.8},
 }
 
@@ -256,19 +256,23 @@ def test_shape_facts(sample):
     """Roles and shape facts for scoring geometry-based task choice match the mesh files."""
     name, root, gt = sample
     objs = {o["name"]: o for o in gt["objects"]}
+    assert {n for n, o in objs.items() if o["open_top"]} == EXPECTED[name]["open_top"]
     assert {n for n, o in objs.items() if o["is_container"]} == EXPECTED[name]["containers"]
     assert {n for n, o in objs.items() if o["graspable"]} == EXPECTED[name]["graspable"]
     for o in objs.values():
         assert o["role"] == ("container" if o["is_container"] else "object")
+        assert (o["cavity"] is not None) == o["open_top"]
         verts = np.array([[float(t) for t in line.split()[1:]] for line in (root / o["mesh"]).read_text().splitlines()
                           if line.startswith("v ")])
         widths = [np.ptp(verts[:, :2] @ [math.cos(a), math.sin(a)]) for a in np.linspace(0, math.pi, 721)]
         assert min(widths) == pytest.approx(o["min_horizontal_width"], abs=5e-4), o["name"]
+        assert max(widths) == pytest.approx(o["footprint_diameter"], abs=5e-4), o["name"]
         assert o["mass_kg"] > 0 and 0 < o["friction"] <= 1.5
+    for c in EXPECTED[name]["containers"]:  # it takes the smallest other object at any yaw
+        smallest = min(o["footprint_diameter"] for n, o in objs.items() if n != c)
+        assert objs[c]["cavity"]["inscribed_width_m"] > smallest
     if name == "workbench":  # a non-convex object that is not a container
         assert not objs["bracket"]["convex"] and not objs["bracket"]["is_container"]
-        tray, block = objs["tray"], objs["block"]
-        assert tray["cavity"]["inscribed_width_m"] > max(block["size"][:2])  # the block fits in the tray
 
 
 def test_ar_export_poses_are_within_the_stated_noise(workbench):

@@ -18,9 +18,12 @@ from .poses import intrinsics, rigid, rotmat_to_quat_wxyz, yaw_matrix
 
 # The Panda opens 0.08 m (~0.078 between the finger pads); sim_tasks uses the same limit.
 MAX_GRASP_WIDTH = 0.075
-# A container holds something: an enclosed cavity (seen from above) at least this deep and wide.
+# An open top: an enclosed cavity (seen from above) at least this deep and wide.
 MIN_CAVITY_DEPTH = 0.015
 MIN_CAVITY_WIDTH = 0.03
+# A container takes another object of the scene: its opening is at least that object's footprint
+# diameter (so it fits at any yaw) plus this margin (gwm/scene/shape.py uses the same rule).
+CONTAINER_FIT_MARGIN = 0.01
 NEARLY_CONVEX_SOLIDITY = 0.9  # volume / convex hull volume
 
 
@@ -150,21 +153,27 @@ def object_records(scene: SceneDef) -> list[dict]:
             "_rot": rot,
             "_mesh_body": (verts_body, np.asarray(solid.faces)),
         })
+    for r in records:  # a container takes one of the other objects
+        others = [o["footprint_diameter"] for o in records if o is not r]
+        r["is_container"] = bool(r["cavity"] is not None and others
+                                 and r["cavity"]["inscribed_width_m"] >= min(others) + CONTAINER_FIT_MARGIN)
+        r["role"] = "container" if r["is_container"] else "object"
     return records
 
 
 def shape_facts(verts: np.ndarray, faces: np.ndarray, volume: float, hull_volume: float) -> dict:
     """Facts a geometry-based task chooser should find, computed from the mesh (base on z = 0)."""
-    width = min_horizontal_width(verts[:, :2])
+    width, diameter = horizontal_widths(verts[:, :2])
     cavity = top_cavity(verts, faces)
-    container = cavity is not None
     solidity = volume / hull_volume
     return {
-        "role": "container" if container else "object",
-        "is_container": container,
+        "role": None,  # set once every object is known (object_records)
+        "is_container": None,
+        "open_top": cavity is not None,
         "cavity": cavity,
         "graspable": bool(width <= MAX_GRASP_WIDTH),
         "min_horizontal_width": width,
+        "footprint_diameter": diameter,
         "volume_m3": volume,
         "convex_hull_volume_m3": hull_volume,
         "solidity": solidity,
@@ -172,10 +181,11 @@ def shape_facts(verts: np.ndarray, faces: np.ndarray, volume: float, hull_volume
     }
 
 
-def min_horizontal_width(xy: np.ndarray) -> float:
-    """Narrowest width of the footprint over all horizontal directions (rotating calipers: the
-    minimum is across one of the convex hull's edges)."""
+def horizontal_widths(xy: np.ndarray) -> tuple[float, float]:
+    """(narrowest width, longest chord) of the footprint over all horizontal directions. The
+    narrowest width lies across one of the convex hull's edges (rotating calipers)."""
     from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import pdist
 
     hull = xy[ConvexHull(xy).vertices]
     best = math.inf
@@ -184,7 +194,7 @@ def min_horizontal_width(xy: np.ndarray) -> float:
         n = np.array([-edge[1], edge[0]]) / np.linalg.norm(edge)
         proj = hull @ n
         best = min(best, float(proj.max() - proj.min()))
-    return best
+    return best, float(pdist(hull).max())
 
 
 def top_heightmap(verts: np.ndarray, faces: np.ndarray, cell: float, margin: int = 3):
@@ -217,7 +227,8 @@ def top_heightmap(verts: np.ndarray, faces: np.ndarray, cell: float, margin: int
 def top_cavity(verts: np.ndarray, faces: np.ndarray, cell: float = 0.002) -> dict | None:
     """An open-top cavity: a region seen from above that lies MIN_CAVITY_DEPTH below the object's
     top and that the object encloses on every side (it does not reach the footprint's outside).
-    None when there is none at least MIN_CAVITY_WIDTH across."""
+    None when there is none at least MIN_CAVITY_WIDTH across. inscribed_width_m: the widest disc
+    (seen from above) inside it."""
     from scipy import ndimage
 
     heights, cell = top_heightmap(verts, faces, cell)
@@ -230,8 +241,7 @@ def top_cavity(verts: np.ndarray, faces: np.ndarray, cell: float = 0.002) -> dic
         if k in border:
             continue
         region = labels == k
-        # widest inscribed square: distance to the region's edge
-        inner = ndimage.distance_transform_edt(region).max() * 2 * cell
+        inner = ndimage.distance_transform_edt(region).max() * 2 * cell  # widest inscribed disc
         if inner >= MIN_CAVITY_WIDTH and (best is None or region.sum() > best["area_m2"] / cell**2):
             best = {"area_m2": float(region.sum() * cell**2), "depth_m": float(top - heights[region].mean()),
                     "inscribed_width_m": float(inner)}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .scene import MAX_GRASP_WIDTH, MIN_CAVITY_DEPTH, MIN_CAVITY_WIDTH, NEARLY_CONVEX_SOLIDITY, SceneDef, marker_record
+from .scene import (CONTAINER_FIT_MARGIN, MAX_GRASP_WIDTH, MIN_CAVITY_DEPTH, MIN_CAVITY_WIDTH, NEARLY_CONVEX_SOLIDITY,
+                    SceneDef, marker_record)
 from .poses import rigid
 
 # The schema name is the kitchen's, the first sample's; every generated sample shares the schema.
@@ -58,8 +59,11 @@ def ground_truth(scene: SceneDef, objects: list[dict], stills: list[dict], seed:
         "objects": [{k: v for k, v in o.items() if not k.startswith("_")} for o in objects],
         "shape_fact_rules": {
             "graspable": f"narrowest horizontal width of the mesh <= {MAX_GRASP_WIDTH} m (the Panda opens 0.08 m)",
-            "is_container": f"seen from straight above, the mesh encloses a region at least {MIN_CAVITY_DEPTH} m below "
-                            f"its top and {MIN_CAVITY_WIDTH} m across (an open-top cavity)",
+            "open_top": f"seen from straight above, the mesh encloses a region (the cavity) at least {MIN_CAVITY_DEPTH} m "
+                        f"below its top and {MIN_CAVITY_WIDTH} m across",
+            "is_container": f"open top, and the cavity's widest inscribed disc is at least the smallest footprint_diameter "
+                            f"(longest horizontal chord) among the sample's other objects + {CONTAINER_FIT_MARGIN} m: "
+                            "another object fits in at any yaw",
             "convex": f"volume / convex hull volume >= {NEARLY_CONVEX_SOLIDITY}",
             "role": "container if is_container else object"},
         "static": [{"name": s.name, "mask_id": s.mask_id, "centre": list(s.centre), "size": list(s.size), "type": "box",
