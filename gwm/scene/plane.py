@@ -122,6 +122,19 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
+def level_transform(plane: Plane, level: bool = True, height: float | None = None) -> np.ndarray:
+    """(4,4) rigid world_from_metric: rotate about the plane point so the plane is horizontal (level), then
+    shift it to z = height (when given)."""
+    rot = rotation_between(plane.normal, np.array([0.0, 0.0, 1.0])) if level else np.eye(3)
+    shift = np.zeros(3)
+    if height is not None:
+        shift[2] = height - plane.point[2]
+    m = np.eye(4)
+    m[:3, :3] = rot
+    m[:3, 3] = plane.point - rot @ plane.point + shift
+    return m
+
+
 def up_axis_rotation(up_axis: str) -> np.ndarray:
     """Rotation (3,3) taking the named input axis ('+y', '-z', ...) to +Z."""
     sign = -1.0 if up_axis[0] == "-" else 1.0
@@ -130,14 +143,16 @@ def up_axis_rotation(up_axis: str) -> np.ndarray:
     return rotation_between(axis, np.array([0.0, 0.0, 1.0]))
 
 
-def support_box(center_xy, size_xy, top_z: float, thickness: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed box mesh (8 vertices, 12 outward triangles) whose top face is at z = top_z."""
+def support_box(center_xy, size_xy, top_z: float, thickness: float, yaw_deg: float = 0.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Closed box mesh (8 vertices, 12 outward triangles) whose top face is at z = top_z, turned by yaw about +Z."""
     import trimesh
 
     box = trimesh.creation.box(extents=[size_xy[0], size_xy[1], thickness])
+    box.apply_transform(trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 0, 1]))
     box.apply_translation([center_xy[0], center_xy[1], top_z - thickness / 2])
     return np.asarray(box.vertices, np.float32), np.asarray(box.faces, np.int32)
 
 
-__all__ = ["Plane", "fit_plane_lstsq", "ransac_plane", "find_support_plane", "rotation_between",
+__all__ = ["Plane", "fit_plane_lstsq", "ransac_plane", "find_support_plane", "level_transform", "rotation_between",
            "up_axis_rotation", "support_box"]

@@ -1,0 +1,160 @@
+"""Geometry of the region above a support plane: its rectangle, the objects on it, their boxes.
+
+Shared by `gwm scene init` (which finds the objects) and scene assembly (which keeps, in each
+object's crop box, the one connected piece that is the object): one implementation of
+"connected", so assembly reproduces what init saw.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+LINK_DISTANCE_M = 0.02  # surface Gaussians closer than this belong to one piece (objects closer than this merge)
+
+
+@dataclass(frozen=True)
+class Rect:
+    """An oriented rectangle in the xy plane: centre, full side lengths along its axes, yaw (deg)."""
+
+    center: tuple[float, float]
+    size: tuple[float, float]
+    yaw_deg: float
+
+    @property
+    def rotation(self) -> np.ndarray:
+        y = math.radians(self.yaw_deg)
+        return np.array([[math.cos(y), -math.sin(y)], [math.sin(y), math.cos(y)]])
+
+    def local(self, xy: np.ndarray) -> np.ndarray:
+        """(N,2) world xy -> the rectangle's axes (origin at its centre)."""
+        return (np.asarray(xy, dtype=np.float64) - self.center) @ self.rotation
+
+    def contains(self, xy: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        return np.all(np.abs(self.local(xy)) <= np.asarray(self.size) / 2 - margin, axis=1)
+
+    def corners(self) -> np.ndarray:
+        """(4,2) corners, counter-clockwise."""
+        h = np.asarray(self.size) / 2
+        return np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * h @ self.rotation.T + self.center
+
+    def edges(self) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Each side as (midpoint, outward unit normal, length)."""
+        r, h = self.rotation, np.asarray(self.size) / 2
+        out = []
+        for axis, sign in ((1, -1.0), (0, 1.0), (1, 1.0), (0, -1.0)):
+            n = sign * r[:, axis]
+            out.append((np.asarray(self.center) + n * h[axis], n, float(2 * h[1 - axis])))
+        return out
+
+
+def min_area_rect(xy: np.ndarray) -> Rect:
+    """Smallest rectangle around points (rotating calipers, OpenCV), yaw in [-45, 45) deg: of its two
+    axes, x is the one closer to world x."""
+    import cv2
+
+    (cx, cy), (w, h), angle = cv2.minAreaRect(np.asarray(xy, dtype=np.float32))
+    yaw = float(angle)
+    while yaw >= 45.0:  # same rectangle with its axes swapped: keep x closest to world x
+        yaw -= 90.0
+        w, h = h, w
+    while yaw < -45.0:
+        yaw += 90.0
+        w, h = h, w
+    return Rect((float(cx), float(cy)), (float(w), float(h)), yaw)
+
+
+def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M) -> np.ndarray:
+    """(N,) component label per point; points closer than `link` (transitively) share a label.
+    Labels are ordered by size, largest first."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as cc
+    from scipy.spatial import cKDTree
+
+    n = len(points)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    pairs = cKDTree(points).query_pairs(link, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = cc(graph, directed=False)
+    counts = np.bincount(labels)
+    rank = np.empty_like(counts)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
+    return rank[labels]
+
+
+def main_component(points: np.ndarray, link: float = LINK_DISTANCE_M) -> np.ndarray:
+    """Boolean mask of the largest connected piece (what a crop box holds of its object)."""
+    labels = connected_components(points, link)
+    return labels == 0
+
+
+@dataclass(frozen=True)
+class SupportRegion:
+    rect: Rect
+    cells: int  # occupied grid cells of the plane that the rectangle was fitted to
+    fill: float  # fraction of the rectangle covered by them
+
+
+def fit_support_rect(inliers_xy: np.ndarray, near_xy: np.ndarray, cell: float = 0.01,
+                     min_edge_fill: float = 0.5) -> SupportRegion:
+    """The support region: the connected piece of the plane's inliers (holes under objects filled) that
+    holds near_xy, as its minimum-area rectangle, with each side pulled in while less than min_edge_fill
+    of the cells along it are occupied (rounded corners, noise at the rim)."""
+    from scipy import ndimage
+
+    xy = np.asarray(inliers_xy, dtype=np.float64)
+    lo = xy.min(0) - 2 * cell
+    ij = np.floor((xy - lo) / cell).astype(np.int64)
+    shape = tuple(ij.max(0) + 3)
+    grid = np.zeros(shape, dtype=bool)
+    grid[ij[:, 0], ij[:, 1]] = True
+    grid = ndimage.binary_closing(grid, structure=np.ones((3, 3)), iterations=2)
+    grid = ndimage.binary_fill_holes(grid)
+    grid = ndimage.binary_opening(grid, structure=np.ones((3, 3)))
+    labels, count = ndimage.label(grid)
+    if count == 0:
+        raise ValueError("the support plane's inliers form no connected region")
+    near = np.floor((np.asarray(near_xy, dtype=np.float64).reshape(-1, 2) - lo) / cell).astype(np.int64)
+    inside = (near >= 0).all(1) & (near < shape).all(1)
+    hits = labels[near[inside, 0], near[inside, 1]]
+    hits = hits[hits > 0]
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    keep = int(np.bincount(hits).argmax()) if len(hits) else int(sizes.argmax())
+    region = labels == keep
+    cells = np.argwhere(region)
+    centres = lo + (cells + 0.5) * cell
+    rect = min_area_rect(centres)
+    # Pull in sides whose rim is mostly empty: measure occupancy along each side in the rect frame.
+    local = rect.local(centres)
+    lo_r, hi_r = -np.asarray(rect.size) / 2, np.asarray(rect.size) / 2
+    for _ in range(200):
+        moved = False
+        for axis in (0, 1):
+            other = 1 - axis
+            span = max(hi_r[other] - lo_r[other], cell)
+            inband = (local[:, other] >= lo_r[other]) & (local[:, other] <= hi_r[other])
+            for side in (0, 1):
+                edge = lo_r[axis] if side == 0 else hi_r[axis]
+                rim = inband & (np.abs(local[:, axis] - edge) <= cell)
+                if rim.sum() * cell < min_edge_fill * span and hi_r[axis] - lo_r[axis] > 4 * cell:
+                    if side == 0:
+                        lo_r[axis] += cell
+                    else:
+                        hi_r[axis] -= cell
+                    moved = True
+        if not moved:
+            break
+    mid = (lo_r + hi_r) / 2
+    center = np.asarray(rect.center) + rect.rotation @ mid
+    size = hi_r - lo_r + cell  # cell centres -> cell edges
+    rect = Rect((float(center[0]), float(center[1])), (float(size[0]), float(size[1])), rect.yaw_deg)
+    fill = float(rect.contains(centres).sum() * cell * cell / max(size[0] * size[1], 1e-12))
+    return SupportRegion(rect, int(region.sum()), fill)
+
+
+__all__ = ["LINK_DISTANCE_M", "Rect", "SupportRegion", "connected_components", "fit_support_rect", "main_component",
+           "min_area_rect"]
