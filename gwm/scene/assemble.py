@@ -264,6 +264,8 @@ def _image_support(config: SceneConfig, world: GaussianSplats, objects: np.ndarr
     (gwm/scene/observed.py); None when the filter is off."""
     if config.assembly.hull_filter != "images":
         return None
+    if not objects.any():
+        return np.ones(len(world), dtype=bool)
     from gwm.scene.observed import ViewCheckConfig, supported_by_images, view_evidence
     from gwm.scene.views import CaptureViewsError, load_capture_cameras, load_capture_images
 

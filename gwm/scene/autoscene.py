@@ -241,6 +241,8 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     from gwm.scene import assemble_scene
     from gwm.scene.config import parse_scene_config
 
+    out.parent.mkdir(parents=True, exist_ok=True)  # relative paths in the file resolve from there
+
     for o in found:  # provisional masses (assembly needs one); replaced by the hull's below
         o.mass = 1.0
     cfg = parse_scene_config(_toml_loads(text_for(found)), base_dir=out.parent, source_file=out)
@@ -256,7 +258,6 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     from gwm.scene.preview import write_preview
 
     preview = out.with_name(out.stem + "_preview.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
     result = InitResult(scene_file=out, preview=preview, plane_point=np.array([*support.center, plane_z]),
                         support=support, support_clearance=clearance, robot_position=robot, robot_yaw_deg=robot_yaw,
                         objects=found, warnings=warnings, skipped=skipped, scene=scene)

@@ -66,9 +66,14 @@ def min_area_rect(xy: np.ndarray) -> Rect:
     return Rect((float(cx), float(cy)), (float(w), float(h)), yaw)
 
 
-def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M) -> np.ndarray:
-    """(N,) component label per point; points closer than `link` (transitively) share a label.
-    Labels are ordered by size, largest first."""
+def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M, min_overlap: float = 0.25) -> np.ndarray:
+    """(N,) piece label per point (N,3) above a horizontal support; labels ordered by size, largest first.
+
+    Points closer than `link` (transitively) are one piece; then pieces of at least MIN_MERGE_POINTS that
+    overlap in plan and in height are one piece too (at least min_overlap of the smaller one's points lie in
+    the other's minimum-area footprint rectangle grown by `link`, within its height range): where the capture saw little,
+    an object's sides lose touch (the inside of a bowl behind its rim), and separate things on a support do
+    not overlap in plan."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components as cc
     from scipy.spatial import cKDTree
@@ -79,10 +84,43 @@ def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M) -> n
     pairs = cKDTree(points).query_pairs(link, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = cc(graph, directed=False)
+    labels = _merge_overlapping(points, labels, min_overlap, link)
     counts = np.bincount(labels)
     rank = np.empty_like(counts)
     rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
     return rank[labels]
+
+
+MIN_MERGE_POINTS = 5  # smaller pieces never merge (stray Gaussians stay strays)
+
+
+def _merge_overlapping(points: np.ndarray, labels: np.ndarray, min_overlap: float, link: float) -> np.ndarray:
+    counts = np.bincount(labels)
+    big = [k for k in np.argsort(-counts) if counts[k] >= MIN_MERGE_POINTS]
+    if len(big) < 2 or min_overlap <= 0:
+        return labels
+    members = {k: np.flatnonzero(labels == k) for k in big}
+    rects = {k: min_area_rect(points[members[k], :2]) for k in big}
+    zr = {k: (points[members[k], 2].min(), points[members[k], 2].max()) for k in big}
+    parent = {k: k for k in big}
+
+    def root(k):
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    for a_i, a in enumerate(big):
+        for b in big[a_i + 1:]:  # b is the smaller one
+            pb = points[members[b]]
+            within_height = (pb[:, 2] >= zr[a][0]) & (pb[:, 2] <= zr[a][1])
+            inside = rects[a].contains(pb[:, :2], margin=-link) & within_height
+            if inside.mean() >= min_overlap:
+                parent[root(b)] = root(a)
+    out = labels.copy()
+    for k in big:
+        out[members[k]] = root(k)
+    _, out = np.unique(out, return_inverse=True)
+    return out
 
 
 def main_component(points: np.ndarray, link: float = LINK_DISTANCE_M) -> np.ndarray:
@@ -150,7 +188,7 @@ def fit_support_rect(inliers_xy: np.ndarray, near_xy: np.ndarray, cell: float = 
             break
     mid = (lo_r + hi_r) / 2
     center = np.asarray(rect.center) + rect.rotation @ mid
-    size = hi_r - lo_r + cell  # cell centres -> cell edges
+    size = hi_r - lo_r  # between the outermost cell centres: cells on the rim hold the edge half a cell in, on average
     rect = Rect((float(center[0]), float(center[1])), (float(size[0]), float(size[1])), rect.yaw_deg)
     fill = float(rect.contains(centres).sum() * cell * cell / max(size[0] * size[1], 1e-12))
     return SupportRegion(rect, int(region.sum()), fill)

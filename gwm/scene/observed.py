@@ -18,10 +18,10 @@ Each pixel (residuals averaged over 3x3 pixels for pose and resampling error) is
 "Clearly" is relative to the view's median residual (max(margin_floor, margin_factor x median);
 wrong_factor for WRONG), so a poorer reconstruction is judged by its own standard.
 
-A judged Gaussian's centre, projected into a view, gets an *out* vote when its pixel is WRONG
-and it is visible there (not behind the rendered surface: a floater in front of an object is,
-the object's own surface behind it is not, and abstains); otherwise an *in* vote when its 3x3
-neighbourhood holds OBJECT, an *out* vote when all of it is BACKGROUND. It is kept when in >= min_inside x (in + out) and
+A judged Gaussian's centre, projected into a view, gets an *out* vote when its pixel is
+BACKGROUND, or WRONG and it is visible there (not behind the rendered surface: a floater in front
+of an object is, the object's own surface behind it is not, and abstains); otherwise an *in*
+vote when its 3x3 pixel neighbourhood holds OBJECT (a pixel of pose or resampling error). It is kept when in >= min_inside x (in + out) and
 out <= max_outside; with fewer than min_views votes, none of them out, nothing is known and it
 is kept. Gaussians
 the images never contradict stay, so a clean reconstruction loses nothing.
@@ -117,18 +117,13 @@ def image_votes(evidence: ViewEvidence, points: np.ndarray, config: ViewCheckCon
             continue
         cls = evidence.classes[k]
         any_object = np.zeros(len(j), bool)
-        all_background = np.ones(len(j), bool)
         for dy, dx in offsets:
-            c = cls[np.clip(row[j] + dy, 0, h - 1), np.clip(col[j] + dx, 0, wd - 1)]
-            any_object |= c == OBJECT
-            all_background &= c == BACKGROUND
+            any_object |= cls[np.clip(row[j] + dy, 0, h - 1), np.clip(col[j] + dx, 0, wd - 1)] == OBJECT
         centre = cls[row[j], col[j]]
         d = evidence.depth[k][row[j], col[j]]
         visible = (d <= 0) | (z[k, j] <= d + config.depth_tolerance * (1.0 + z[k, j]))  # tolerance: 5 mm + 0.5%
-        contradicted = (centre == WRONG) & visible
-        inside = any_object & ~contradicted
-        out = contradicted | (~any_object & all_background)
-        n_in[j[inside]] += 1
+        out = (centre == BACKGROUND) | ((centre == WRONG) & visible)
+        n_in[j[any_object & ~out]] += 1
         n_out[j[out]] += 1
     return n_in, n_out
 
