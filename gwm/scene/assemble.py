@@ -19,8 +19,13 @@ Steps (see gwm/scene/config.py for the frames):
    With hull_sigma > 0 the hull also spans each hull Gaussian's ellipsoid out to that many std
    along its axes (centre-only hulls of a coarse splat are too small by about a Gaussian's
    size), and those points are carved too. All Gaussians stay in the rendered object.
+   Without masks (what `gwm scene init` writes): hull_filter = "images" keeps only hull
+   Gaussians the capture's own images support (render-and-compare against the capture's
+   cameras, gwm/scene/observed.py), and link_distance > 0 keeps the crop's largest connected
+   piece (gwm/scene/clusters.py: the same notion of "one object" init uses).
 6. support collider: a box `thickness` thick whose top face is the plane, spanning the
-   plane's inliers (1st-99th percentile) unless support_center/size are given.
+   plane's inliers (1st-99th percentile) unless support_center/size are given, turned by
+   support_yaw_deg.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -187,11 +187,13 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     try:
         region = fit_support_rect(means[on_plane, :2], gaze_w[:2])
     except ValueError as e:
-        raise SceneConfigError(f"{splat}: no support region: {e}; capture the counter top with more of it in view") from e
+        raise SceneConfigError(f"{splat}: no support region: {e}; capture the counter top with more of it in "
+                               "view") from e
     support = region.rect
     if min(support.size) < 0.15:
         raise SceneConfigError(f"{splat}: the support surface found is only {support.size[0]:.2f} x "
-                               f"{support.size[1]:.2f} m; capture the whole counter top (and check the capture's scale)")
+                               f"{support.size[1]:.2f} m; capture the whole counter top (and check the capture's "
+                               "scale)")
 
     # 4. objects
     above = (height > clearance) & (height < config.max_object_height) & support.contains(means[:, :2])
@@ -236,8 +238,9 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
         o.name = f"object_{k}"
 
     # 6. assemble what the file says; masses from the hulls
-    text_for = lambda objs: scene_toml(out, splat, transforms, plane, support, clearance, robot, robot_yaw,  # noqa: E731
-                                       objs, config, scale)
+    def text_for(objs):
+        return scene_toml(out, splat, transforms, plane, support, clearance, robot, robot_yaw, objs, config, scale)
+
     from gwm.scene import assemble_scene
     from gwm.scene.config import parse_scene_config
 

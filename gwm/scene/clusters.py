@@ -70,10 +70,10 @@ def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M, min_
     """(N,) piece label per point (N,3) above a horizontal support; labels ordered by size, largest first.
 
     Points closer than `link` (transitively) are one piece; then pieces of at least MIN_MERGE_POINTS that
-    overlap in plan and in height are one piece too (at least min_overlap of the smaller one's points lie in
-    the other's minimum-area footprint rectangle grown by `link`, within its height range): where the capture saw little,
-    an object's sides lose touch (the inside of a bowl behind its rim), and separate things on a support do
-    not overlap in plan."""
+    overlap in plan and in height are one piece too (at least min_overlap of the smaller one's points lie
+    in the other's minimum-area footprint rectangle grown by `link`, within its height range): where the
+    capture saw little, an object's sides lose touch (the inside of a bowl behind its rim), and separate
+    things on a support do not overlap in plan."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components as cc
     from scipy.spatial import cKDTree

@@ -21,10 +21,10 @@ wrong_factor for WRONG), so a poorer reconstruction is judged by its own standar
 A judged Gaussian's centre, projected into a view, gets an *out* vote when its pixel is
 BACKGROUND, or WRONG and it is visible there (not behind the rendered surface: a floater in front
 of an object is, the object's own surface behind it is not, and abstains); otherwise an *in*
-vote when its 3x3 pixel neighbourhood holds OBJECT (a pixel of pose or resampling error). It is kept when in >= min_inside x (in + out) and
-out <= max_outside; with fewer than min_views votes, none of them out, nothing is known and it
-is kept. Gaussians
-the images never contradict stay, so a clean reconstruction loses nothing.
+vote when its 3x3 pixel neighbourhood holds OBJECT (a pixel of pose or resampling error). It is
+kept when in >= min_inside x (in + out) and out <= max_outside; with fewer than min_views votes,
+none of them out, nothing is known and it is kept. Gaussians the images never contradict stay,
+so a clean reconstruction loses nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ViewCheckConfig:
     margin_floor: float = 0.03  # residual difference (mean abs RGB, 0..1) that counts as evidence
     margin_factor: float = 2.0  # ... or this many times the view's median residual, if larger
     wrong_factor: float = 4.0  # WRONG: the full render's residual above this many times the median (>= 2 floors)
-    depth_tolerance: float = 0.005  # m (+0.5% of the distance): a Gaussian farther behind the rendered surface is hidden
+    depth_tolerance: float = 0.005  # m (+0.5% of the distance): farther behind the rendered surface is hidden
     min_inside: float = 0.75  # keep a Gaussian with in-votes in this fraction of its votes ...
     max_outside: int = 3  # ... and at most this many out-votes
     min_views: int = 3  # fewer votes than this: nothing is known, keep it

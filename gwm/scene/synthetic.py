@@ -215,5 +215,5 @@ def write_synthetic_capture(splats: GaussianSplats, out_dir, cameras, metric: bo
     return out
 
 
-__all__ = ["BoxTruth", "DEFAULT_BOXES", "make_tabletop", "scene_toml_for", "splat_from_ground_truth", "front_orbit_cameras",
-           "write_synthetic_capture"]
+__all__ = ["BoxTruth", "DEFAULT_BOXES", "make_tabletop", "scene_toml_for", "splat_from_ground_truth",
+           "front_orbit_cameras", "write_synthetic_capture"]

@@ -97,7 +97,8 @@ def capture_metadata(cameras: str | Path) -> dict:
     try:
         return json.loads(tf.read_text()).get("gwm", {}) or {}
     except (OSError, json.JSONDecodeError) as e:
-        raise CaptureViewsError(f"{tf}: cannot read the capture's transforms.json ({e}); re-run `gwm capture run`") from e
+        raise CaptureViewsError(f"{tf}: cannot read the capture's transforms.json ({e}); re-run "
+                                "`gwm capture run`") from e
 
 
 METRIC_CUES = ("a printed ArUco marker of known size lying on the counter (--marker-size), a known length "
