@@ -138,7 +138,8 @@ def score(scene, result, gt: dict, world_from_truth: np.ndarray, truth_scale: fl
         lo, hi = local.min(0), local.max(0)
         centre = t["origin"] + t["rot"] @ ((lo + hi) / 2)
         dist = float(np.linalg.norm(centre[:2] - base[:2, 3]))
-        objects.append({"truth": t["name"], "found": f["name"], "centre_err_m": float(np.linalg.norm(centre - t["center"])),
+        objects.append({"truth": t["name"], "found": f["name"],
+                        "centre_err_m": float(np.linalg.norm(centre - t["center"])),
                         "extent_err_m": ((hi - lo) - t["size"]).tolist(), "size_true_m": t["size"].tolist(),
                         "robot_distance_m": dist, "in_reach": dist <= PANDA_REACH_M,
                         "in_task_workspace": bool(workspace.in_reach(centre[:2]))})
@@ -177,11 +178,11 @@ def passed(s: dict) -> dict:
 def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
     print(f"\n== {sample}: capture frame vs reference poses (robust similarity over {frame['cameras']} cameras, "
           f"{frame['outlier_cameras']} outliers)")
-    print(f"   scale error {frame['scale_error_pct']:+.3f} %, up error {frame['up_error_deg']:.3f} deg, camera residual "
-          f"median {frame['camera_residual_cm_median']:.3f} cm / {frame['camera_rotation_deg_median']:.3f} deg")
+    print(f"   scale error {frame['scale_error_pct']:+.3f} %, up error {frame['up_error_deg']:.3f} deg, "
+          f"camera residual median {frame['camera_residual_cm_median']:.3f} cm / {frame['camera_rotation_deg_median']:.3f} deg")
     sup = s["support"]
-    print(f"== support: height error {sup['height_err_m'] * 1000:+.1f} mm, centre error {sup['centre_err_m'] * 1000:.1f} mm, "
-          f"size error {np.round(np.asarray(sup['size_err_m']) * 1000, 1).tolist()} mm (true {sup['size_true_m']} m)")
+    print(f"== support: height error {sup['height_err_m'] * 1000:+.1f} mm, centre error "
+          f"{sup['centre_err_m'] * 1000:.1f} mm, size error {np.round(np.asarray(sup['size_err_m']) * 1000, 1).tolist()} mm (true {sup['size_true_m']} m)")
     print(f"== objects: {s['found']} found, {s['present']} present, missed {s['missed'] or 'none'}, "
           f"invented {s['invented'] or 'none'}")
     head = (f"{'truth':<12}{'found':<10}{'centre err mm':>14}{'extent err mm (x, y, z)':>28}{'robot m':>9}"
@@ -266,7 +267,8 @@ def main(argv=None) -> int:
                     help="sample folder with ground_truth.json")
     ap.add_argument("--capture", type=Path, help="capture folder (default datasets/outputs/<sample>/capture)")
     ap.add_argument("--splat", type=Path, help="splat PLY (default datasets/outputs/<sample>/reconstruct/splat.ply)")
-    ap.add_argument("--make-inputs", choices=("images", "video"), help="capture + reconstruct the sample into OUT first")
+    ap.add_argument("--make-inputs", choices=("images", "video"),
+                    help="capture + reconstruct the sample into OUT first")
     ap.add_argument("--out", type=Path, help="output folder (default datasets/outputs/bench_scene/<sample>)")
     args = ap.parse_args(argv)
 

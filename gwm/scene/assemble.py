@@ -336,12 +336,22 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
     if asm.link_distance > 0:  # the crop's largest connected piece is the object; the rest is nearby clutter
         from gwm.scene.clusters import main_component
 
+        linkable = opac >= asm.link_min_opacity  # fainter Gaussians may link an object's sides, not shape its hull
+        if supported is not None:
+            linkable &= supported
+        idx = np.flatnonzero(linkable)
+        in_main = np.zeros(len(means), dtype=bool)
+        in_main[idx[main_component(means[idx], asm.link_distance)]] = True
+        filter_stats["unlinked"] = int((use & ~in_main).sum())
+        if (use & in_main).sum() >= 4:
+            use &= in_main
+        from gwm.scene.clusters import skirt
+
         idx = np.flatnonzero(use)
-        main = main_component(means[idx], asm.link_distance)
-        filter_stats["unlinked"] = int((~main).sum())
-        if main.sum() >= 4:
-            use = np.zeros(len(means), dtype=bool)
-            use[idx[main]] = True
+        base = skirt(means[idx], plane.signed_distance(means[idx]), asm.support_clearance)
+        filter_stats["skirt"] = int(base.sum())
+        if (~base).sum() >= 4:
+            use[idx[base]] = False
     pts = _hull_points(part, use, asm.hull_sigma)
     if views is not None and spec.mask_id is not None and asm.hull_sigma > 0:
         ends = pts[int(use.sum()):]

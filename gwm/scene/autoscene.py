@@ -6,20 +6,22 @@ Output: a commented scene.toml a user can read and edit, and a preview PNG next 
 
 1. Support plane: RANSAC over opaque Gaussian centres below the point the capture's cameras
    look at (the highest horizontal plane with a fair share of the inliers: a counter, not the
-   floor under it). The scene is levelled about it (as assembly does).
+   floor under it; layers of one noisy surface count once), refitted on the band around it. The
+   scene is levelled about it (as assembly does).
 2. Its noise band: how far the plane's own Gaussians scatter above it (median + 3 robust std
    of their heights); anything lower is table, not object (assembly.support_clearance).
 3. Support region: the plane's inliers as an occupancy grid, holes under objects filled, the
    piece under the cameras' gaze, its minimum-area rectangle (oriented by the data).
-4. Objects: Gaussians above the noise band over the support (opacity >= hull_min_opacity),
-   kept only where the capture's images show an object (render-and-compare silhouettes,
+4. Objects: Gaussians above the noise band over the support (opacity >= link_min_opacity to
+   link pieces, >= hull_min_opacity to shape hulls), kept only where the capture's images show an
+   object (render-and-compare silhouettes,
    gwm/scene/observed.py: floaters and blobs the images contradict are dropped), split into
    connected pieces (gwm/scene/clusters.py). Pieces too small are specks; pieces larger than an
    object (a wall, a shelf) are reported and skipped. An oriented box per piece (min-area
    rectangle of its footprint) with a margin is the crop box.
-5. Robot: a Franka Panda base at the support's edge, facing across it: the side the capture was
-   taken from is preferred (people stand there), then the placement that puts the most objects
-   in the tasks' workspace and the nearest farthest object. Objects out of the Panda's reach
+5. Robot: a Franka Panda base at the support's edge, facing across it, where no wall stands: the
+   side the capture was taken from is preferred (people stand there), then the placement that puts
+   the most objects in the tasks' workspace and the nearest farthest object. Objects out of the Panda's reach
    are an error (or a warning with allow_unreachable).
 6. Assembly runs on the result (same code as `gwm scene assemble`, [assembly] hull_filter =
    "images"): masses = hull volume x DENSITY_PRIOR_KG_M3; frictions = the scene file defaults.
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.scene.clusters import LINK_DISTANCE_M, Rect, connected_components, fit_support_rect, min_area_rect
+from gwm.scene.clusters import LINK_DISTANCE_M, Rect, connected_components, fit_support_rect, min_area_rect, skirt
 from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError
 from gwm.scene.observed import ViewCheckConfig
 
@@ -54,14 +56,22 @@ PANDA_REACH_M = 0.855
 TASK_REACH_M = (0.36, 0.62)
 TASK_BEARING_DEG = 50.0
 ROBOT_STANDOFF_M = 0.10  # base axis behind the support's edge (the Panda's base is ~0.2 m across)
+ROBOT_CLEARANCE_M = 0.25  # no wall or furniture this close to the base axis (the base and the arm's first links)
+# A piece taller than 0.2 m and more than 4 times taller than its footprint is wide is a strip of a wall or a
+# pole seen through the image check, not a graspable thing (a 0.7 l bottle: 0.25 m tall, 0.07 m wide).
+SLENDER_MIN_HEIGHT_M = 0.2
+SLENDER_RATIO = 4.0
 PLANE_MIN_OPACITY = 0.5  # as in assembly: Gaussians that vote for the plane
+PLANE_SAME_SURFACE_M = 0.05  # horizontal planes closer than this are one surface's noise layers
+PLANE_REFIT_BAND_M = 0.01  # the plane is refitted on all opaque Gaussians this close to it
 
 
 @dataclass(frozen=True)
 class InitConfig:
     scale: float | None = None  # metres per capture unit; None: the capture must be metric
     plane_threshold: float = 0.005  # RANSAC inlier distance (m)
-    hull_min_opacity: float = 0.2  # fainter Gaussians never shape an object (haze)
+    hull_min_opacity: float = 0.2  # fainter Gaussians never shape an object's hull (haze)
+    link_min_opacity: float = 0.1  # ... but from this opacity they link its pieces (the walls of a low tray)
     link_distance: float = LINK_DISTANCE_M  # Gaussians closer than this belong to one object (closer objects merge)
     min_object_gaussians: int = 20  # smaller pieces are specks
     min_object_size: float = 0.02  # m, largest side of an object's box
@@ -197,7 +207,7 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
 
     # 4. objects
     above = (height > clearance) & (height < config.max_object_height) & support.contains(means[:, :2])
-    candidates = above & (opac >= config.hull_min_opacity)
+    candidates = above & (opac >= config.link_min_opacity)
     if candidates.sum() < config.min_object_gaussians:
         raise SceneConfigError(_empty_message(splat, int(candidates.sum()), support, config))
     # structures first, whole (a wall the image check would cut into object-sized pieces): they stay background
@@ -218,7 +228,20 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     idx = np.flatnonzero(candidates & ~structure)
     agreed = idx[supported_by_images(evidence, means[idx], config.check)]
     found, pieces = [], []
-    for members, rect, top in _pieces(agreed, means, height, config):
+    from scipy.spatial import cKDTree
+
+    walls = cKDTree(means[structure]) if structure.any() else None
+    for members, _, _ in _pieces(agreed, means, height, config):
+        near_wall = walls is not None and np.isfinite(
+            walls.query(means[members], distance_upper_bound=config.link_distance)[0]).any()
+        if near_wall:
+            continue  # what the image check cut off a structure is still that structure
+        members = members[opac[members] >= config.hull_min_opacity]  # what shapes the hull
+        members = members[~skirt(means[members], height[members], clearance)]
+        if len(members) < 4:
+            continue
+        rect = min_area_rect(means[members, :2])
+        top = float(height[members].max())
         if _structure(rect, top, support, config):
             continue
         pieces.append(members)
@@ -284,7 +307,7 @@ def gaze_point(world_from_cam: np.ndarray) -> np.ndarray:
 
 
 def _find_plane(means, opac, world_from_cam, gaze, config: InitConfig, splat: Path):
-    from gwm.scene.plane import find_support_plane
+    from gwm.scene.plane import find_support_plane, refine_plane
 
     dist = np.median(np.linalg.norm(world_from_cam[:, :3, 3] - gaze, axis=1))
     radius = max(1.0, 1.5 * dist)  # the plane's votes: opaque Gaussians around the gaze point, below it
@@ -294,7 +317,9 @@ def _find_plane(means, opac, world_from_cam, gaze, config: InitConfig, splat: Pa
         raise SceneConfigError(f"{splat}: only {len(pts)} opaque Gaussians below and around where the cameras look; "
                                "no support plane to find. Check the capture is Z-up and shows the counter top")
     try:
-        plane = find_support_plane(pts, config.plane_threshold, 15.0, select="highest", seed=0)
+        plane = find_support_plane(pts, config.plane_threshold, 15.0, select="highest", seed=0,
+                                   min_separation=PLANE_SAME_SURFACE_M)
+        plane = refine_plane(pts, plane, PLANE_REFIT_BAND_M)
     except ValueError as e:
         raise SceneConfigError(f"{splat}: no horizontal support plane ({e}); capture the counter top from above, or "
                                "check that the capture is Z-up") from e
@@ -339,6 +364,8 @@ def _structure(rect: Rect, top: float, support: Rect, config: InitConfig) -> str
     edge = np.asarray(support.size) / 2 - np.abs(support.local(np.asarray(rect.center)[None])[0])
     if edge.min() < config.rim_margin:
         return "stands on the support's edge (a wall or the rim)"
+    if top > SLENDER_MIN_HEIGHT_M and top > SLENDER_RATIO * max(rect.size):
+        return f"is over {SLENDER_RATIO:g} times taller than wide (a strip of wall, a pole)"
     return ""
 
 
@@ -374,13 +401,14 @@ def place_robot(support: Rect, objects: list[FoundObject], camera_xy: np.ndarray
                 height: np.ndarray, opac: np.ndarray, allow_unreachable: bool = False, step: float = 0.02
                 ) -> tuple[np.ndarray, float, list[str]]:
     """Base xy and yaw (deg) of the Panda: on a side of the support, ROBOT_STANDOFF_M behind its edge,
-    facing across it. Preference, in order: a free spot (no wall or furniture there), the most objects
-    in the tasks' workspace, every object in reach, the side the capture was taken from, the nearest
-    farthest object. Fills each object's distance_to_robot and bearing_deg."""
+    facing across it. Preference, in order: a free spot (no wall or furniture within ROBOT_CLEARANCE_M),
+    every object in reach, the side the capture was taken from (people stand there), the most objects
+    in the tasks' workspace, the nearest farthest object. Fills each object's distance_to_robot and
+    bearing_deg."""
     centres = np.array([o.box.center for o in objects])
     cam_dir = camera_xy.mean(0) - np.asarray(support.center)
     cam_dir = cam_dir / max(np.linalg.norm(cam_dir), 1e-9)
-    tall = (height > 0.05) & (height < 0.8) & (opac >= PLANE_MIN_OPACITY)
+    tall = (height > 0.05) & (height < 0.8) & (opac >= PLANE_MIN_OPACITY)  # walls, furniture: no room for a robot
     from scipy.spatial import cKDTree
 
     tree = cKDTree(means[tall, :2]) if tall.any() else None
@@ -390,14 +418,14 @@ def place_robot(support: Rect, objects: list[FoundObject], camera_xy: np.ndarray
         side = float(normal @ cam_dir)
         for t in np.arange(-length / 2, length / 2 + 1e-9, step):
             base = mid + tangent * t + normal * ROBOT_STANDOFF_M
-            blocked = tree is not None and len(tree.query_ball_point(base, 0.12)) > 20
+            blocked = tree is not None and len(tree.query_ball_point(base, ROBOT_CLEARANCE_M)) > 20
             rel = centres - base
             r = np.linalg.norm(rel, axis=1)
             facing = -normal
             bearing = np.degrees(np.arctan2(facing[0] * rel[:, 1] - facing[1] * rel[:, 0], rel @ facing))
             in_task = (r >= TASK_REACH_M[0]) & (r <= TASK_REACH_M[1]) & (np.abs(bearing) <= TASK_BEARING_DEG)
             in_reach = r <= PANDA_REACH_M
-            key = (not blocked, int(in_task.sum()), int(in_reach.sum()), round(side, 3), -float(r.max()))
+            key = (not blocked, int(in_reach.sum()), round(side, 3), int(in_task.sum()), -float(r.max()))
             if best_key is None or key > best_key:
                 best_key = key
                 best = (base, math.degrees(math.atan2(facing[1], facing[0])), r, bearing, in_task, in_reach)
@@ -512,6 +540,7 @@ def scene_toml(out: Path, splat: Path, transforms: Path, plane, support: Rect, c
         f'cameras = "{_rel(transforms, base)}"',
         f"link_distance = {_num(config.link_distance, 4)}                  # an object is the crop's largest "
         "connected piece",
+        f"link_min_opacity = {_num(config.link_min_opacity, 3)}",
         "",
         f"# Objects: named object_0.. left to right as the robot sees them; rename freely. mass = hull volume x "
         f"{config.density:g} kg/m^3",

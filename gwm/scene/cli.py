@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Scene files: write one from a capture (init), assemble it into a USD with bodies and colliders.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Scene files: write one from a capture (init), assemble one into a USD with bodies and "
+                       "colliders.", no_args_is_help=True)
 
 
 def summary(scene) -> str:

@@ -129,6 +129,34 @@ def main_component(points: np.ndarray, link: float = LINK_DISTANCE_M) -> np.ndar
     return labels == 0
 
 
+def skirt(points: np.ndarray, height: np.ndarray, clearance: float, slab: float = 0.01, tolerance: float = 0.01
+          ) -> np.ndarray:
+    """Flags the support's noise stuck to an object's base: points in the lowest `slab` above the clearance that
+    stand more than `tolerance` outside (in plan) the footprint of the object's points in the slab above.
+    A thing resting on a support is not wider at its very bottom than just above it."""
+    from matplotlib.path import Path as PolyPath
+    from scipy.spatial import ConvexHull, QhullError
+
+    low = height <= clearance + slab
+    above = (height > clearance + slab) & (height <= clearance + 3 * slab)
+    if low.sum() == 0 or above.sum() < 3:
+        return np.zeros(len(points), dtype=bool)
+    xy = points[above, :2]
+    try:
+        ring = xy[ConvexHull(xy).vertices]
+    except QhullError:  # all in a line
+        return np.zeros(len(points), dtype=bool)
+    q = points[low, :2]
+    a, b = ring, np.roll(ring, -1, axis=0)  # polygon edges a -> b
+    ab = b - a
+    t = np.clip(np.einsum("pej,ej->pe", q[:, None, :] - a[None], ab) / np.maximum((ab * ab).sum(1), 1e-18), 0, 1)
+    dist = np.linalg.norm(q[:, None, :] - (a[None] + t[..., None] * ab[None]), axis=2).min(1)
+    outside = ~PolyPath(ring).contains_points(q) & (dist > tolerance)
+    out = np.zeros(len(points), dtype=bool)
+    out[low] = outside
+    return out
+
+
 @dataclass(frozen=True)
 class SupportRegion:
     rect: Rect
@@ -195,4 +223,4 @@ def fit_support_rect(inliers_xy: np.ndarray, near_xy: np.ndarray, cell: float = 
 
 
 __all__ = ["LINK_DISTANCE_M", "Rect", "SupportRegion", "connected_components", "fit_support_rect", "main_component",
-           "min_area_rect"]
+           "min_area_rect", "skirt"]

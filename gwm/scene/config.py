@@ -51,7 +51,8 @@ Example (every key shown; most are optional):
     snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
     hull_filter = "images"           # "none" | "images": hull Gaussians must agree with the capture's images
     cameras = "transforms.json"      # the capture (transforms.json, poses in the splat's input frame) for "images"
-    link_distance = 0.02             # >0: the hull is the largest piece of the crop whose Gaussians link closer than this
+    link_distance = 0.02             # >0: the hull is the crop's largest piece (Gaussians linked closer than this)
+    link_min_opacity = 0.1           # Gaussians this opaque link a piece (the hull still takes hull_min_opacity)
     [masks]                          # optional: per-frame instance masks carve the hulls (space carving)
     cameras = "transforms.json"      # nerfstudio transforms.json whose poses are in the splat's input frame
     dir = "masks"                    # id masks named like the images (default: each frame's mask_path)
@@ -181,6 +182,7 @@ class AssemblySpec:
     hull_filter: str = "none"
     cameras: Path | None = None
     link_distance: float = 0.0
+    link_min_opacity: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
 
     asm = r.table(data, "assembly")
     r.keys(asm, "assembly", ["com", "hull_min_opacity", "hull_outlier_std", "hull_sigma", "support_clearance",
-                              "snap_to_support", "seed", "hull_filter", "cameras", "link_distance"])
+                              "snap_to_support", "seed", "hull_filter", "cameras", "link_distance", "link_min_opacity"])
     hull_filter = r.choice(asm, "assembly.hull_filter", ("none", "images"), "none")
     cameras = None
     if "cameras" in asm:
@@ -348,6 +350,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         hull_filter=hull_filter,
         cameras=cameras,
         link_distance=r.number(asm, "assembly.link_distance", minimum=0.0, maximum=0.2, default=0.0),
+        link_min_opacity=r.number(asm, "assembly.link_min_opacity", minimum=0.0, maximum=1.0, default=0.1),
     )
 
     masks = None

@@ -22,8 +22,8 @@ A judged Gaussian's centre, projected into a view, gets an *out* vote when its p
 BACKGROUND, or WRONG and it is visible there (not behind the rendered surface: a floater in front
 of an object is, the object's own surface behind it is not, and abstains); otherwise an *in*
 vote when its 3x3 pixel neighbourhood holds OBJECT (a pixel of pose or resampling error). It is
-kept when in >= min_inside x (in + out) and out <= max_outside; with fewer than min_views votes,
-none of them out, nothing is known and it is kept. Gaussians the images never contradict stay,
+kept when in >= min_inside x (in + out); with fewer than min_views votes it is kept unless one of
+them is out. Gaussians the images never contradict stay,
 so a clean reconstruction loses nothing.
 """
 
@@ -46,8 +46,7 @@ class ViewCheckConfig:
     margin_factor: float = 2.0  # ... or this many times the view's median residual, if larger
     wrong_factor: float = 4.0  # WRONG: the full render's residual above this many times the median (>= 2 floors)
     depth_tolerance: float = 0.005  # m (+0.5% of the distance): farther behind the rendered surface is hidden
-    min_inside: float = 0.75  # keep a Gaussian with in-votes in this fraction of its votes ...
-    max_outside: int = 3  # ... and at most this many out-votes
+    min_inside: float = 0.75  # keep a Gaussian with in-votes in at least this fraction of its votes
     min_views: int = 3  # fewer votes than this: nothing is known, keep it
 
 
@@ -133,8 +132,8 @@ def supported_by_images(evidence: ViewEvidence, points: np.ndarray, config: View
     """Keep-flag per point: the images show an object where it projects, and never clearly contradict it."""
     n_in, n_out = image_votes(evidence, points, config)
     votes = n_in + n_out
-    ok = (n_in >= config.min_inside * votes) & (n_out <= config.max_outside)
-    return ok | ((votes < config.min_views) & (n_out == 0))
+    ok = n_in >= config.min_inside * votes
+    return np.where(votes < config.min_views, n_out == 0, ok)
 
 
 __all__ = ["ViewCheckConfig", "ViewEvidence", "view_evidence", "image_votes", "supported_by_images", "OBJECT",

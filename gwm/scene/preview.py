@@ -2,7 +2,8 @@
 
 Left: top view (the splat's Gaussians, the support rectangle, each object's box and hull with its
 name, the robot base, its reach circle and the tasks' workspace). Right: one capture image with
-the same boxes, the support rectangle and the robot projected through that view's camera.
+the same boxes, the support rectangle, the robot's base and the tasks' workspace projected
+through that view's camera.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
     top.set_aspect("equal")
     top.set_xlabel("x (m)")
     top.set_ylabel("y (m)")
-    top.legend(loc="upper right", fontsize=8, framealpha=0.85)
+    top.legend(loc="lower left", fontsize=8, framealpha=0.85)
     top.set_title(f"top view: {len(result.objects)} objects, support {result.support.size[0]:.2f} x "
                   f"{result.support.size[1]:.2f} m")
     # capture view -------------------------------------------------------------------------------
@@ -133,18 +134,22 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
         if z[0, 0] > 0:
             cam.annotate(o.name, (u[0, 0], v[0, 0] - 6), color="white", fontsize=9, ha="center", va="bottom",
                          weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc=c, ec="none", alpha=0.85))
-    polyline(_reach_ring(result, PANDA_REACH_M), color="#dddddd", lw=1, ls="--")
     polyline(_task_sector(result), color="#ffbf00", lw=1.5)
-    base = np.array([result.robot_position, result.robot_position + [0, 0, 0.3]])
-    polyline(base, color="black", lw=5)
+    disc = _reach_ring(result, 0.08, 32)  # the robot's base footprint, and an arrow the way it faces
+    u, v, z = one(disc)
+    if (z > 0.02).all():
+        cam.fill(u[0], v[0], color="black", alpha=0.75)
+    yaw = math.radians(result.robot_yaw_deg)
+    ahead = result.robot_position + 0.2 * np.array([math.cos(yaw), math.sin(yaw), 0.0])
+    polyline(np.array([result.robot_position, ahead]), color="black", lw=2.5)
     u, v, z = one(result.robot_position[None])
     if z[0, 0] > 0:
-        cam.annotate("robot", (u[0, 0], v[0, 0] + 8), color="white", ha="center", va="top", fontsize=9,
+        cam.annotate("robot", (u[0, 0], v[0, 0] + 12), color="white", ha="center", va="top", fontsize=9,
                      weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc="black", ec="none", alpha=0.8))
     cam.set_xlim(0, cams.width)
     cam.set_ylim(cams.height, 0)
     cam.set_axis_off()
-    cam.set_title(f"capture view {cams.image_paths[k].name}: boxes, support (dashed), robot and its workspace")
+    cam.set_title(f"capture view {cams.image_paths[k].name}: boxes, support (dashed), robot, tasks' workspace")
     fig.tight_layout()
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
