@@ -101,16 +101,17 @@ def capture_metadata(cameras: str | Path) -> dict:
                                 "`gwm capture run`") from e
 
 
-METRIC_CUES = ("a printed ArUco marker of known size lying on the counter (--marker-size), a known length "
-               "(--known-length, or the table's measured --table-width/--table-depth), or metric phone poses "
-               "(an ARKit/ARCore export such as Record3D or Polycam, --metric-input)")
+METRIC_CUES = ("a printed ArUco marker of known size lying on the counter (--marker-size METRES), a known length "
+               "(two points marked in 2+ frames: --length-view ... --length-metres M, or the table's measured "
+               "--table-width / --table-depth), or metric phone poses (an ARKit/ARCore export such as Record3D or "
+               "Polycam, --metric-input)")
 
 
 def require_metric_capture(cameras: str | Path, scale: float | None) -> None:
     """Stop a non-metric capture before it reaches physics, unless the user gave an explicit scale.
 
     Reads transforms.json's gwm.scale_is_metric (written by `gwm capture run`). One small function so
-    gwm.capture's own check can replace it."""
+    gwm.capture's own check (gwm.capture.metric.require_metric, branch `capture`) can replace its body."""
     from gwm.scene.config import SceneConfigError
 
     if scale is not None:
