@@ -143,9 +143,9 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
     ahead = result.robot_position + 0.2 * np.array([math.cos(yaw), math.sin(yaw), 0.0])
     polyline(np.array([result.robot_position, ahead]), color="black", lw=2.5)
     u, v, z = one(result.robot_position[None])
-    if z[0, 0] > 0:
-        cam.annotate("robot", (u[0, 0], v[0, 0] + 12), color="white", ha="center", va="top", fontsize=9,
-                     weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc="black", ec="none", alpha=0.8))
+    if z[0, 0] > 0:  # label above the base: it often stands near the image's lower edge
+        cam.annotate("robot", (u[0, 0], min(v[0, 0], cams.height) - 14), color="white", ha="center", va="bottom",
+                     fontsize=9, weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc="black", ec="none", alpha=0.8))
     cam.set_xlim(0, cams.width)
     cam.set_ylim(cams.height, 0)
     cam.set_axis_off()
