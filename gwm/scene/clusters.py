@@ -73,7 +73,9 @@ def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M, min_
     overlap in plan and in height are one piece too (at least min_overlap of the smaller one's points lie
     in the other's minimum-area footprint rectangle grown by `link`, within its height range): where the
     capture saw little, an object's sides lose touch (the inside of a bowl behind its rim), and separate
-    things on a support do not overlap in plan."""
+    things on a support do not overlap in plan. Last, pieces closer than 2 x link whose tops are within
+    RIM_TOLERANCE_M of each other are one piece: the walls of a low open container (a tray), whose floor
+    lies in the support's noise band, come apart where the capture saw them thinly; its rim is one height."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components as cc
     from scipy.spatial import cKDTree
@@ -85,6 +87,7 @@ def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M, min_
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, labels = cc(graph, directed=False)
     labels = _merge_overlapping(points, labels, min_overlap, link)
+    labels = _merge_rims(points, labels, link)
     counts = np.bincount(labels)
     rank = np.empty_like(counts)
     rank[np.argsort(-counts, kind="stable")] = np.arange(len(counts))
@@ -115,6 +118,46 @@ def _merge_overlapping(points: np.ndarray, labels: np.ndarray, min_overlap: floa
             within_height = (pb[:, 2] >= zr[a][0]) & (pb[:, 2] <= zr[a][1])
             inside = rects[a].contains(pb[:, :2], margin=-link) & within_height
             if inside.mean() >= min_overlap:
+                parent[root(b)] = root(a)
+    out = labels.copy()
+    for k in big:
+        out[members[k]] = root(k)
+    _, out = np.unique(out, return_inverse=True)
+    return out
+
+
+RIM_TOLERANCE_M = 0.01
+
+
+def _merge_rims(points: np.ndarray, labels: np.ndarray, link: float) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    counts = np.bincount(labels)
+    big = [k for k in np.argsort(-counts) if counts[k] >= MIN_MERGE_POINTS]
+    if len(big) < 2:
+        return labels
+    members = {k: np.flatnonzero(labels == k) for k in big}
+    top = {k: points[members[k], 2].max() for k in big}
+    lo = {k: points[members[k]].min(0) for k in big}
+    hi = {k: points[members[k]].max(0) for k in big}
+    trees = {}
+    parent = {k: k for k in big}
+
+    def root(k):
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    gap = 2 * link
+    for i, a in enumerate(big):
+        for b in big[i + 1:]:
+            if abs(top[a] - top[b]) > RIM_TOLERANCE_M or root(a) == root(b):
+                continue
+            if np.any(lo[b] - hi[a] > gap) or np.any(lo[a] - hi[b] > gap):  # boxes apart: points are too
+                continue
+            if a not in trees:
+                trees[a] = cKDTree(points[members[a]])
+            if trees[a].query(points[members[b]], distance_upper_bound=gap)[0].min() < gap:
                 parent[root(b)] = root(a)
     out = labels.copy()
     for k in big:

@@ -258,3 +258,26 @@ def test_support_rectangle_follows_a_turned_table_with_holes():
     assert r.yaw_deg == pytest.approx(25.0, abs=1.0)
     np.testing.assert_allclose(r.center, [0.3, -0.2], atol=0.01)
     np.testing.assert_allclose(r.size, [1.0, 0.6], atol=0.02)
+
+
+def _wall(rng, a, b, height, n=60):
+    t = rng.random(n)
+    p = np.asarray(a) + t[:, None] * (np.asarray(b) - np.asarray(a))
+    return np.c_[p, rng.uniform(0.015, height, n)]
+
+
+def test_pieces_of_one_tray_join_and_separate_things_do_not():
+    from gwm.scene.clusters import connected_components
+
+    rng = np.random.default_rng(0)
+    # a 20 x 16 cm tray, 4.5 cm tall, whose walls the capture saw in four pieces (the corners missing)
+    tray = np.concatenate([_wall(rng, (-0.075, -0.08), (0.075, -0.08), 0.045),
+                           _wall(rng, (-0.075, 0.08), (0.075, 0.08), 0.045),
+                           _wall(rng, (-0.10, -0.055), (-0.10, 0.055), 0.045),
+                           _wall(rng, (0.10, -0.055), (0.10, 0.055), 0.045)])
+    labels = connected_components(tray)
+    assert len(np.unique(labels)) == 1
+    # two blocks of the same height 6 cm apart, and a taller one 3 cm from them: three things
+    block = lambda x, y, h: _wall(rng, (x - 0.02, y), (x + 0.02, y), h)  # noqa: E731
+    things = np.concatenate([block(0.0, 0.0, 0.07), block(0.10, 0.0, 0.07), block(0.05, 0.05, 0.12)])
+    assert len(np.unique(connected_components(things))) == 3
