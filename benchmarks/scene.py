@@ -179,10 +179,12 @@ def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
     print(f"\n== {sample}: capture frame vs reference poses (robust similarity over {frame['cameras']} cameras, "
           f"{frame['outlier_cameras']} outliers)")
     print(f"   scale error {frame['scale_error_pct']:+.3f} %, up error {frame['up_error_deg']:.3f} deg, "
-          f"camera residual median {frame['camera_residual_cm_median']:.3f} cm / {frame['camera_rotation_deg_median']:.3f} deg")
+          f"camera residual median {frame['camera_residual_cm_median']:.3f} cm / "
+          f"{frame['camera_rotation_deg_median']:.3f} deg")
     sup = s["support"]
     print(f"== support: height error {sup['height_err_m'] * 1000:+.1f} mm, centre error "
-          f"{sup['centre_err_m'] * 1000:.1f} mm, size error {np.round(np.asarray(sup['size_err_m']) * 1000, 1).tolist()} mm (true {sup['size_true_m']} m)")
+          f"{sup['centre_err_m'] * 1000:.1f} mm, size error {np.round(np.asarray(sup['size_err_m']) * 1000, 1).tolist()} "
+          f"mm (true {np.round(sup['size_true_m'], 3).tolist()} m)")
     print(f"== objects: {s['found']} found, {s['present']} present, missed {s['missed'] or 'none'}, "
           f"invented {s['invented'] or 'none'}")
     head = (f"{'truth':<12}{'found':<10}{'centre err mm':>14}{'extent err mm (x, y, z)':>28}{'robot m':>9}"

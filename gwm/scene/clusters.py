@@ -95,52 +95,16 @@ def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M, min_
 
 
 MIN_MERGE_POINTS = 5  # smaller pieces never merge (stray Gaussians stay strays)
-
-
-def _merge_overlapping(points: np.ndarray, labels: np.ndarray, min_overlap: float, link: float) -> np.ndarray:
-    counts = np.bincount(labels)
-    big = [k for k in np.argsort(-counts) if counts[k] >= MIN_MERGE_POINTS]
-    if len(big) < 2 or min_overlap <= 0:
-        return labels
-    members = {k: np.flatnonzero(labels == k) for k in big}
-    rects = {k: min_area_rect(points[members[k], :2]) for k in big}
-    zr = {k: (points[members[k], 2].min(), points[members[k], 2].max()) for k in big}
-    parent = {k: k for k in big}
-
-    def root(k):
-        while parent[k] != k:
-            k = parent[k]
-        return k
-
-    for a_i, a in enumerate(big):
-        for b in big[a_i + 1:]:  # b is the smaller one
-            pb = points[members[b]]
-            within_height = (pb[:, 2] >= zr[a][0]) & (pb[:, 2] <= zr[a][1])
-            inside = rects[a].contains(pb[:, :2], margin=-link) & within_height
-            if inside.mean() >= min_overlap:
-                parent[root(b)] = root(a)
-    out = labels.copy()
-    for k in big:
-        out[members[k]] = root(k)
-    _, out = np.unique(out, return_inverse=True)
-    return out
-
-
 RIM_TOLERANCE_M = 0.01
 
 
-def _merge_rims(points: np.ndarray, labels: np.ndarray, link: float) -> np.ndarray:
-    from scipy.spatial import cKDTree
-
+def _join_pieces(labels: np.ndarray, joins) -> np.ndarray:
+    """Union of pieces (of at least MIN_MERGE_POINTS) for which joins(members_a, members_b) holds, a the larger."""
     counts = np.bincount(labels)
     big = [k for k in np.argsort(-counts) if counts[k] >= MIN_MERGE_POINTS]
     if len(big) < 2:
         return labels
     members = {k: np.flatnonzero(labels == k) for k in big}
-    top = {k: points[members[k], 2].max() for k in big}
-    lo = {k: points[members[k]].min(0) for k in big}
-    hi = {k: points[members[k]].max(0) for k in big}
-    trees = {}
     parent = {k: k for k in big}
 
     def root(k):
@@ -148,22 +112,43 @@ def _merge_rims(points: np.ndarray, labels: np.ndarray, link: float) -> np.ndarr
             k = parent[k]
         return k
 
-    gap = 2 * link
     for i, a in enumerate(big):
         for b in big[i + 1:]:
-            if abs(top[a] - top[b]) > RIM_TOLERANCE_M or root(a) == root(b):
-                continue
-            if np.any(lo[b] - hi[a] > gap) or np.any(lo[a] - hi[b] > gap):  # boxes apart: points are too
-                continue
-            if a not in trees:
-                trees[a] = cKDTree(points[members[a]])
-            if trees[a].query(points[members[b]], distance_upper_bound=gap)[0].min() < gap:
+            if root(a) != root(b) and joins(members[a], members[b]):
                 parent[root(b)] = root(a)
     out = labels.copy()
     for k in big:
         out[members[k]] = root(k)
-    _, out = np.unique(out, return_inverse=True)
-    return out
+    return np.unique(out, return_inverse=True)[1]
+
+
+def _merge_overlapping(points: np.ndarray, labels: np.ndarray, min_overlap: float, link: float) -> np.ndarray:
+    if min_overlap <= 0:
+        return labels
+
+    def overlap(a, b):  # b's points in a's footprint (grown by link) and height range
+        pa, pb = points[a], points[b]
+        inside = min_area_rect(pa[:, :2]).contains(pb[:, :2], margin=-link)
+        inside &= (pb[:, 2] >= pa[:, 2].min()) & (pb[:, 2] <= pa[:, 2].max())
+        return inside.mean() >= min_overlap
+
+    return _join_pieces(labels, overlap)
+
+
+def _merge_rims(points: np.ndarray, labels: np.ndarray, link: float) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    gap = 2 * link
+
+    def same_rim(a, b):  # tops at one height, closer than the gap
+        pa, pb = points[a], points[b]
+        if abs(pa[:, 2].max() - pb[:, 2].max()) > RIM_TOLERANCE_M:
+            return False
+        if np.any(pb.min(0) - pa.max(0) > gap) or np.any(pa.min(0) - pb.max(0) > gap):
+            return False
+        return cKDTree(pa).query(pb, distance_upper_bound=gap)[0].min() < gap
+
+    return _join_pieces(labels, same_rim)
 
 
 def main_component(points: np.ndarray, link: float = LINK_DISTANCE_M) -> np.ndarray:
