@@ -19,8 +19,13 @@ Steps (see gwm/scene/config.py for the frames):
    With hull_sigma > 0 the hull also spans each hull Gaussian's ellipsoid out to that many std
    along its axes (centre-only hulls of a coarse splat are too small by about a Gaussian's
    size), and those points are carved too. All Gaussians stay in the rendered object.
+   Without masks (what `gwm scene init` writes): hull_filter = "images" keeps only hull
+   Gaussians the capture's own images support (render-and-compare against the capture's
+   cameras, gwm/scene/observed.py), and link_distance > 0 keeps the crop's largest connected
+   piece (gwm/scene/clusters.py: the same notion of "one object" init uses).
 6. support collider: a box `thickness` thick whose top face is the plane, spanning the
-   plane's inliers (1st-99th percentile) unless support_center/size are given.
+   plane's inliers (1st-99th percentile) unless support_center/size are given, turned by
+   support_yaw_deg.
 7. roles: each object's `role` from the scene file, else from its shape (gwm/scene/shape.py: a
    container is open-top with an opening wider than another object's footprint); the
    measurements go into metadata stats.objects.<name>.
@@ -45,7 +50,7 @@ from gwm.scene.config import (
     SceneConfigError,
     load_scene_config,
 )
-from gwm.scene.plane import Plane, find_support_plane, rotation_between, support_box, up_axis_rotation
+from gwm.scene.plane import Plane, find_support_plane, level_transform, rotation_between, support_box, up_axis_rotation
 from gwm.splats import GaussianSplats
 
 PLANE_MIN_OPACITY = 0.5  # Gaussians that vote for the support plane
@@ -61,6 +66,11 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     elif splat is not None:
         raise ValueError("assemble_scene: pass splat only with a scene file path, not a parsed SceneConfig")
     where = str(config.source_file or "scene")
+    if config.assembly.cameras is not None:  # a capture without a metric cue never flows silently into physics
+        from gwm.scene.views import require_metric_capture
+
+        explicit = config.scale.factor is not None or config.scale.known_distance is not None
+        require_metric_capture(config.assembly.cameras, config.scale.resolve() if explicit else None)
     splats = read_ply(config.splat)
     if len(splats) == 0:
         raise SceneConfigError(f"{where}: {config.splat} holds no Gaussians; re-export the splat")
@@ -76,13 +86,9 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     plane = _estimate_plane(config, splats, means_metric, rot_up, scale, where)
 
     # 3. metric -> world
-    rot_level = rotation_between(plane.normal, np.array([0.0, 0.0, 1.0])) if config.plane.level else np.eye(3)
-    shift = np.zeros(3)
-    if config.plane.height is not None:
-        shift[2] = config.plane.height - plane.point[2]
-    world_from_metric = np.eye(4)
-    world_from_metric[:3, :3] = rot_level
-    world_from_metric[:3, 3] = plane.point - rot_level @ plane.point + shift
+    world_from_metric = level_transform(plane, config.plane.level, config.plane.height)
+    rot_level = world_from_metric[:3, :3]
+    shift = np.array([0.0, 0.0, 0.0 if config.plane.height is None else config.plane.height - plane.point[2]])
     metric_from_input = np.eye(4)
     metric_from_input[:3, :3] = scale * rot_up
     world_from_input = world_from_metric @ metric_from_input
@@ -109,8 +115,8 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     # 5. objects
     views = _mask_views(config, world_from_input, where)
     taken = np.zeros(len(world), dtype=bool)
-    objects, object_stats = [], {}
     height_above = plane_w.signed_distance(means)
+    crops = []
     for i, spec in enumerate(config.objects):
         label = f"objects[{i}] ({spec.name!r})"
         box = spec.box
@@ -125,8 +131,13 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
         sel = inside & keep & ~taken & (height_above > config.assembly.support_clearance)
         if not sel.any():
             raise SceneConfigError(_empty_box_message(where, label, box, means[keep], inside, taken, keep))
-        obj, stats = _build_object(where, label, spec, world[torch.from_numpy(sel)], rz, plane_w, config, views)
         taken |= sel
+        crops.append((label, spec, sel, rz))
+    supported = _image_support(config, world, taken, world_from_input, where)
+    objects, object_stats = [], {}
+    for label, spec, sel, rz in crops:
+        obj, stats = _build_object(where, label, spec, world[torch.from_numpy(sel)], rz, plane_w, config, views,
+                                   None if supported is None else supported[sel])
         objects.append(obj)
         object_stats[spec.name] = stats
 
@@ -264,6 +275,29 @@ def _mask_views(config: SceneConfig, world_from_input: np.ndarray, where: str):
     return views
 
 
+def _image_support(config: SceneConfig, world: GaussianSplats, objects: np.ndarray, world_from_input: np.ndarray,
+                   where: str) -> np.ndarray | None:
+    """hull_filter = "images": per Gaussian, whether the capture's images show an object where it projects
+    (gwm/scene/observed.py); None when the filter is off."""
+    if config.assembly.hull_filter != "images":
+        return None
+    if not objects.any():
+        return np.ones(len(world), dtype=bool)
+    from gwm.scene.observed import ViewCheckConfig, supported_by_images, view_evidence
+    from gwm.scene.views import CaptureViewsError, load_capture_cameras, load_capture_images
+
+    check = ViewCheckConfig()
+    try:
+        cams = load_capture_cameras(config.assembly.cameras, world_from_input)
+        views = load_capture_images(cams, check.max_views, check.max_side)
+    except CaptureViewsError as e:
+        raise SceneConfigError(f"{where}: assembly.cameras: {e}") from e
+    evidence = view_evidence(world, objects, views, check, progress=True)
+    out = np.ones(len(world), dtype=bool)
+    out[objects] = supported_by_images(evidence, world.means.double().numpy()[objects], check)
+    return out
+
+
 def _hull_points(part: GaussianSplats, keep: np.ndarray, sigma: float) -> np.ndarray:
     """Centres of the kept Gaussians, plus (sigma > 0) the ends of their principal axes at sigma std."""
     from gwm.geometry import quat_to_rotmat
@@ -277,7 +311,8 @@ def _hull_points(part: GaussianSplats, keep: np.ndarray, sigma: float) -> np.nda
     return np.concatenate([means, *ends])
 
 
-def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plane: Plane, config, views=None):
+def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plane: Plane, config, views=None,
+                  supported: np.ndarray | None = None):
     import trimesh
 
     asm = config.assembly
@@ -286,6 +321,12 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
     use = opac >= asm.hull_min_opacity
     if use.sum() < 4:
         use = np.ones(len(means), dtype=bool)
+    filter_stats = {}
+    if supported is not None:  # the capture's images contradict these Gaussians (gwm/scene/observed.py)
+        agreed = use & supported
+        filter_stats["contradicted_by_images"] = int((use & ~supported).sum())
+        if agreed.sum() >= 4:
+            use = agreed
     carve_stats = None
     if views is not None and spec.mask_id is not None:
         from gwm.scene.carve import carve
@@ -304,6 +345,25 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
         carve_stats = {"hull_gaussians": int(len(idx)), "outside_masks": int((~inside).sum())}
     centres = _drop_sparse_outliers(means[use], asm.hull_outlier_std)
     use &= _rows_in(means, centres)
+    if asm.link_distance > 0:  # the crop's largest connected piece is the object; the rest is nearby clutter
+        from gwm.scene.clusters import main_component
+
+        linkable = opac >= asm.link_min_opacity  # fainter Gaussians may link an object's sides, not shape its hull
+        if supported is not None:
+            linkable &= supported
+        idx = np.flatnonzero(linkable)
+        in_main = np.zeros(len(means), dtype=bool)
+        in_main[idx[main_component(means[idx], asm.link_distance)]] = True
+        filter_stats["unlinked"] = int((use & ~in_main).sum())
+        if (use & in_main).sum() >= 4:
+            use &= in_main
+        from gwm.scene.clusters import skirt
+
+        idx = np.flatnonzero(use)
+        base = skirt(means[idx], plane.signed_distance(means[idx]), asm.support_clearance)
+        filter_stats["skirt"] = int(base.sum())
+        if (~base).sum() >= 4:
+            use[idx[base]] = False
     pts = _hull_points(part, use, asm.hull_sigma)
     if views is not None and spec.mask_id is not None and asm.hull_sigma > 0:
         ends = pts[int(use.sum()):]
@@ -346,6 +406,8 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
              "volume": float(hull.volume) if hull.is_volume else 0.0}
     if carve_stats is not None:
         stats["carving"] = carve_stats
+    if filter_stats:
+        stats["hull_filter"] = filter_stats
     return obj, stats
 
 
@@ -380,10 +442,12 @@ def _support_mesh(config: SceneConfig, plane: Plane, means_kept: np.ndarray):
         if pts is None:  # explicit plane: the visible Gaussians lying on it
             on = np.abs(plane.signed_distance(means_kept)) < max(spec.threshold, 0.01)
             pts = means_kept[on] if on.sum() >= 10 else means_kept
-        lo, hi = np.percentile(pts[:, :2], [1, 99], axis=0)
-        center = np.asarray(spec.support_center) if spec.support_center is not None else (lo + hi) / 2
+        y = math.radians(spec.support_yaw_deg)
+        rot_yaw = np.array([[math.cos(y), -math.sin(y)], [math.sin(y), math.cos(y)]])
+        lo, hi = np.percentile(pts[:, :2] @ rot_yaw, [1, 99], axis=0)  # in the support box's axes
+        center = np.asarray(spec.support_center) if spec.support_center is not None else rot_yaw @ ((lo + hi) / 2)
         size = np.asarray(spec.support_size) if spec.support_size is not None else np.maximum(hi - lo, 0.05)
-    verts, faces = support_box(center, size, 0.0, spec.thickness)
+    verts, faces = support_box(center, size, 0.0, spec.thickness, spec.support_yaw_deg)
     # Place the box's top face on the (possibly tilted) plane: rotate +Z to its normal about the plane point.
     rot = rotation_between(np.array([0.0, 0.0, 1.0]), plane.normal)
     top_center = np.array([center[0], center[1], 0.0])

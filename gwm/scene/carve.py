@@ -22,9 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-_DISTORTION_KEYS = ("k1", "k2", "p1", "p2", "k3")
-
-
 @dataclass
 class MaskViews:
     """Id masks (V, H, W) with OpenCV cameras in the world frame."""
@@ -49,19 +46,15 @@ def load_mask_views(cameras: Path, mask_dir: Path | None, world_from_input: np.n
     world_from_input is the scene's similarity (rotation * scale, translation)."""
     from PIL import Image
 
-    from gwm.capture.config import CaptureError
-    from gwm.capture.nerfstudio import read_transforms_cameras
+    from gwm.scene.views import CaptureViewsError, load_capture_cameras
 
     try:
-        cams, paths, meta = read_transforms_cameras(cameras)
-    except CaptureError as e:
+        cams = load_capture_cameras(cameras, world_from_input)
+    except CaptureViewsError as e:
         raise MaskError(str(e)) from e
-    import json
-
-    tf = cameras / "transforms.json" if cameras.is_dir() else cameras
-    frames = json.loads(tf.read_text())["frames"]
+    tf = cams.transforms
     masks, names = [], []
-    for f, img in zip(frames, paths):
+    for f, img in zip(cams.frames, cams.image_paths):
         if "mask_path" in f:
             p = Path(f["mask_path"])
             p = p if p.is_absolute() else tf.parent / p
@@ -81,36 +74,16 @@ def load_mask_views(cameras: Path, mask_dir: Path | None, world_from_input: np.n
                             "masks must be at the images' resolution")
         masks.append(m)
         names.append(str(p))
-    # input -> world is x_w = s R x_i + t; a camera's centre moves with it, its axes rotate.
-    a = np.asarray(world_from_input, dtype=np.float64)
-    s = float(np.cbrt(np.linalg.det(a[:3, :3])))
-    rot = a[:3, :3] / s
-    wfc = cams.world_from_cam.double().numpy().copy()
-    wfc[:, :3, :3] = rot @ wfc[:, :3, :3]
-    wfc[:, :3, 3] = wfc[:, :3, 3] @ a[:3, :3].T + a[:3, 3]
-    dist = np.array([float(meta.get(k, 0.0) or 0.0) for k in _DISTORTION_KEYS])
-    return MaskViews(Ks=cams.Ks.double().numpy(), cam_from_world=np.linalg.inv(wfc), masks=np.stack(masks),
-                     distortion=dist, names=names)
+    return MaskViews(Ks=cams.Ks, cam_from_world=cams.cam_from_world, masks=np.stack(masks),
+                     distortion=cams.distortion, names=names)
 
 
 def project(views: MaskViews, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel coordinates (V, N) u, v and a (V, N) in-front flag (OPENCV distortion applied)."""
-    r, t = views.cam_from_world[:, :3, :3], views.cam_from_world[:, :3, 3]
-    pc = np.einsum("vij,nj->vni", r, points) + t[:, None, :]
-    z = pc[..., 2]
-    front = z > 1e-6
-    zs = np.where(front, z, 1.0)
-    x, y = pc[..., 0] / zs, pc[..., 1] / zs
-    k1, k2, p1, p2, k3 = views.distortion
-    if np.any(views.distortion != 0):
-        r2 = x * x + y * y
-        radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 ** 3
-        x, y = (x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
-                y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y)
-    K = views.Ks
-    u = K[:, 0, 0, None] * x + K[:, 0, 2, None]
-    v = K[:, 1, 1, None] * y + K[:, 1, 2, None]
-    return u, v, front
+    from gwm.scene.views import project_points
+
+    u, v, z = project_points(views.Ks, views.cam_from_world, points, views.distortion)
+    return u, v, z > 1e-6
 
 
 def inside_votes(views: MaskViews, points: np.ndarray, mask_id: int, occluder_ids=(), dilate_px: int = 1

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Scene assembly: splat + scene file -> USD with bodies and colliders.", no_args_is_help=True)
+app = typer.Typer(help="Scene files: write one from a capture (init), assemble one into a USD with bodies and "
+                       "colliders.", no_args_is_help=True)
 
 
 def summary(scene) -> str:
@@ -44,6 +45,28 @@ def _fmt(v) -> str:
 
 
 SPLAT_HELP = "splat PLY to use instead of the scene file's input.splat"
+
+
+@app.command()
+def init(splat: Path = typer.Argument(..., help="the splat PLY (metric, Z up: what `gwm reconstruct run` writes)"),
+         capture: Path = typer.Argument(..., help="the capture folder (`gwm capture run`): transforms.json, images/"),
+         out: Path = typer.Argument(..., help="scene file to write (.toml); a preview PNG is saved next to it"),
+         scale: float = typer.Option(None, help="metres per capture unit, for a capture without a metric cue"),
+         overwrite: bool = typer.Option(False, help="replace OUT if it exists (only once the new file is complete)"),
+         allow_unreachable: bool = typer.Option(False, help="write the file even if the robot cannot reach every "
+                                                            "object (they stay as obstacles)")) -> None:
+    """Write a scene file from a splat and its capture: support plane and region, objects, masses, robot."""
+    from gwm.scene.autoscene import InitConfig, init_scene
+    from gwm.scene.config import SceneConfigError
+
+    try:
+        result = init_scene(splat, capture, out, InitConfig(scale=scale, allow_unreachable=allow_unreachable),
+                            overwrite=overwrite)
+    except (SceneConfigError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    typer.echo(result.summary())
+    typer.echo(f"wrote {result.scene_file} and {result.preview}")
 
 
 @app.command()

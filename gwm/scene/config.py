@@ -34,6 +34,7 @@ Example (every key shown; most are optional):
     friction = 0.8
     support_center = [0.0, 0.0]      # optional xy of the support box (default: plane inliers)
     support_size = [1.2, 0.8]        # optional xy size of the support box
+    support_yaw_deg = 0.0            # optional rotation of the support box about +Z
     thickness = 0.05                 # support box thickness below the plane (m)
     [bounds]                         # optional; Gaussians outside are floaters and removed
     min = [-2, -2, -0.1]
@@ -48,6 +49,10 @@ Example (every key shown; most are optional):
     hull_sigma = 0.0                 # >0: hull also spans each Gaussian's ellipsoid out to this many std (clipped by masks)
     support_clearance = 0.004        # Gaussians this close above the plane stay background
     snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
+    hull_filter = "images"           # "none" | "images": hull Gaussians must agree with the capture's images
+    cameras = "transforms.json"      # the capture (transforms.json, poses in the splat's input frame) for "images"
+    link_distance = 0.02             # >0: the hull is the crop's largest piece (Gaussians linked closer than this)
+    link_min_opacity = 0.1           # Gaussians this opaque link a piece (the hull still takes hull_min_opacity)
     [masks]                          # optional: per-frame instance masks carve the hulls (space carving)
     cameras = "transforms.json"      # nerfstudio transforms.json whose poses are in the splat's input frame
     dir = "masks"                    # id masks named like the images (default: each frame's mask_path)
@@ -155,6 +160,7 @@ class PlaneSpec:
     friction: float = 0.8
     support_center: tuple[float, float] | None = None
     support_size: tuple[float, float] | None = None
+    support_yaw_deg: float = 0.0
     thickness: float = 0.05
 
 
@@ -179,6 +185,10 @@ class AssemblySpec:
     support_clearance: float = 0.004
     snap_to_support: float = 0.01
     seed: int = 0
+    hull_filter: str = "none"
+    cameras: Path | None = None
+    link_distance: float = 0.0
+    link_min_opacity: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -272,7 +282,8 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
 
     pl = r.table(data, "plane")
     r.keys(pl, "plane", ["method", "points", "region", "select", "threshold", "max_tilt_deg", "normal", "point",
-                         "level", "height", "friction", "support_center", "support_size", "thickness"])
+                         "level", "height", "friction", "support_center", "support_size", "support_yaw_deg",
+                         "thickness"])
     method = r.choice(pl, "plane.method", ("ransac", "explicit"), "ransac")
     region = None
     if "region" in pl:
@@ -294,6 +305,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         friction=r.number(pl, "plane.friction", minimum=0.0, default=0.8),
         support_center=r.vec(pl, "plane.support_center", 2),
         support_size=r.vec(pl, "plane.support_size", 2, positive=True),
+        support_yaw_deg=r.number(pl, "plane.support_yaw_deg", default=0.0),
         thickness=r.number(pl, "plane.thickness", positive=True, default=0.05),
     )
     if method == "ransac" and ("normal" in pl or "point" in pl):
@@ -322,7 +334,17 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
 
     asm = r.table(data, "assembly")
     r.keys(asm, "assembly", ["com", "hull_min_opacity", "hull_outlier_std", "hull_sigma", "support_clearance",
-                              "snap_to_support", "seed"])
+                              "snap_to_support", "seed", "hull_filter", "cameras", "link_distance", "link_min_opacity"])
+    hull_filter = r.choice(asm, "assembly.hull_filter", ("none", "images"), "none")
+    cameras = None
+    if "cameras" in asm:
+        cameras = base / r.string(asm, "assembly.cameras")
+        if not cameras.exists():
+            raise SceneConfigError(f"{where}: assembly.cameras = {asm['cameras']!r} does not exist (looked for "
+                                   f"{cameras}); give the capture's transforms.json relative to the scene file")
+    if hull_filter == "images" and cameras is None:
+        raise SceneConfigError(f"{where}: assembly.hull_filter = \"images\" needs assembly.cameras (the capture's "
+                               "transforms.json); add it or set hull_filter = \"none\"")
     assembly = AssemblySpec(
         com=r.choice(asm, "assembly.com", ("hull", "opacity_weighted"), "hull"),
         hull_min_opacity=r.number(asm, "assembly.hull_min_opacity", minimum=0.0, maximum=1.0, default=0.2),
@@ -331,6 +353,10 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         support_clearance=r.number(asm, "assembly.support_clearance", minimum=0.0, default=0.004),
         snap_to_support=r.number(asm, "assembly.snap_to_support", minimum=0.0, default=0.01),
         seed=int(r.number(asm, "assembly.seed", default=0)),
+        hull_filter=hull_filter,
+        cameras=cameras,
+        link_distance=r.number(asm, "assembly.link_distance", minimum=0.0, maximum=0.2, default=0.0),
+        link_min_opacity=r.number(asm, "assembly.link_min_opacity", minimum=0.0, maximum=1.0, default=0.1),
     )
 
     masks = None

@@ -81,9 +81,12 @@ def find_support_plane(
     seed: int = 0,
     max_planes: int = 4,
     min_fraction: float = 0.2,
+    min_separation: float = 0.0,
 ) -> Plane:
     """Sequential RANSAC over horizontal planes; 'largest' picks the most inliers, 'highest'
-    the highest plane with at least min_fraction of the largest one's inliers (a table above a floor)."""
+    the highest plane with at least min_fraction of the largest one's inliers (a table above a floor).
+    A plane within min_separation (m) of one already found is the same surface's noise (a thick,
+    noisy table top yields several thin layers): its points are dropped, the plane is not a candidate."""
     remaining = points
     found: list[Plane] = []
     for k in range(max_planes):
@@ -95,7 +98,9 @@ def find_support_plane(
             if not found:
                 raise
             break
-        found.append(Plane(normal, centroid, remaining[mask]))
+        plane = Plane(normal, centroid, remaining[mask])
+        if not any(abs(p.signed_distance(centroid[None])[0]) < min_separation for p in found):
+            found.append(plane)
         if select == "largest":
             break
         remaining = remaining[~mask]
@@ -104,6 +109,20 @@ def find_support_plane(
     largest = max(len(p.inliers) for p in found)
     candidates = [p for p in found if len(p.inliers) >= min_fraction * largest]
     return max(candidates, key=lambda p: p.point[2])
+
+
+def refine_plane(points: np.ndarray, plane: Plane, band: float, iterations: int = 5) -> Plane:
+    """Least-squares refit on every point within `band` of the plane, repeated: a thin RANSAC slab of a
+    noisy surface can tilt; the whole band averages the noise out."""
+    normal, point = plane.normal, plane.point
+    inliers = plane.inliers
+    for _ in range(iterations):
+        near = np.abs((points - point) @ normal) < band
+        if near.sum() < 3:
+            break
+        normal, point = fit_plane_lstsq(points[near])
+        inliers = points[near]
+    return Plane(normal, point, inliers)
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,6 +141,19 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1 + c)
 
 
+def level_transform(plane: Plane, level: bool = True, height: float | None = None) -> np.ndarray:
+    """(4,4) rigid world_from_metric: rotate about the plane point so the plane is horizontal (level), then
+    shift it to z = height (when given)."""
+    rot = rotation_between(plane.normal, np.array([0.0, 0.0, 1.0])) if level else np.eye(3)
+    shift = np.zeros(3)
+    if height is not None:
+        shift[2] = height - plane.point[2]
+    m = np.eye(4)
+    m[:3, :3] = rot
+    m[:3, 3] = plane.point - rot @ plane.point + shift
+    return m
+
+
 def up_axis_rotation(up_axis: str) -> np.ndarray:
     """Rotation (3,3) taking the named input axis ('+y', '-z', ...) to +Z."""
     sign = -1.0 if up_axis[0] == "-" else 1.0
@@ -130,14 +162,17 @@ def up_axis_rotation(up_axis: str) -> np.ndarray:
     return rotation_between(axis, np.array([0.0, 0.0, 1.0]))
 
 
-def support_box(center_xy, size_xy, top_z: float, thickness: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed box mesh (8 vertices, 12 outward triangles) whose top face is at z = top_z."""
+def support_box(center_xy, size_xy, top_z: float, thickness: float, yaw_deg: float = 0.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Closed box mesh (8 vertices, 12 outward triangles) whose top face is at z = top_z, turned by yaw about +Z."""
     import trimesh
 
     box = trimesh.creation.box(extents=[size_xy[0], size_xy[1], thickness])
+    box.apply_transform(trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 0, 1]))
     box.apply_translation([center_xy[0], center_xy[1], top_z - thickness / 2])
     return np.asarray(box.vertices, np.float32), np.asarray(box.faces, np.int32)
 
 
-__all__ = ["Plane", "fit_plane_lstsq", "ransac_plane", "find_support_plane", "rotation_between",
+__all__ = ["Plane", "fit_plane_lstsq", "ransac_plane", "find_support_plane", "refine_plane", "level_transform",
+           "rotation_between",
            "up_axis_rotation", "support_box"]

@@ -170,5 +170,55 @@ def splat_from_ground_truth(gt_path, spacing: float = 0.004, room_spacing: float
     return GaussianSplats.cat(parts)
 
 
-__all__ = ["BoxTruth", "DEFAULT_BOXES", "make_tabletop", "mesh_surface_gaussians", "scene_toml_for",
-           "splat_from_ground_truth"]
+def front_orbit_cameras(center, num_views: int = 20, width: int = 160, height: int = 120, radius: float = 0.9,
+                        elevations_deg=(30.0, 55.0), azimuth_span_deg: float = 150.0, fov_y_deg: float = 60.0):
+    """Cameras on two rings over the front half (-y side) of a scene centre, looking at it: how a person
+    photographs a counter standing in front of it."""
+    import math
+
+    from gwm.cameras import Cameras, intrinsics_from_fov, look_at
+
+    center = np.asarray(center, dtype=np.float64)
+    per_ring = max(1, num_views // len(elevations_deg))
+    poses = []
+    for el in elevations_deg:
+        for az in np.linspace(-azimuth_span_deg / 2, azimuth_span_deg / 2, per_ring):
+            a, e = math.radians(az), math.radians(el)
+            eye = center + radius * np.array([math.sin(a) * math.cos(e), -math.cos(a) * math.cos(e), math.sin(e)])
+            poses.append(look_at(eye.tolist(), center.tolist()))
+    k = intrinsics_from_fov(fov_y_deg, width, height)
+    return Cameras(k.expand(len(poses), 3, 3).clone(), torch.stack(poses).double(), width, height)
+
+
+def write_synthetic_capture(splats: GaussianSplats, out_dir, cameras, metric: bool = True):
+    """A capture folder as `gwm capture run` writes it (transforms.json with its gwm block, images/), with the
+    images rendered from `splats` (the scene as the cameras saw it). Returns the folder."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from gwm.capture.nerfstudio import write_json_atomic
+    from gwm.render import rasterize
+
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    frames = []
+    gl = cameras.to_opengl()
+    for i in range(len(cameras)):
+        with torch.no_grad():
+            rgb = rasterize(splats, cameras[i].to(dtype=torch.float32), background=torch.zeros(3)).rgb[0]
+        name = f"images/frame_{i:05d}.png"
+        Image.fromarray((rgb.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(out / name)
+        frames.append({"file_path": name, "transform_matrix": gl[i].tolist()})
+    K = cameras.Ks[0]
+    write_json_atomic(out / "transforms.json", {
+        "w": cameras.width, "h": cameras.height, "fl_x": float(K[0, 0]), "fl_y": float(K[1, 1]),
+        "cx": float(K[0, 2]), "cy": float(K[1, 2]), "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
+        "camera_model": "OPENCV", "frames": frames,
+        "gwm": {"format": "gwm.capture", "source": {"kind": "synthetic"}, "scale_is_metric": metric,
+                "units": "metres" if metric else "sfm units", "up_axis": "+z"}})
+    return out
+
+
+__all__ = ["BoxTruth", "DEFAULT_BOXES", "front_orbit_cameras", "make_tabletop", "mesh_surface_gaussians",
+           "scene_toml_for", "splat_from_ground_truth", "write_synthetic_capture"]

@@ -129,3 +129,26 @@ def test_toml_syntax_and_missing_file(tmp_path):
         load_scene_config(tmp_path / "bad.toml")
     with pytest.raises(SceneConfigError, match="scene file not found"):
         load_scene_config(tmp_path / "nope.toml")
+
+
+def test_image_filter_needs_the_capture(good):
+    root, data = good
+    bad = copy.deepcopy(data)
+    bad["assembly"] = {"hull_filter": "images"}
+    assert "needs assembly.cameras" in _error(root, bad)
+    bad["assembly"]["cameras"] = "nowhere/transforms.json"
+    assert "assembly.cameras = 'nowhere/transforms.json' does not exist" in _error(root, bad)
+    bad["assembly"] = {"hull_filter": "masks"}
+    assert "assembly.hull_filter = 'masks' is not one of 'none', 'images'" in _error(root, bad)
+
+
+def test_support_box_turns_with_support_yaw(good):
+    import numpy as np
+
+    root, data = good
+    turned = copy.deepcopy(data)
+    turned["plane"].update(support_center=[0.1, 0.0], support_size=[1.0, 0.5], support_yaw_deg=30.0)
+    v = assemble_scene(parse_scene_config(turned, base_dir=root)).support_vertices.astype(np.float64)
+    y = np.radians(30.0)
+    local = (v[:, :2] - [0.1, 0.0]) @ np.array([[np.cos(y), -np.sin(y)], [np.sin(y), np.cos(y)]])
+    np.testing.assert_allclose(np.abs(local), np.tile([0.5, 0.25], (len(v), 1)), atol=1e-5)
