@@ -1,0 +1,13 @@
+"""Regenerate this sample: `python datasets/workbench/generate.py [--seed N] [--out DIR]`.
+
+The scene is defined in datasets/generator/samplegen/workbench.py; the generator shared by every
+sample is datasets/generator/generate.py (see its docstring and datasets/workbench/README.md).
+"""
+
+import runpy
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    sys.argv = [sys.argv[0], "workbench", *sys.argv[1:]]
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "generator" / "generate.py"), run_name="__main__")
