@@ -42,7 +42,7 @@ def _gt(sample: str) -> dict:
     return json.loads((ROOT / "datasets" / sample / "ground_truth.json").read_text())
 
 
-def _click_views(gt: dict, video: bool, kept_hint: int, seed: int = 0):
+def _click_views(gt: dict, video: bool, seed: int = 0):
     """A known length: two table-top points marked (GT projection + 1 px noise) in 3 frames."""
     from gwm.capture import KnownLength, LengthView
     from gwm.capture.frames import video_frame_name
@@ -85,28 +85,42 @@ def _angle(a, b) -> float:
     return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1.0, 1.0))))
 
 
-def score(result, gt: dict, video: bool) -> dict:
-    """Errors of one capture against ground truth."""
-    from gwm.capture import load_reference_poses
+def _truth_poses(gt: dict, kind: str) -> dict[str, np.ndarray]:
+    """Ground-truth world_from_cam by output image name, for stills, video frames or the phone export."""
+    from gwm.capture.frames import video_frame_name
+
+    if kind == "stills":
+        return {Path(f["file_path"]).name: np.asarray(f["world_from_cam"]) for f in gt["frames"]}
+    video = {f["index"]: np.asarray(f["world_from_cam"]) for f in gt["video"]["frames"]}
+    if kind == "video":
+        return {video_frame_name(i): m for i, m in video.items()}
+    return {Path(f["file_path"]).name: video[f["video_index"]] for f in gt["ar_export"]["frames"]}
+
+
+def score(result, gt: dict, kind: str) -> dict:
+    """Errors of one capture against ground truth (kind: stills, video or phone)."""
+    from scipy.spatial.transform import Rotation
+
     from gwm.capture.nerfstudio import read_transforms_cameras
     from gwm.metrics import pose_errors, robust_similarity
 
-    out = result.output_dir
-    cams, paths, _ = read_transforms_cameras(out)
-    names = [p.name for p in paths]
-    ref = load_reference_poses(ROOT / "datasets" / gt["_sample"] / "ground_truth.json", video=video)
-    common = [i for i, n in enumerate(names) if n in ref]
-    est = cams.world_from_cam.double().numpy()[common]
-    truth = np.stack([ref[names[i]] for i in common])
+    cams, paths, _ = read_transforms_cameras(result.output_dir)
+    truth_by_name = _truth_poses(gt, kind)
+    keep = [i for i, p in enumerate(paths) if p.name in truth_by_name]
+    est = cams.world_from_cam.double().numpy()[keep]
+    truth = np.stack([truth_by_name[paths[i].name] for i in keep])
     fit = robust_similarity(est, truth)  # output frame -> ground truth
     sim = fit.similarity
     err = pose_errors(est, truth, align="robust").summary()
+    # up error from the cameras' orientations (sharper than from their centres)
+    w = fit.inliers
+    rot = Rotation.from_matrix(truth[w, :3, :3] @ np.swapaxes(est[w, :3, :3], 1, 2)).mean().as_matrix()
     a = result.alignment
     row = {"registered": result.num_registered, "frames": result.num_frames, "outliers": len(result.outliers),
            "reprojection_px": result.mean_reprojection_error_px, "metric_from": a.get("metric_from"),
            "scale_uncertainty": a.get("scale_uncertainty"), "pose_cm_median": err["translation_cm_median"],
            "pose_cm_max": err["translation_cm_max"], "pose_deg_median": err["rotation_deg_median"],
-           "up_error_deg": _angle(sim.rotation @ [0, 0, 1.0], [0, 0, 1.0]), "fingerprint": result.fingerprint,
+           "up_error_deg": _angle(rot @ [0, 0, 1.0], [0, 0, 1.0]), "fingerprint": result.fingerprint,
            "seconds": result.seconds, "cue_scale_error": {}}
     if a.get("metric"):
         err_used = 1.0 / sim.scale - 1.0  # the output is too large by this fraction
@@ -115,16 +129,18 @@ def score(result, gt: dict, video: bool) -> dict:
             row["cue_scale_error"][name] = (cue["metres_per_unit"] / used) * (1.0 + err_used) - 1.0
     if "marker" in gt and a.get("frame_from", "").startswith("marker"):
         wfm = np.asarray(gt["marker"]["world_from_marker"])
-        row["origin_error_mm"] = 1000 * float(np.linalg.norm(sim.apply_points(np.zeros(3)) - wfm[:3, 3]))
-        row["heading_error_deg"] = _angle(sim.rotation @ [1.0, 0, 0], wfm[:3, 0])
+        # our origin is the marker centre dropped onto the table plane: compare on the plane
+        centre = wfm[:3, 3] - np.array([0.0, 0.0, gt["marker"].get("paper_thickness_m", 0.0)])
+        row["origin_error_mm"] = 1000 * float(np.linalg.norm(sim.apply_points(np.zeros(3)) - centre))
+        row["heading_error_deg"] = _angle(rot @ [1.0, 0, 0], wfm[:3, 0])
     sel = result.selection
-    if sel:
-        dropped = {f["name"] for f in sel["frames"] if not f["kept"]}
-        if video:
+    if sel and kind in ("stills", "video"):
+        if kind == "video":
             truth_blur = {f"frame_{i:05d}.png" for i in gt["video"].get("motion_blurred_frames", [])}
         else:
             truth_blur = {Path(p).name for p in gt.get("blurred_stills", [])}
-        kept = set(sel["frames"][i]["name"] for i in range(len(sel["frames"])) if sel["frames"][i]["kept"])
+        dropped = {f["name"] for f in sel["frames"] if not f["kept"]}
+        kept = {f["name"] for f in sel["frames"] if f["kept"]}
         row.update(candidates=sel["num_candidates"], kept=sel["num_kept"], dropped=len(dropped),
                    blurred_dropped=len(dropped & truth_blur), sharp_dropped=len(dropped - truth_blur),
                    blurred_kept=len(kept & truth_blur), blurred_total=len(truth_blur))
@@ -135,7 +151,6 @@ def run_input(sample: str, kind: str, args, tmp: Path) -> list[tuple[str, dict]]
     from gwm.capture import CaptureConfig, run_capture
 
     gt = _gt(sample)
-    gt["_sample"] = sample
     base = ROOT / "datasets" / sample
     marker = gt.get("marker")
     cues = {}
@@ -146,58 +161,24 @@ def run_input(sample: str, kind: str, args, tmp: Path) -> list[tuple[str, dict]]
     rows = []
     if kind in ("stills", "video"):
         video = kind == "video"
-        known = _click_views(gt, video, 0)
-        config = CaptureConfig(max_frames=args.max_frames if video else 120, known_length=known, **cues)
+        config = CaptureConfig(max_frames=args.max_frames if video else 120, known_length=_click_views(gt, video), **cues)
         src = base / ("orbit.mp4" if video else "images")
         results = []
         for k in range(1 if args.once else 2):
             results.append(run_capture(src, tmp / f"{sample}-{kind}-{k}", config, progress=False, overwrite=True))
             print(results[-1].summary(), flush=True)
-        row = score(results[0], gt, video)
+        row = score(results[0], gt, kind)
         row["fingerprints"] = [r.fingerprint for r in results]
         row["seconds_runs"] = [r.seconds for r in results]
         rows.append((f"{sample} {kind}", row))
     elif kind == "phone" and "ar_export" in gt:
         export = base / gt["ar_export"]["folder"]
         for label, extra in (("phone poses", {}), ("phone+SfM", {"rerun_sfm": True})):
-            config = CaptureConfig(metric_input=True, **extra, **cues)
-            r = run_capture(export, tmp / f"{sample}-{label}", config, progress=False, overwrite=True)
+            r = run_capture(export, tmp / f"{sample}-{label}", CaptureConfig(metric_input=True, **extra, **cues),
+                            progress=False, overwrite=True)
             print(r.summary(), flush=True)
-            gt_phone = dict(gt)
-            gt_phone["_sample"] = sample
-            row = _score_phone(r, gt)
-            rows.append((f"{sample} {label}", row))
+            rows.append((f"{sample} {label}", score(r, gt, "phone")))
     return rows
-
-
-def _score_phone(result, gt: dict) -> dict:
-    """Phone export: frames are named by the export's file names; truth from ar_export's video indices."""
-    from gwm.capture.nerfstudio import read_transforms_cameras
-    from gwm.metrics import pose_errors, robust_similarity
-
-    video = {f["index"]: np.asarray(f["world_from_cam"]) for f in gt["video"]["frames"]}
-    truth_by_name = {Path(f["file_path"]).name: video[f["video_index"]] for f in gt["ar_export"]["frames"]}
-    cams, paths, _ = read_transforms_cameras(result.output_dir)
-    names = [p.name for p in paths]
-    est = cams.world_from_cam.double().numpy()
-    truth = np.stack([truth_by_name[n] for n in names])
-    sim = robust_similarity(est, truth).similarity
-    err = pose_errors(est, truth, align="robust").summary()
-    a = result.alignment
-    row = {"registered": result.num_registered, "frames": result.num_frames, "outliers": len(result.outliers),
-           "reprojection_px": result.mean_reprojection_error_px, "metric_from": a.get("metric_from"),
-           "scale_uncertainty": a.get("scale_uncertainty"), "pose_cm_median": err["translation_cm_median"],
-           "pose_cm_max": err["translation_cm_max"], "pose_deg_median": err["rotation_deg_median"],
-           "up_error_deg": _angle(sim.rotation @ [0, 0, 1.0], [0, 0, 1.0]), "fingerprint": result.fingerprint,
-           "seconds": result.seconds, "cue_scale_error": {}}
-    used = a["cues"][a["metric_from"]]["metres_per_unit"]
-    for name, cue in a.get("cues", {}).items():
-        row["cue_scale_error"][name] = (cue["metres_per_unit"] / used) / sim.scale - 1.0
-    if "marker" in gt and a.get("frame_from", "").startswith("marker"):
-        wfm = np.asarray(gt["marker"]["world_from_marker"])
-        row["origin_error_mm"] = 1000 * float(np.linalg.norm(sim.apply_points(np.zeros(3)) - wfm[:3, 3]))
-        row["heading_error_deg"] = _angle(sim.rotation @ [1.0, 0, 0], wfm[:3, 0])
-    return row
 
 
 def _fmt(v, spec=".3f", scale=1.0) -> str:

@@ -3,9 +3,9 @@
 The marker's four corners are detected in every registered frame (OpenCV's ArucoDetector,
 sub-pixel corners), triangulated with the SfM poses (robust to a wrong detection or a view
 whose pose is off: `triangulation.triangulate_views`), and a square of the known side is
-fitted to them: scale = known side / triangulated side. Corners are located as the meeting
-points of the four edges' lines (OpenCV's own sub-pixel corners sit ~0.2 px inside a blurred
-marker, a 1% scale error at 35 px). The marker also gives a frame: origin
+fitted to them: scale = known side / triangulated side. Corners are refined beyond OpenCV's
+(`refine_corners`): its own sub-pixel corners sit 0.3-0.7 px inside a blurred or over-exposed
+marker, a 2-4% scale error on a 25-30 px marker. The marker also gives a frame: origin
 at its centre, +z its normal towards the cameras, +x its own x axis (OpenCV's marker axes:
 corner 0 -> corner 1 is +x, corner 3 -> corner 0 is +y, printed face towards +z).
 
@@ -69,9 +69,17 @@ def detect_markers(images_dir: Path, names: list[str], dictionary: str) -> dict[
         for i, c in zip(ids, corners):
             if ids.count(i) == 1:
                 c = c.reshape(4, 2).astype(np.float64)
-                refined = refine_corners(grey, c, cells=cells)
+                refined = refine_corners(grey, c, cells=cells, bits=_marker_bits(dict_, i))
                 found[name][i] = c if refined is None else refined
     return found
+
+
+def _marker_bits(dictionary, marker_id: int) -> np.ndarray:
+    """(cells, cells) bool, True where the printed marker is white, black border included."""
+    import cv2
+
+    n = dictionary.markerSize + 2
+    return cv2.aruco.generateImageMarker(dictionary, marker_id, n) > 127
 
 
 def _fit_square(corners: np.ndarray, side: float):
@@ -142,14 +150,17 @@ def marker_cue(model, images_dir: Path, config: CaptureConfig) -> MarkerCue:
     return MarkerCue(int(mid), side, corners, centre, rot, 1.0 / units_per_m, rel, info)
 
 
-def refine_corners(grey: np.ndarray, corners: np.ndarray, cells: int = 6) -> np.ndarray | None:
-    """Corners as intersections of the four edge lines, each fitted to sub-pixel edge points
-    (the steepest point of the intensity profile across the edge).
+def refine_corners(grey: np.ndarray, corners: np.ndarray, cells: int = 6, bits: np.ndarray | None = None
+                   ) -> np.ndarray | None:
+    """Sub-pixel corners of a detected marker, in three passes.
 
-    OpenCV's sub-pixel refinement pulls the corners of a blurred dark square inwards (by ~0.2 px
-    in a 400x300 view: a 1% scale error on a 35 px marker); an edge's steepest point does not move
-    under a symmetric blur, so lines through those points meet at the true corner. Returns None
-    when an edge is not found cleanly (the caller keeps OpenCV's corners).
+    OpenCV's sub-pixel refinement pulls the corners of a blurred dark square inwards (by ~0.3 px
+    in a 400x300 view: a 2% scale error on a 30 px marker). Instead: (1) lines through each edge's
+    steepest points (a symmetric blur does not move them) meet at the corners; (2) each line is
+    refitted to every pixel along its edge with a blurred-step model, over-exposed pixels censored;
+    (3) with the marker's bits, the square is grown or shrunk until its black border is one cell
+    wide (`_border_scale`), which cancels what clipping or gamma still leaves. Returns None when the
+    edges are not found cleanly (the caller keeps OpenCV's corners).
     """
     import cv2
 
@@ -191,6 +202,45 @@ def refine_corners(grey: np.ndarray, corners: np.ndarray, cells: int = 6) -> np.
             if (off > 0.5).any() and (off <= 0.5).sum() >= 4:
                 pts = pts[off <= 0.5]
         lines.append((normal, float(normal @ mu)))
+    out = _intersect(lines)
+    if out is None or np.abs(out - c).max() > 2.0:  # a refinement that wanders off is not trusted
+        return None
+    # second pass: a blurred-step model fitted to all pixels along each edge, over-exposed ones censored
+    raw = grey.astype(np.float32)
+    cell = side / cells
+    window = raw[max(int(out[:, 1].min() - cell), 0):int(out[:, 1].max() + cell) + 1,
+                 max(int(out[:, 0].min() - cell), 0):int(out[:, 0].max() + cell) + 1]
+    top = float(window.max())
+    clip = top - 3.0 if np.mean(window >= top - 3.0) > 0.1 else None
+    fitted = []
+    centre = out.mean(axis=0)
+    for k in range(4):
+        a, b = out[k], out[(k + 1) % 4]
+        d = (b - a) / np.linalg.norm(b - a)
+        n = np.array([d[1], -d[0]])
+        if (a - centre) @ n < 0:
+            n = -n
+        line = _fit_edge(raw, a, b, n, reach_in=min(0.8 * cell, 4.0), reach_out=min(1.0 * cell, 5.0), clip=clip)
+        if line is None:
+            return out
+        fitted.append(line)
+    refined = _intersect(fitted)
+    if refined is None or np.abs(refined - out).max() > 1.0:
+        refined = out
+    if bits is None:
+        return refined
+    # third: undo the pull towards the ink that an over-exposed paper margin gives every edge estimate
+    k = _border_scale(raw, refined, bits)
+    if k is None or abs(k - 1.0) > 0.1:
+        return refined
+    centre_h = bits.shape[0] / 2.0
+    canon = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float64) * centre_h
+    H = cv2.getPerspectiveTransform(canon.astype(np.float32), refined.astype(np.float32))
+    return cv2.perspectiveTransform((canon * k)[None], H)[0]
+
+
+def _intersect(lines: list) -> np.ndarray | None:
+    """Corner k where edge k-1 meets edge k; lines as (unit normal, offset)."""
     out = np.empty((4, 2))
     for k in range(4):
         (n1, d1), (n2, d2) = lines[(k - 1) % 4], lines[k]
@@ -198,6 +248,110 @@ def refine_corners(grey: np.ndarray, corners: np.ndarray, cells: int = 6) -> np.
         if abs(np.linalg.det(A)) < 1e-6:
             return None
         out[k] = np.linalg.solve(A, [d1, d2])
-    if np.abs(out - c).max() > 2.0:  # a refinement that wanders off is not trusted
-        return None
     return out
+
+
+def _fit_edge(img: np.ndarray, a_pt: np.ndarray, b_pt: np.ndarray, outward: np.ndarray, reach_in: float,
+              reach_out: float, clip: float | None) -> tuple[np.ndarray, float] | None:
+    """Line (unit normal, offset) of one marker edge by fitting a blurred step to every pixel
+    near it: I = dark + (bright - dark) * Phi(s / sigma), s the signed distance to the line.
+    Pixels at the clip level are censored (the model need only reach it), so an over-exposed
+    paper margin does not pull the edge towards the dark side."""
+    import cv2
+    from scipy.optimize import least_squares
+    from scipy.special import ndtr
+
+    d = (b_pt - a_pt) / np.linalg.norm(b_pt - a_pt)
+    n = outward
+    length = float(np.linalg.norm(b_pt - a_pt))
+    ts = np.arange(0.15 * length, 0.85 * length, 0.5)
+    us = np.arange(-reach_in, reach_out + 1e-9, 0.25)
+    T, U = np.meshgrid(ts, us, indexing="ij")
+    pts = a_pt[None, None] + T[..., None] * d + U[..., None] * n
+    mx, my = pts[..., 0].astype(np.float32), pts[..., 1].astype(np.float32)
+    vals = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).ravel().astype(np.float64)
+    v, u = (T - 0.5 * length).ravel(), U.ravel()
+    if clip is None:
+        censored = np.zeros(len(vals), bool)
+    else:  # a sample interpolated from any clipped pixel is only a lower bound
+        touched = cv2.remap((img >= clip).astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        censored = touched.ravel() > 0
+    if (~censored).sum() < 20:
+        return None
+
+    def residuals(p):
+        off, tilt, dark, bright, log_sigma = p
+        pred = dark + (bright - dark) * ndtr((u - off - tilt * v) / np.exp(log_sigma))
+        r = pred - vals
+        if clip is not None:  # censored: the model need only reach the sample's (lower-bound) value
+            r = np.where(censored, np.minimum(pred - vals, 0.0), r)
+        return r
+
+    p0 = [0.0, 0.0, float(np.percentile(vals, 5)), float(np.percentile(vals, 95)), np.log(0.8)]
+    fit = least_squares(residuals, p0, loss="soft_l1", f_scale=8.0, x_scale=[0.5, 0.01, 20.0, 20.0, 0.3])
+    off, tilt, dark, bright, log_sigma = fit.x
+    if not (fit.success and bright > dark + 10 and abs(off) < 2.0 and 0.1 < np.exp(log_sigma) < 4.0):
+        return None
+    direction = d + tilt * n
+    direction /= np.linalg.norm(direction)
+    normal = np.array([direction[1], -direction[0]])
+    point = a_pt + 0.5 * length * d + off * n
+    return normal, float(normal @ point)
+
+
+def _border_scale(img: np.ndarray, corners: np.ndarray, bits: np.ndarray) -> float | None:
+    """Factor k by which to grow the corner square (about its centre, in the marker's own plane)
+    so that the black border has its true width of one cell.
+
+    Any edge estimator is pulled towards the dark side when the white paper is over-exposed
+    (clipped: the bright half of the blurred step is cut off) or gamma-encoded. The border's outer
+    edge (paper -> ink) is then seen too far in and its inner edge (ink -> a white cell) too far
+    out, by the same amount. In marker units (cells, centre 0, outer edge at 3 for a 4x4 marker)
+    the observed outer edge is 3k - e and the inner one 2k + e, so k = (outer + inner) / 5
+    whatever e is. Measured across every white cell touching the border; None when none does.
+    """
+    import cv2
+
+    half = bits.shape[0] / 2.0  # 3 cells for a 4x4 marker with its border
+    canon = np.array([[-half, -half], [half, -half], [half, half], [-half, half]], np.float64)  # x right, y down
+    H = cv2.getPerspectiveTransform(canon.astype(np.float32), corners.astype(np.float32))
+    steps = np.arange(-(half + 0.8), -(half - 1.8) + 1e-9, 0.05)  # outside the paper edge .. into the white cell
+    sums = []
+    n = bits.shape[0]
+    for side in range(4):  # top, right, bottom, left: rotate canonical coordinates by 90 deg each
+        rot = np.array([[1, 0], [0, 1]]) if side == 0 else np.linalg.matrix_power(np.array([[0, -1], [1, 0]]), side)
+        for j in range(1, n - 1):
+            r, c = (1, j) if side == 0 else (j, n - 2) if side == 1 else (n - 2, n - 1 - j) if side == 2 else (n - 1 - j, 1)
+            if not bits[r, c]:
+                continue
+            along = (j + 0.5 - half) + np.linspace(-0.25, 0.25, 6)
+            pts = np.stack(np.meshgrid(along, steps, indexing="ij"), -1).reshape(-1, 2) @ rot.T  # (x, y) canonical
+            img_pts = cv2.perspectiveTransform(pts[None].astype(np.float64), H)[0].astype(np.float32)
+            vals = cv2.remap(img, img_pts[:, 0:1], img_pts[:, 1:2], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            prof = vals.reshape(len(along), len(steps)).mean(axis=0)  # from outside the marker inwards
+            k_dark = int(np.argmin(prof))
+            out_bright, in_bright, dark = prof[:k_dark].max(initial=0.0), prof[k_dark:].max(initial=0.0), prof[k_dark]
+            # one level for both edges, half way up to the paper's white: the white cells are the same paper
+            contrast = out_bright - dark
+            level = dark + 0.5 * contrast
+            if contrast < 20 or in_bright < level + 0.25 * contrast or k_dark == 0 or k_dark == len(prof) - 1:
+                continue
+            outer = _crossing(steps[:k_dark + 1], prof[:k_dark + 1], level)
+            inner = _crossing(steps[k_dark:], prof[k_dark:], level)
+            if outer is not None and inner is not None:
+                sums.append(-(outer + inner))  # distances from the centre: |outer| + |inner| = 5k for 4x4
+    if len(sums) < 2:
+        return None
+    return float(np.median(sums) / (2 * half - 1))
+
+
+def _crossing(x: np.ndarray, y: np.ndarray, level: float) -> float | None:
+    """First x where the piecewise-linear profile y crosses level."""
+    s = np.sign(y - level)
+    idx = np.flatnonzero(s[:-1] * s[1:] <= 0)
+    if not len(idx):
+        return None
+    i = idx[0]
+    if y[i + 1] == y[i]:
+        return float(x[i])
+    return float(x[i] + (level - y[i]) * (x[i + 1] - x[i]) / (y[i + 1] - y[i]))

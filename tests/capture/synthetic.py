@@ -32,7 +32,9 @@ def table_texture(seed: int, marker_side: float, marker_centre, marker_yaw_deg: 
     tex = (60 + 150 * (tex - tex.min()) / (tex.max() - tex.min())).astype(np.uint8)
     # the printed sheet: white paper with a margin, marker in the middle
     px = int(round(marker_side * 1000 / MM_PER_PX))
-    marker = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dictionary)), marker_id, px)
+    # drawn 6x larger and area-averaged down, so cell edges that fall inside a pixel are grey, as printed
+    big = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dictionary)), marker_id, 6 * px)
+    marker = cv2.resize(big, (px, px), interpolation=cv2.INTER_AREA)
     margin = px // 4
     sheet = np.full((px + 2 * margin, px + 2 * margin), 255, np.uint8)
     sheet[margin:margin + px, margin:margin + px] = marker

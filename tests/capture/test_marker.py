@@ -6,7 +6,7 @@ import pytest
 
 from gwm.capture import CaptureConfig, CaptureError
 from gwm.capture.alignment import choose_output_frame
-from gwm.capture.marker import detect_markers, marker_cue
+from gwm.capture.marker import _marker_bits, detect_markers, marker_cue, refine_corners
 
 from . import synthetic as S
 
@@ -34,6 +34,29 @@ def test_corners_are_unbiased(scene):
         radial += list(((c - t) * out).sum(1))
     assert max(err) < 0.35
     assert abs(np.mean(radial)) < 0.05  # no shrink or growth: no scale bias
+
+
+def test_corners_are_unbiased_on_over_exposed_paper(scene):
+    """White paper clipped (1.8x over-exposed) and blurred pulls every edge towards the ink; the
+    border-width correction cancels it. Without the marker's bits (no correction) the pull shows."""
+    import cv2
+
+    folder, model, poses, _ = scene
+    dictionary = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50)
+    detector = cv2.aruco.ArucoDetector(dictionary)
+    true = S.marker_corners_world(SIDE, CENTRE, YAW)
+    radial = {True: [], False: []}
+    for k, name in enumerate(model.image_names):
+        grey = cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+        grey = np.clip(1.8 * cv2.GaussianBlur(grey, (0, 0), 0.8), 0, 255).astype(np.uint8)
+        found, ids, _ = detector.detectMarkers(grey)
+        t = S.project(poses[k], true)
+        out = (t - t.mean(0)) / np.linalg.norm(t - t.mean(0), axis=1, keepdims=True)
+        for with_bits in (True, False):
+            c = refine_corners(grey, found[0].reshape(4, 2), bits=_marker_bits(dictionary, 7) if with_bits else None)
+            radial[with_bits] += list(((c - t) * out).sum(1))
+    assert abs(np.mean(radial[True])) < 0.08
+    assert np.mean(radial[False]) < -0.15
 
 
 def test_scale_and_frame_from_the_marker(scene):
