@@ -1,7 +1,7 @@
 """Capture on the bundled samples, scored against their ground truth (the pipeline never reads it).
 
     python benchmarks/capture.py [--samples kitchen,workbench] [--inputs stills,video,phone]
-                                 [--max-frames 40] [--once] [--json OUT.json]
+                                 [--max-frames 40] [--once] [--json OUT.json] [--out DIR]
 
 Per sample and input, one capture with every metric cue the sample supports (the printed marker,
 a known length marked in three frames, the support surface's width and depth), run twice to
@@ -173,8 +173,9 @@ def run_input(sample: str, kind: str, args, tmp: Path) -> list[tuple[str, dict]]
         rows.append((f"{sample} {kind}", row))
     elif kind == "phone" and "ar_export" in gt:
         export = base / gt["ar_export"]["folder"]
+        marker_only = {k: v for k, v in cues.items() if k.startswith("marker")}  # the marker checks the phone's scale
         for label, extra in (("phone poses", {}), ("phone+SfM", {"rerun_sfm": True})):
-            r = run_capture(export, tmp / f"{sample}-{label}", CaptureConfig(metric_input=True, **extra, **cues),
+            r = run_capture(export, tmp / f"{sample}-{label}", CaptureConfig(metric_input=True, **extra, **marker_only),
                             progress=False, overwrite=True)
             print(r.summary(), flush=True)
             rows.append((f"{sample} {label}", score(r, gt, "phone")))
@@ -192,17 +193,19 @@ def main() -> None:
     ap.add_argument("--max-frames", type=int, default=40, help="video frames kept")
     ap.add_argument("--once", action="store_true", help="one run per input (no fingerprint comparison)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    ap.add_argument("--out", type=Path, default=None, help="keep the captures here (default: a temporary folder)")
     args = ap.parse_args()
 
     rows = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp)
         for sample in args.samples.split(","):
             if not (ROOT / "datasets" / sample / "ground_truth.json").is_file():
                 print(f"(no datasets/{sample}; skipped)")
                 continue
             for kind in args.inputs.split(","):
-                rows += run_input(sample, kind, args, Path(tmp))
+                rows += run_input(sample, kind, args, out)
 
     print(f"\ntargets: scale error < {100 * TARGETS['marker']:.0f}% (marker), < {100 * TARGETS['known_length']:.0f}% "
           f"(known length); up < {TARGETS['up_deg']} deg; pose error median < {TARGETS['pose_cm']} cm")

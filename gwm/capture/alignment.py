@@ -243,7 +243,13 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
     # up and the table plane
     points = model.points
     plane = None
-    if config.up == "plane":
+    use_plane = config.up == "plane"
+    if use_plane and len(points) < 30 and not prior_name.startswith("cameras"):
+        # a pose-only input (a phone export without a point cloud): its gravity stands in for the table
+        use_plane = False
+        info["warnings"].append(f"{len(points)} SfM points: no table plane to fit; up from {prior_name} "
+                                "(--rerun-sfm finds the table)")
+    if use_plane:
         thr = 0.01 * max(_points_spread(points), 1e-9)
         if marker is not None:
             side_units = marker.side_m / marker.metres_per_unit
@@ -261,7 +267,7 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
         info["up_from"] = "table plane"
         info["up_prior"] = {"from": prior_name, "angle_to_plane_normal_deg": round(_angle_deg(n, up_prior), 4)}
         info.update(plane_inliers=int(inliers.sum()), plane_points=int(len(points)))
-    elif config.up == "orbit" or marker is not None:
+    elif config.up != "none" or marker is not None:
         up = up_prior
         info["up_from"] = prior_name
     else:
@@ -298,7 +304,8 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
         from gwm.capture.lengths import table_size_cue
 
         if plane is None:
-            raise CaptureError("table size: the support surface is found only with up='plane'; use --up plane")
+            raise CaptureError("table size: no support plane was fitted (it needs --up plane and SfM points; for "
+                               "a phone export pass --rerun-sfm)")
         xy = (points[plane[2]] - origin) @ rot[:2].T
         c = table_size_cue(xy, config.table_width_m, config.table_depth_m)
         cues.append(_Cue(c.name, c.metres_per_unit, c.rel_uncertainty, c.info))

@@ -154,7 +154,7 @@ class RobustAlignment:
     translation_residual: np.ndarray  # (N,) camera-centre distance after alignment, destination units
     rotation_residual_deg: np.ndarray  # (N,) geodesic angle after alignment (zeros without rotations)
     translation_sigma: float  # robust standard deviation of the inliers' translation residuals
-    scale_rel_sigma: float  # relative standard deviation of the scale, by bootstrap over the inliers
+    scale_rel_sigma: float  # relative standard deviation of the scale, by a block bootstrap over the inliers
 
     def per_camera(self, names: list[str], unit_scale: float = 1.0) -> list[dict]:
         """JSON rows; unit_scale converts destination units (e.g. 100 for metres -> cm)."""
@@ -262,9 +262,13 @@ def robust_similarity(src_world_from_cam, dst_world_from_cam, *, use_rotations: 
     inl &= r <= r_thr
     consistent = (t <= max(10.0 * sigma, 0.01 * spread)) & (r <= r_thr)
     idx = np.flatnonzero(w > 1e-3)
+    block = max(1, int(round(np.sqrt(len(idx)))))
     scales = []
-    for _ in range(100):  # bootstrap over the cameras that carry weight
-        pick = rng.choice(idx, len(idx), replace=True)
+    for _ in range(100):
+        # moving-block bootstrap over the cameras that carry weight, in their given order: a drift
+        # shared by neighbouring frames (a phone's tracking) is resampled as one error, not many
+        starts = rng.integers(0, len(idx) - block + 1, size=-(-len(idx) // block))
+        pick = np.concatenate([idx[s0:s0 + block] for s0 in starts])[:len(idx)]
         try:
             scales.append(fit(pick, w[pick]).scale)
         except ValueError:  # a resample of coincident cameras
