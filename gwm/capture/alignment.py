@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from gwm.capture.config import CaptureConfig, CaptureError
+from gwm.capture.lengths import ScaleCue
 from gwm.capture.outliers import up_from_cameras
 from gwm.metrics.poses import RobustAlignment, Similarity, robust_similarity
 
@@ -148,15 +149,7 @@ def _points_spread(points: np.ndarray) -> float:
     return float(np.median(np.linalg.norm(points - np.median(points, axis=0), axis=1))) if len(points) else 0.0
 
 
-@dataclass
-class _Cue:
-    name: str
-    metres_per_unit: float
-    rel_uncertainty: float | None  # None: not estimated
-    info: dict
-
-
-def _choose_scale(cues: list[_Cue]) -> tuple[_Cue | None, list[str], dict]:
+def _choose_scale(cues: list[ScaleCue]) -> tuple[ScaleCue | None, list[str], dict]:
     """The most certain cue, warnings for cues that disagree with it, and every cue's JSON."""
     if not cues:
         return None, [], {}
@@ -207,7 +200,7 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
                 "per_camera_units": "translation_residual in cm", "warnings": []}
         return OutputFrame(ra.similarity, info, rejected)
 
-    cues: list[_Cue] = []
+    cues: list[ScaleCue] = []
     rejected: dict[str, str] = {}
     info: dict = {"method": "cues", "warnings": []}
 
@@ -218,7 +211,7 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
         rejected.update({n: (f"its SfM pose disagrees with the phone's: {100 * ra.translation_residual[k]:.1f} cm / "
                              f"{ra.rotation_residual_deg[k]:.1f} deg after robust alignment")
                          for k, n in enumerate(common) if not ra.consistent[k]})
-        cues.append(_Cue("phone_poses", ra.similarity.scale, ra.scale_rel_sigma,
+        cues.append(ScaleCue("phone_poses", ra.similarity.scale, ra.scale_rel_sigma,
                          {"frames": len(common), "inliers": int(ra.inliers.sum()),
                           "per_camera": ra.per_camera(common, unit_scale=100.0),
                           "per_camera_units": "translation_residual in cm"}))
@@ -226,7 +219,8 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
             up_prior = ra.similarity.rotation.T @ _AXES[config.input_up]
             prior_name, prior_angle = f"phone gravity ({config.input_up} of its world)", 10.0
     elif metric_input is not None:
-        cues.append(_Cue(metric_input.cue, 1.0, metric_input.rel_uncertainty, {"frames": len(names), "note": metric_input.note}))
+        cues.append(ScaleCue(metric_input.cue, 1.0, metric_input.rel_uncertainty,
+                             {"frames": len(names), "note": metric_input.note}))
         if metric_input.up != "none":
             up_prior = _AXES[metric_input.up].copy()
             prior_name, prior_angle = f"the input's gravity ({metric_input.up} of its world)", 10.0
@@ -236,7 +230,7 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
         from gwm.capture.marker import marker_cue
 
         marker = marker_cue(model, images_dir, config)
-        cues.append(_Cue("marker", marker.metres_per_unit, marker.rel_uncertainty, marker.info))
+        cues.append(ScaleCue("marker", marker.metres_per_unit, marker.rel_uncertainty, marker.info))
         if prior_name.startswith("cameras"):
             up_prior, prior_name, prior_angle = marker.axes[:, 2], "marker normal", 10.0
 
@@ -298,8 +292,7 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
     if config.known_length is not None:
         from gwm.capture.lengths import known_length_cue
 
-        c = known_length_cue(model, config.known_length, seed=config.seed)
-        cues.append(_Cue(c.name, c.metres_per_unit, c.rel_uncertainty, c.info))
+        cues.append(known_length_cue(model, config.known_length, seed=config.seed))
     if config.table_width_m is not None or config.table_depth_m is not None:
         from gwm.capture.lengths import table_size_cue
 
@@ -307,12 +300,11 @@ def choose_output_frame(model, config: CaptureConfig, images_dir: Path, *, refer
             raise CaptureError("table size: no support plane was fitted (it needs --up plane and SfM points; for "
                                "a phone export pass --rerun-sfm)")
         xy = (points[plane[2]] - origin) @ rot[:2].T
-        c = table_size_cue(xy, config.table_width_m, config.table_depth_m)
-        cues.append(_Cue(c.name, c.metres_per_unit, c.rel_uncertainty, c.info))
+        cues.append(table_size_cue(xy, config.table_width_m, config.table_depth_m))
     if config.known_distance is not None:
         k = config.known_distance
         s = scale_from_known_distance(model.centres(), k.frame_a, k.frame_b, k.metres)
-        cues.append(_Cue("known_distance", s, None, {"frame_a": k.frame_a, "frame_b": k.frame_b, "metres": k.metres}))
+        cues.append(ScaleCue("known_distance", s, None, {"frame_a": k.frame_a, "frame_b": k.frame_b, "metres": k.metres}))
     best, warnings, report = _choose_scale(cues)
     scale = best.metres_per_unit if best is not None else 1.0
     info.update(metric=best is not None, metric_from=best.name if best else None,

@@ -69,9 +69,9 @@ class CaptureConfig:
     min_registered_fraction: float = 0.5  # fewer registered frames than this fraction is an error
     seed: int = 0  # pycolmap's PRNG, every two-view RANSAC and the mapper: same input + settings = same cameras
     num_threads: int = -1  # feature extraction and matching (repeatable at any count: images are numbered first)
-    # incremental mapping threads. Multi-threaded mapping is not repeatable and once (of ~10 kitchen runs, on a
-    # heavily loaded machine) converged to a wrong model (43 cm pose error); one thread costs no measurable time
-    # on the kitchen (~40 s either way).
+    # incremental mapping threads. A multi-threaded bundle adjustment (COLMAP threads it above 50k residuals) sums
+    # in a varying order, so larger captures would stop being repeatable; on the kitchen stills one thread and two
+    # gave the same cameras in the same time (59-75 s vs 57-59 s mapping on a shared 2-core machine).
     mapping_threads: int = 1
     # cameras ---------------------------------------------------------------------------------
     drop_outlier_cameras: bool = True  # leave out cameras whose registration is inconsistent (see outliers.py)

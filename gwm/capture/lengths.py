@@ -27,14 +27,17 @@ from gwm.capture.triangulation import triangulate_views
 
 
 @dataclass
-class LengthCue:
-    name: str  # "known_length" | "table_size"
+class ScaleCue:
+    """One metric cue's answer: metres per SfM unit, its relative uncertainty (one sigma; None when
+    it cannot be estimated) and a JSON description for the report."""
+
+    name: str  # "marker" | "known_length" | "table_size" | "known_distance" | "phone_poses" | "input"
     metres_per_unit: float
-    rel_uncertainty: float
+    rel_uncertainty: float | None
     info: dict
 
 
-def known_length_cue(model, known: KnownLength, seed: int = 0) -> LengthCue:
+def known_length_cue(model, known: KnownLength, seed: int = 0) -> ScaleCue:
     index = {n: i for i, n in enumerate(model.image_names)}
     missing = sorted({v.frame for v in known.views} - set(index))
     usable = [v for v in known.views if v.frame in index]
@@ -56,7 +59,7 @@ def known_length_cue(model, known: KnownLength, seed: int = 0) -> LengthCue:
             "missing_frames": missing, "pixel_sigma_px": round(tri.sigma_px, 3),
             "per_view": [{"name": v.frame, "inlier": bool(tri.inliers[k]),
                           "reprojection_px": round(float(tri.view_residual_px[k]), 3)} for k, v in enumerate(usable)]}
-    return LengthCue("known_length", known.metres / d, float(np.sqrt(var) / d), info)
+    return ScaleCue("known_length", known.metres / d, float(np.sqrt(var) / d), info)
 
 
 def _rectangle(xy: np.ndarray):
@@ -107,7 +110,7 @@ def support_extent(plane_xy: np.ndarray) -> dict:
             "points": int(len(xy)), "points_dropped": int((~keep).sum())}
 
 
-def table_size_cue(plane_xy: np.ndarray, width_m: float | None, depth_m: float | None) -> LengthCue:
+def table_size_cue(plane_xy: np.ndarray, width_m: float | None, depth_m: float | None) -> ScaleCue:
     """Scale from the measured width and/or depth of the support surface; plane_xy in SfM units."""
     ext = support_extent(plane_xy)
     estimates = []
@@ -127,4 +130,4 @@ def table_size_cue(plane_xy: np.ndarray, width_m: float | None, depth_m: float |
             "width_rel_sigma": round(ext["width_sigma"] / ext["width"], 6),
             "depth_rel_sigma": round(ext["depth_sigma"] / ext["depth"], 6),
             "points": ext["points"], "isolated_points_dropped": ext["points_dropped"]}
-    return LengthCue("table_size", scale, rel, info)
+    return ScaleCue("table_size", scale, rel, info)

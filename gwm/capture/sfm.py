@@ -9,6 +9,7 @@ unordered image sets. The result is a plain numpy `SfmModel` in COLMAP's own fra
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,8 +233,62 @@ def _prior_focal_from_matches(db_path: Path) -> tuple[float | None, dict]:
 
 def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: CaptureConfig,
             sequential: bool, progress: bool = True, timings: dict | None = None) -> tuple[SfmModel, Path]:
-    """Features, matching and incremental mapping; returns the largest model and its folder.
-    timings, when given, receives each phase's seconds (extract_s, match_s, map_s)."""
+    """Features, matching and incremental mapping in a fresh Python process; returns the largest
+    model and its folder. timings, when given, receives each phase's seconds.
+
+    Why a child process: pycolmap's floating-point results (FAISS descriptor indexes, SIMD kernels)
+    depend on how its buffers happen to lie in memory, i.e. on what the process did before. In one
+    benchmark process the same workbench stills gave slightly different cameras (1e-4 relative) after
+    other captures had run; a fresh process each time makes the result depend on the input alone. It
+    also keeps a crash inside pycolmap from taking the caller down, and costs ~1-2 s of start-up.
+    """
+    import pickle
+    import subprocess
+    import sys
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    job, result = work_dir / "sfm_job.pkl", work_dir / "sfm_result.pkl"
+    job.write_bytes(pickle.dumps((Path(images_dir), Path(work_dir), list(image_names), config, sequential, progress)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.Popen([sys.executable, "-m", "gwm.capture.sfm_worker", str(job)], env=env)
+    try:
+        code = proc.wait()
+    except BaseException:  # Ctrl-C, a cancelled flow: the child goes too
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        job.unlink(missing_ok=True)
+    if code != 0 or not result.is_file():
+        raise CaptureError(f"SfM (pycolmap) stopped with exit code {code} before finishing; run again, and if it "
+                           "repeats, try --max-size 1600 or fewer --max-frames (memory), or report the input")
+    outcome = pickle.loads(result.read_bytes())
+    result.unlink()
+    if isinstance(outcome, str):  # a CaptureError's message, raised here as in-process
+        raise CaptureError(outcome)
+    model, child_timings = outcome
+    if timings is not None:
+        timings.update(child_timings)
+    return model, work_dir / "sparse" / "0"
+
+
+def run_sfm_job(job_path: str) -> None:
+    """Child side of run_sfm: run SfM from a pickled job, pickle the model (or the error) back."""
+    import pickle
+
+    images_dir, work_dir, names, config, sequential, progress = pickle.loads(Path(job_path).read_bytes())
+    timings: dict = {}
+    try:
+        model, _ = _run_sfm_here(images_dir, work_dir, names, config, sequential, progress, timings)
+        outcome = (model, timings)
+    except CaptureError as e:
+        outcome = str(e)
+    (work_dir / "sfm_result.pkl").write_bytes(pickle.dumps(outcome))
+
+
+def _run_sfm_here(images_dir: Path, work_dir: Path, image_names: list[str], config: CaptureConfig,
+                  sequential: bool, progress: bool, timings: dict) -> tuple[SfmModel, Path]:
+    """run_sfm's work, in this process."""
     import time
 
     pycolmap = import_pycolmap()
@@ -269,7 +324,6 @@ def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: Ca
     verification = pycolmap.TwoViewGeometryOptions()
     verification.ransac.random_seed = config.seed
 
-    timings = {} if timings is None else timings
     sfm_info: dict = {}
     bar = tqdm(total=3 + len(image_names), desc="SfM", unit="step", disable=not progress)
     with _quiet_colmap():
