@@ -236,11 +236,12 @@ def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: Ca
     """Features, matching and incremental mapping in a fresh Python process; returns the largest
     model and its folder. timings, when given, receives each phase's seconds.
 
-    Why a child process: pycolmap's floating-point results (FAISS descriptor indexes, SIMD kernels)
-    depend on how its buffers happen to lie in memory, i.e. on what the process did before. In one
-    benchmark process the same workbench stills gave slightly different cameras (1e-4 relative) after
-    other captures had run; a fresh process each time makes the result depend on the input alone. It
-    also keeps a crash inside pycolmap from taking the caller down, and costs ~1-2 s of start-up.
+    Why a child process: in one long benchmark process the same workbench stills gave slightly
+    different cameras (1e-4 relative; 205 vs 206 verified pairs) after other captures had run, while
+    fresh processes always agreed. The state that leaks is inside pycolmap (most likely the order of
+    floating-point sums in its FAISS descriptor indexes, which depends on memory layout); a fresh
+    process per SfM makes the result depend on the input alone. It also keeps a crash inside pycolmap
+    from taking the caller down, for ~2 s of start-up.
     """
     import pickle
     import subprocess
@@ -260,8 +261,8 @@ def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: Ca
     finally:
         job.unlink(missing_ok=True)
     if code != 0 or not result.is_file():
-        raise CaptureError(f"SfM (pycolmap) stopped with exit code {code} before finishing; run again, and if it "
-                           "repeats, try --max-size 1600 or fewer --max-frames (memory), or report the input")
+        raise CaptureError(f"SfM (pycolmap) stopped with exit code {code} before finishing (often: out of memory); "
+                           "try smaller frames (--max-size 1600) or fewer (--max-frames), and run again")
     outcome = pickle.loads(result.read_bytes())
     result.unlink()
     if isinstance(outcome, str):  # a CaptureError's message, raised here as in-process

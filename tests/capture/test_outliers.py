@@ -95,3 +95,17 @@ def test_outlier_cameras_do_not_reach_transforms_json(subset_capture, tmp_path):
     report = json.loads((tmp_path / "again" / "capture_report.json").read_text())
     assert {c["name"] for c in report["cameras"] if c["outlier"]} == {flipped, far}
     assert r.pose_error["translation_cm_median"] < 1.0
+
+
+def test_a_camera_below_the_table_is_rejected(tmp_path):
+    """Once the table plane is known, a camera under it (it could not see the top) is inconsistent."""
+    from . import synthetic as S
+
+    model, poses, sfm_from_world = S.make_scene(tmp_path, n_views=6)
+    under = poses.copy()
+    under[2, :3, 3] *= [1.0, 1.0, -1.0]  # mirrored below the table, still looking at the origin
+    under[2, :3, :3] = np.diag([1.0, 1.0, -1.0]) @ under[2, :3, :3] @ np.diag([-1.0, 1.0, 1.0])
+    bad = type(model)(**{**model.__dict__, "world_from_cam": sfm_from_world.apply_poses(under)})
+    frame = choose_output_frame(bad, CaptureConfig(), tmp_path)
+    assert set(frame.rejected) == {model.image_names[2]} and "below the table plane" in frame.rejected[model.image_names[2]]
+    assert not choose_output_frame(model, CaptureConfig(), tmp_path).rejected
