@@ -1,9 +1,12 @@
-"""Frames for SfM: pick sharp, evenly spaced frames from a video; list and check an image folder.
+"""Frames for SfM: pick sharp, evenly spaced frames from a video; list, check and filter an image folder.
 
 Sharpness is the variance of the Laplacian of the grey image (downscaled so the longer side
-is at most 640 px, which makes the number comparable across resolutions). A video is cut
-into `max_frames` equal slots and the sharpest frame of each slot is kept; a kept frame that
-is much blurrier than the kept frames around it (a shake that spans a whole slot) is dropped.
+is at most 640 px, which makes the number comparable across resolutions). Blur is judged
+relative to the capture itself, not by one absolute number (texture and noise move it a lot
+from scene to scene): a video is cut into `max_frames` equal slots, the sharpest frame of each
+slot is picked, and a pick much blurrier than the picks around it (a shake that spans a whole
+slot) is dropped; a still much blurrier than the median still of its folder is dropped. Every
+candidate's sharpness, its reference and the reason it was dropped go to the capture report.
 """
 
 from __future__ import annotations
@@ -75,11 +78,36 @@ class FrameSelection:
     sharpness: list[float] = field(default_factory=list)  # of each kept frame
     dropped_blurred: list[int] = field(default_factory=list)  # source indices dropped as blurred
     fps: float | None = None
+    # one row per frame considered (video: each slot's pick; folder: each image): name, source_index,
+    # sharpness, reference (what it was compared with), ratio, kept, reason (why it was dropped)
+    frames: list[dict] = field(default_factory=list)
+
+    @property
+    def dropped_names(self) -> list[str]:
+        return [f["name"] for f in self.frames if not f["kept"]]
 
     def to_json(self) -> dict:
         return {"source": self.source, "num_candidates": self.num_candidates, "num_kept": len(self.names),
                 "source_indices": self.source_indices, "sharpness": [round(s, 2) for s in self.sharpness],
-                "dropped_blurred": self.dropped_blurred, "fps": self.fps}
+                "dropped_blurred": self.dropped_blurred, "fps": self.fps, "frames": self.frames}
+
+
+def _blur_record(name: str, index: int, s: float, reference: float, config: CaptureConfig, what: str,
+                 forced: bool = False) -> dict:
+    """One frame's sharpness verdict: blurred when under the absolute floor or under
+    `min_relative_sharpness` of its reference (kept anyway when `forced`: a cue names the frame)."""
+    ratio = s / reference if reference > 0 else 1.0
+    reason = None
+    if s < config.min_sharpness:
+        reason = f"blurred: sharpness {s:.1f} < min_sharpness {config.min_sharpness}"
+    elif ratio < config.min_relative_sharpness:
+        reason = (f"blurred: sharpness {s:.1f} is {ratio:.2f} of {what} {reference:.1f} "
+                  f"(< min_relative_sharpness {config.min_relative_sharpness})")
+    row = {"name": name, "source_index": int(index), "sharpness": round(s, 2), "reference": round(reference, 2),
+           "ratio": round(ratio, 3), "kept": reason is None or forced, "reason": reason}
+    if forced and reason is not None:
+        row["reason"] = reason + "; kept because a scale cue names this frame"
+    return row
 
 
 def video_frame_name(index: int) -> str:
@@ -106,8 +134,13 @@ def _open_video(path: Path):
     return gen, meta
 
 
-def select_video_frames(path: str | Path, images_dir: Path, config: CaptureConfig, progress: bool = True) -> FrameSelection:
-    """Decode the video once; keep the sharpest frame per slot, drop relative blur; write PNGs."""
+def select_video_frames(path: str | Path, images_dir: Path, config: CaptureConfig, progress: bool = True,
+                        keep_indices: tuple[int, ...] = ()) -> FrameSelection:
+    """Decode the video once; keep the sharpest frame per slot, drop relative blur; write PNGs.
+
+    keep_indices: frames that are kept whatever their slot or sharpness (a known length marks
+    pixels in them).
+    """
     from tqdm.auto import tqdm
 
     path = Path(path)
@@ -119,6 +152,7 @@ def select_video_frames(path: str | Path, images_dir: Path, config: CaptureConfi
     # Slot length in frames: the duration cut into max_frames slots; unknown length -> every frame a slot.
     slot = max(1.0, n_est / config.max_frames) if n_est else 1.0
     best: dict[int, tuple[float, int, np.ndarray]] = {}
+    forced: dict[int, tuple[float, int, np.ndarray]] = {}
     all_sharp: list[float] = []
     bar = tqdm(total=n_est, desc=f"reading {path.name}", unit="frame", disable=not progress)
     n = 0
@@ -130,6 +164,8 @@ def select_video_frames(path: str | Path, images_dir: Path, config: CaptureConfi
             k = int(n / slot)
             if k not in best or s > best[k][0]:
                 best[k] = (s, n, rgb.copy())
+            if n in keep_indices:
+                forced[n] = (s, n, rgb.copy())
             n += 1
             bar.update(1)
     except Exception as e:  # a truncated file fails part-way
@@ -149,16 +185,23 @@ def select_video_frames(path: str | Path, images_dir: Path, config: CaptureConfi
         keys = sorted(best)
         keep = {keys[int(i * len(keys) / config.max_frames)] for i in range(config.max_frames)}
         best = {k: best[k] for k in keys if k in keep}
-    picks = [best[k] for k in sorted(best)]
+    missing = sorted(set(keep_indices) - set(forced))
+    if missing:
+        raise CaptureError(f"{path}: frame(s) {missing} named by a scale cue are beyond the video's {n} frames; "
+                           f"use frame indices 0..{n - 1}")
+    picks = sorted({p[1]: p for p in [best[k] for k in best] + list(forced.values())}.values(), key=lambda p: p[1])
     sharp = np.array([p[0] for p in picks])
-    kept, dropped = [], []
+    kept, dropped, rows = [], [], []
     for i, (s, idx, rgb) in enumerate(picks):
-        nb = np.concatenate([sharp[max(0, i - 3):i], sharp[i + 1:i + 4]])  # up to 3 kept frames each side
+        nb = np.concatenate([sharp[max(0, i - 3):i], sharp[i + 1:i + 4]])  # up to 3 picks each side
         ref = float(np.median(nb)) if len(nb) else s
-        if s < config.min_sharpness or s < config.min_relative_sharpness * ref:
-            dropped.append(idx)
-        else:
+        row = _blur_record(video_frame_name(idx), idx, s, ref, config, "the median of its neighbours",
+                           forced=idx in forced)
+        rows.append(row)
+        if row["kept"]:
             kept.append((s, idx, rgb))
+        else:
+            dropped.append(idx)
     if len(kept) < 3:
         raise CaptureError(
             f"{path}: only {len(kept)} usable frame(s) of {n} (after dropping {len(dropped)} blurred); SfM needs "
@@ -169,7 +212,7 @@ def select_video_frames(path: str | Path, images_dir: Path, config: CaptureConfi
         name = video_frame_name(idx)
         write_rgb(images_dir / name, resize_to(rgb, config.max_image_size))
         names.append(name)
-    return FrameSelection("video", names, [k[1] for k in kept], n, [k[0] for k in kept], dropped, fps)
+    return FrameSelection("video", names, [k[1] for k in kept], n, [k[0] for k in kept], dropped, fps, rows)
 
 
 def _natural_key(p: Path):
@@ -200,8 +243,12 @@ def check_image_sizes(paths: list[Path]) -> tuple[int, int]:
 
 
 def select_folder_images(folder: str | Path, images_dir: Path, config: CaptureConfig,
-                         progress: bool = True) -> FrameSelection:
-    """Images of a folder (sorted naturally), evenly thinned to max_frames, copied or downscaled."""
+                         progress: bool = True, keep_names: tuple[str, ...] = ()) -> FrameSelection:
+    """Images of a folder (sorted naturally), evenly thinned to max_frames, blurred ones dropped
+    (relative to the median still), the rest copied or downscaled.
+
+    keep_names: images kept whatever their position or sharpness (a scale cue marks pixels in them).
+    """
     from tqdm.auto import tqdm
 
     folder = Path(folder)
@@ -212,24 +259,35 @@ def select_folder_images(folder: str | Path, images_dir: Path, config: CaptureCo
             "overlapping views: add more images of the scene"
         )
     check_image_sizes(paths)
+    missing = sorted(set(keep_names) - {p.name for p in paths})
+    if missing:
+        raise CaptureError(f"{folder}: image(s) {missing} named by a scale cue are not in the folder; "
+                           f"use file names from it (e.g. {paths[0].name})")
     if len(paths) > config.max_frames:
         positions = [int(i * len(paths) / config.max_frames) for i in range(config.max_frames)]
     else:
         positions = list(range(len(paths)))
-    names, sharp = [], []
-    for i in tqdm(positions, desc="images", unit="img", disable=not progress):
+    positions = sorted(set(positions) | {i for i, p in enumerate(paths) if p.name in keep_names})
+    sharp = [sharpness(read_rgb(paths[i])) for i in tqdm(positions, desc="sharpness", unit="img", disable=not progress)]
+    if max(sharp) < config.min_sharpness:
+        raise CaptureError(
+            f"{folder}: all {len(positions)} images are blurred (sharpest variance of Laplacian {max(sharp):.1f} < "
+            f"{config.min_sharpness}); take sharper photos, or lower --min-sharpness if the scene is plain"
+        )
+    reference = float(np.median(sharp))
+    rows = [_blur_record(paths[i].name, i, s, reference, config, "the median still", forced=paths[i].name in keep_names)
+            for i, s in zip(positions, sharp)]
+    kept = [(i, s) for (i, s), row in zip(zip(positions, sharp), rows) if row["kept"]]
+    if len(kept) < 3:
+        raise CaptureError(f"{folder}: only {len(kept)} sharp image(s) of {len(positions)}; SfM needs at least 3: "
+                           "take more, steadier photos, or lower --min-relative-sharpness")
+    for i, _ in kept:
         p = paths[i]
         rgb = read_rgb(p)
-        sharp.append(sharpness(rgb))
         small = resize_to(rgb, config.max_image_size)
         if small is rgb:
             shutil.copyfile(p, images_dir / p.name)
         else:
             write_rgb(images_dir / p.name, small)
-        names.append(p.name)
-    if max(sharp) < config.min_sharpness:
-        raise CaptureError(
-            f"{folder}: all {len(names)} images are blurred (sharpest variance of Laplacian {max(sharp):.1f} < "
-            f"{config.min_sharpness}); take sharper photos, or lower --min-sharpness if the scene is plain"
-        )
-    return FrameSelection("images", names, positions, len(paths), sharp, [])
+    return FrameSelection("images", [paths[i].name for i, _ in kept], [i for i, _ in kept], len(paths),
+                          [s for _, s in kept], [r["source_index"] for r in rows if not r["kept"]], None, rows)

@@ -6,14 +6,21 @@ this name is always complete):
     images/               the frames SfM used (PNG for video frames)
     transforms.json       nerfstudio format + normalisation + gwm block (written last)
     sparse_pc.ply         SfM points in the output frame
-    capture_report.json   CaptureResult as JSON (registration, reprojection error, alignment)
-    colmap/sparse/0/      the raw COLMAP model, in SfM's own frame (video / image input)
+    capture_report.json   CaptureResult as JSON: every frame's sharpness verdict, every camera's
+                          checks (outliers and why), the frame's cues with their uncertainties and
+                          per-camera / per-view residuals, the fingerprint
+    colmap/sparse/0/      the raw COLMAP model, in SfM's own frame (video / image input; outliers included)
+
+Stages: frames (blurred ones dropped, relative to the capture) -> SfM (repeatable: same input and
+settings, same cameras) -> inconsistent cameras left out (outliers.py) -> output frame and
+metric scale from the configured cues (alignment.py) -> files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -21,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.capture.alignment import compute_normalisation, load_reference_poses
+from gwm.capture.alignment import MetricInput, choose_output_frame, load_reference_poses
 from gwm.capture.config import CAPTURE_FORMAT_VERSION, CaptureConfig, CaptureError
 from gwm.capture.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_images, select_folder_images, select_video_frames
 from gwm.capture.nerfstudio import read_sparse_ply, read_transforms_cameras, write_json_atomic, write_sparse_ply, write_transforms
+from gwm.capture.outliers import check_cameras
 from gwm.capture.sfm import SfmModel, load_colmap_model, model_from_reconstruction, run_sfm
 from gwm.metrics.poses import pose_errors
 
@@ -34,40 +42,79 @@ class CaptureResult:
     output_dir: Path
     source: str  # "video" | "images" | "colmap" | "nerfstudio"
     num_frames: int  # frames given to SfM (or listed by the input model)
-    num_registered: int
+    num_registered: int  # cameras written to transforms.json (registered, outliers left out)
     mean_reprojection_error_px: float | None
     num_points: int
     normalisation: list  # 4x4 world_from_sfm similarity (scale included)
-    alignment: dict  # how the frame was chosen: method, metric, up, ...
+    alignment: dict  # how the frame was chosen: method, metric, metric_from, scale_uncertainty, up_from, frame_from, ...
     seconds: float
-    selection: dict | None = None  # frame selection details (video / images)
-    pose_error: dict | None = None  # vs reference poses after similarity alignment, when given
+    selection: dict | None = None  # frame selection details (video / images), with every frame's sharpness verdict
+    pose_error: dict | None = None  # vs reference poses after robust similarity alignment, when given
     timings: dict = field(default_factory=dict)
+    cameras: list = field(default_factory=list)  # per SfM-registered camera: checks, outlier, reasons
+    outliers: dict = field(default_factory=dict)  # name -> why it was left out
+    fingerprint: str = ""  # hash of the registered names, poses (1e-6) and point count: equal runs, equal hash
+    sfm: dict = field(default_factory=dict)  # how SfM ran (the focal length prior it started from)
 
     @property
     def registered_fraction(self) -> float:
         return self.num_registered / max(self.num_frames, 1)
 
+    @property
+    def metric(self) -> dict:
+        """Whether the result is in metres, from which cue, how sure, and where up and the frame came from."""
+        a = self.alignment
+        return {"metric": bool(a.get("metric")), "metric_from": a.get("metric_from"),
+                "scale_uncertainty": a.get("scale_uncertainty"), "up_from": a.get("up_from"),
+                "frame_from": a.get("frame_from")}
+
     def to_json(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["output_dir"] = str(self.output_dir)
+        d["metric"] = self.metric
         return d
 
     def summary(self) -> str:
         err = "n/a" if self.mean_reprojection_error_px is None else f"{self.mean_reprojection_error_px:.3f} px"
+        m = self.metric
+        if m["metric"]:
+            unc = m["scale_uncertainty"]
+            scale = f"metric from {m['metric_from']}" + ("" if unc is None else f" (+-{100 * unc:.2f}%)")
+        else:
+            scale = "NOT metric (SfM units)"
+        dropped = len(self.selection.get("dropped_blurred", [])) if self.selection else 0
         lines = [
             f"capture ({self.source}) -> {self.output_dir}",
-            f"  registered {self.num_registered}/{self.num_frames} frames, {self.num_points} points, "
-            f"mean reprojection error {err}",
-            f"  frame: {self.alignment.get('method')} (up: {self.alignment.get('up')}, "
-            f"metric: {self.alignment.get('metric')}), {self.seconds:.1f} s",
+            f"  registered {self.num_registered}/{self.num_frames} frames ({dropped} dropped as blurred, "
+            f"{len(self.outliers)} outlier cameras left out), {self.num_points} points, mean reprojection error {err}",
+            f"  frame: {scale}; up from {m['up_from']}; {m['frame_from']}; {self.seconds:.1f} s",
+            f"  fingerprint {self.fingerprint} (equal for runs that give the same cameras)",
         ]
+        for name, why in self.outliers.items():
+            lines.append(f"  left out {name}: {why}")
+        for w in self.alignment.get("warnings", []):
+            lines.append(f"  warning: {w}")
         if self.pose_error:
             p = self.pose_error
-            lines.append(f"  pose error vs reference ({p['num_cameras']} cameras, after similarity alignment): "
-                         f"translation mean {p['translation_cm_mean']:.3f} cm / max {p['translation_cm_max']:.3f} cm, "
-                         f"rotation mean {p['rotation_deg_mean']:.3f} deg / max {p['rotation_deg_max']:.3f} deg")
+            lines.append(f"  pose error vs reference ({p['num_cameras']} cameras, after robust similarity alignment): "
+                         f"translation median {p['translation_cm_median']:.3f} cm / max {p['translation_cm_max']:.3f} cm, "
+                         f"rotation median {p['rotation_deg_median']:.3f} deg / max {p['rotation_deg_max']:.3f} deg")
         return "\n".join(lines)
+
+
+def capture_fingerprint(names: list[str], world_from_cam: np.ndarray, num_points: int) -> str:
+    """Short hash of what a capture recovered: registered names, poses (camera centres rounded to
+    1e-6 output units, rotation vectors to 1e-6 rad) and the point count."""
+    import hashlib
+
+    from scipy.spatial.transform import Rotation
+
+    poses = np.asarray(world_from_cam, dtype=np.float64).reshape(-1, 4, 4)
+    rotvecs = Rotation.from_matrix(poses[:, :3, :3]).as_rotvec() if len(poses) else np.zeros((0, 3))
+    rows = [[name, *(np.round(m[:3, 3], 6) + 0.0).tolist(), *(np.round(r, 6) + 0.0).tolist()]  # + 0.0: no -0.0
+            for name, m, r in zip(names, poses, rotvecs)]
+    text = json.dumps({"cameras": rows, "points": int(num_points)}, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def detect_input(path: Path) -> tuple[str, Path]:
@@ -122,6 +169,22 @@ def _publish(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
+def _cue_frames(config: CaptureConfig) -> tuple[str, ...]:
+    """Frames a scale cue names: frame selection keeps them."""
+    return tuple(sorted({v.frame for v in config.known_length.views})) if config.known_length else ()
+
+
+def _video_indices(names: tuple[str, ...]) -> tuple[int, ...]:
+    out = []
+    for n in names:
+        m = re.fullmatch(r"frame_(\d+)\.png", n)
+        if m is None:
+            raise CaptureError(f"known length: {n!r} is not a video frame name; for a video write frame_<index>.png "
+                               "with the frame's index in the video, e.g. frame_00012.png")
+        out.append(int(m.group(1)))
+    return tuple(out)
+
+
 def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, config: CaptureConfig = CaptureConfig(),
                 *, reference: str | os.PathLike | dict | None = None, images_dir: str | os.PathLike | None = None,
                 overwrite: bool = False, progress: bool = True) -> CaptureResult:
@@ -129,6 +192,7 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
 
     reference: known camera poses for alignment (and evaluation): the sample's
     ground_truth.json, a transforms.json, or {image name: world_from_cam (4,4) OpenCV}.
+    Benchmarks and tests only: a user's capture gets its metric frame from the config's cues.
     images_dir: images of a COLMAP model input (default: an images/ folder beside it).
     Raises CaptureError naming the problem and the fix; leaves no partial output folder.
     """
@@ -136,6 +200,9 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
     src = Path(input_path)
     out = Path(output_dir)
     kind, src = detect_input(src)
+    if config.metric_input and kind != "nerfstudio":
+        raise CaptureError(f"--metric-input applies to a nerfstudio dataset (a phone AR export); {src} is a {kind} "
+                           "input: pass the export's transforms.json or folder, or drop --metric-input")
     tmp = _prepare_output(out, overwrite)
     timings: dict[str, float] = {}
     try:
@@ -144,19 +211,35 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
         selection = None
         sequential = False
         prior = np.eye(4)  # transform already applied to the input's poses (nerfstudio input)
-        input_metric = False  # the input's poses are already metric (a gwm capture, ground truth)
-        if kind in ("video", "images"):
+        metric_input = None  # the input's poses are metric (a phone export, a metric gwm capture)
+        phone = None  # metric phone poses of frames SfM re-posed
+        keep = _cue_frames(config)
+        if kind == "nerfstudio":
+            model, prior, metric_input = _ingest_nerfstudio(src, images_out, config)
+            if config.rerun_sfm:
+                if metric_input is not None and metric_input.cue == "phone_poses":
+                    phone = dict(zip(model.image_names, model.world_from_cam))
+                metric_input, prior = None, np.eye(4)
+                staged = tmp / "input_images"
+                images_out.rename(staged)
+                images_out.mkdir()
+                kind_for_sfm, sfm_src = "images", staged
+        else:
+            kind_for_sfm, sfm_src = kind, src
+        if kind in ("video", "images") or (kind == "nerfstudio" and config.rerun_sfm):
             t = time.perf_counter()
-            if kind == "video":
-                selection = select_video_frames(src, images_out, config, progress)
+            if kind_for_sfm == "video":
+                selection = select_video_frames(sfm_src, images_out, config, progress, keep_indices=_video_indices(keep))
             else:
-                selection = select_folder_images(src, images_out, config, progress)
+                selection = select_folder_images(sfm_src, images_out, config, progress, keep_names=keep)
+            if kind == "nerfstudio":
+                shutil.rmtree(sfm_src)
             timings["frames_s"] = time.perf_counter() - t
             t = time.perf_counter()
             n = len(selection.names)
             sequential = config.matcher == "sequential" or (
                 config.matcher == "auto" and (kind == "video" or n > config.exhaustive_max_images))
-            model, _ = run_sfm(images_out, tmp / "colmap", selection.names, config, sequential, progress)
+            model, _ = run_sfm(images_out, tmp / "colmap", selection.names, config, sequential, progress, timings)
             timings["sfm_s"] = time.perf_counter() - t
         elif kind == "colmap":
             rec = load_colmap_model(src)
@@ -170,22 +253,28 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
                 (images_out / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(img_src / name, images_out / name)
             shutil.copytree(src, tmp / "colmap" / "sparse" / "0")
-        else:
-            model, prior, input_metric = _ingest_nerfstudio(src, images_out)
 
-        if model.num_registered < config.min_registered_fraction * model.num_input_images:
-            hint = ", or match every pair (--matcher exhaustive)" if sequential else ""
-            raise CaptureError(
-                f"SfM registered only {model.num_registered}/{model.num_input_images} frames (< "
-                f"{config.min_registered_fraction:.0%}); capture with more overlap between neighbouring views, "
-                f"slower motion and more texture{hint}"
-            )
-
+        _check_registered(model, model.num_registered, config, sequential)
+        t = time.perf_counter()
+        cameras = check_cameras(model)
+        outliers = {}
+        if config.drop_outlier_cameras:
+            outliers = {c["name"]: "; ".join(c["reasons"]) for c in cameras if c["outlier"]}
+            model = model.without_images(set(outliers))
         ref_poses = _reference_poses(reference, video=kind == "video")
-        ref_centres = {k: v[:3, 3] for k, v in ref_poses.items()} if ref_poses is not None else None
-        sim, alignment = compute_normalisation(model.world_from_cam, model.image_names, model.points, config, ref_centres)
-        if input_metric and not alignment["metric"] and abs(sim.scale - 1.0) < 1e-12:
-            alignment.update(metric=True, metric_from="input")  # a rigid re-orientation keeps metres
+        frame = choose_output_frame(model, config, images_out, reference=ref_poses, phone=phone, metric_input=metric_input)
+        if frame.rejected and config.drop_outlier_cameras:
+            outliers.update(frame.rejected)
+            model = model.without_images(set(frame.rejected))
+            frame = choose_output_frame(model, config, images_out, reference=ref_poses, phone=phone,
+                                        metric_input=metric_input)
+        for c in cameras:
+            c["outlier"] = c["name"] in outliers
+            if c["name"] in frame.rejected:
+                c["reasons"].append(frame.rejected[c["name"]])
+        _check_registered(model, model.num_registered, config, sequential, left_out=len(outliers))
+        timings["alignment_s"] = time.perf_counter() - t
+        sim, alignment = frame.similarity, frame.info
         poses = sim.apply_poses(model.world_from_cam)
         points = sim.apply_points(model.points) if len(model.points) else model.points
         normalisation = sim.matrix() @ prior
@@ -193,21 +282,26 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
         pose_error = None
         if ref_poses is not None:
             common = [i for i, n in enumerate(model.image_names) if n in ref_poses]
-            est = poses[common]
             ref = np.stack([ref_poses[model.image_names[i]] for i in common])
-            pose_error = pose_errors(est, ref, align="sim3").summary()
+            pose_error = pose_errors(poses[common], ref, align="robust").summary()
 
+        fingerprint = capture_fingerprint(model.image_names, poses, len(points))
         result = CaptureResult(
             output_dir=out, source=kind, num_frames=model.num_input_images, num_registered=model.num_registered,
             mean_reprojection_error_px=model.mean_reprojection_error, num_points=int(len(points)),
             normalisation=normalisation.tolist(), alignment=alignment, seconds=0.0,
             selection=selection.to_json() if selection else None, pose_error=pose_error, timings=timings,
+            cameras=cameras, outliers=outliers, fingerprint=fingerprint, sfm=model.info,
         )
         result.seconds = time.perf_counter() - t0
+        metric = result.metric
         gwm_meta = {"format": "gwm.capture", "format_version": CAPTURE_FORMAT_VERSION, "config": config.to_dict(),
-                    "source": {"kind": kind, "path": str(src)}, "alignment": alignment,
-                    "scale_is_metric": bool(alignment.get("metric")), "units": "metres" if alignment.get("metric") else "sfm units",
-                    "up_axis": "+z" if alignment.get("up") != "none" else "sfm"}
+                    "source": {"kind": kind, "path": str(src)}, "alignment": _without_rows(alignment),
+                    "scale_is_metric": metric["metric"], "metric_from": metric["metric_from"],
+                    "scale_uncertainty": metric["scale_uncertainty"], "up_from": metric["up_from"],
+                    "frame_from": metric["frame_from"], "units": "metres" if metric["metric"] else "sfm units",
+                    "up_axis": "+z" if not str(metric["up_from"]).startswith("none") else "sfm",
+                    "outlier_cameras": outliers, "fingerprint": fingerprint}
         write_sparse_ply(tmp / "sparse_pc.ply", points, model.colors)
         write_json_atomic(tmp / "capture_report.json", {"format": "gwm.capture.report", "format_version": CAPTURE_FORMAT_VERSION,
                                                         "config": config.to_dict(), **result.to_json()})
@@ -220,6 +314,26 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
         raise
 
 
+def _check_registered(model, registered: int, config: CaptureConfig, sequential: bool, left_out: int = 0) -> None:
+    if registered < config.min_registered_fraction * model.num_input_images:
+        hint = ", or match every pair (--matcher exhaustive)" if sequential else ""
+        also = f" after leaving out {left_out} inconsistent camera(s)" if left_out else ""
+        raise CaptureError(
+            f"SfM registered only {registered}/{model.num_input_images} frames{also} (< "
+            f"{config.min_registered_fraction:.0%}); capture with more overlap between neighbouring views, "
+            f"slower motion and more texture{hint}"
+        )
+
+
+def _without_rows(alignment: dict) -> dict:
+    """The alignment summary for transforms.json: per-camera and per-view rows stay in the report."""
+    out = {k: v for k, v in alignment.items() if k != "per_camera"}
+    if "cues" in out:
+        out["cues"] = {k: {kk: vv for kk, vv in v.items() if kk not in ("per_camera", "per_view")}
+                       for k, v in out["cues"].items()}
+    return out
+
+
 def _reference_poses(reference, video: bool) -> dict[str, np.ndarray] | None:
     if reference is None:
         return None
@@ -228,9 +342,11 @@ def _reference_poses(reference, video: bool) -> dict[str, np.ndarray] | None:
     return load_reference_poses(reference, video=video)
 
 
-def _ingest_nerfstudio(transforms_path: Path, images_out: Path) -> tuple[SfmModel, np.ndarray, bool]:
-    """A nerfstudio dataset as an SfmModel (poses in its file's frame), its prior
-    normalisation, and whether its poses are metric (a gwm capture that says so)."""
+def _ingest_nerfstudio(transforms_path: Path, images_out: Path, config: CaptureConfig
+                       ) -> tuple[SfmModel, np.ndarray, MetricInput | None]:
+    """A nerfstudio dataset as an SfmModel (poses in its file's frame), its prior normalisation,
+    and whether its poses are metric: a phone export the user vouches for (`metric_input`), or a
+    gwm capture whose gwm block says so (then gravity-aligned, +z up)."""
     cams, paths, meta = read_transforms_cameras(transforms_path)
     Ks = cams.Ks.double().numpy()
     if np.abs(Ks - Ks[0]).max() > 1e-6:
@@ -255,11 +371,21 @@ def _ingest_nerfstudio(transforms_path: Path, images_out: Path) -> tuple[SfmMode
     order = np.argsort(names)
     model.image_names = [names[i] for i in order]
     model.world_from_cam = model.world_from_cam[order]
-    return model, prior, bool(meta.get("gwm", {}).get("scale_is_metric", False))
+    gwm_block = meta.get("gwm", {})
+    if config.metric_input:
+        metric = MetricInput("phone_poses", None, config.input_up,
+                             "device-reported metres (--metric-input), not checked: --rerun-sfm checks them against SfM")
+    elif gwm_block.get("scale_is_metric"):
+        up = "+z" if gwm_block.get("up_axis") == "+z" else "none"
+        metric = MetricInput("input", gwm_block.get("scale_uncertainty"), up,
+                             f"a metric gwm capture (its scale from {gwm_block.get('metric_from', 'unknown')})")
+    else:
+        metric = None
+    return model, prior, metric
 
 
 def evaluate_capture(output_dir: str | os.PathLike, reference: str | os.PathLike | dict, video: bool | None = None) -> dict:
-    """Pose error of a capture's transforms.json against reference poses, after similarity alignment."""
+    """Pose error of a capture's transforms.json against reference poses, after robust similarity alignment."""
     out = Path(output_dir)
     cams, paths, meta = read_transforms_cameras(out)
     if video is None:
@@ -271,7 +397,7 @@ def evaluate_capture(output_dir: str | os.PathLike, reference: str | os.PathLike
         raise CaptureError(f"{out}: only {len(common)} frames have reference poses; use the reference of this capture")
     est = cams.world_from_cam.double().numpy()[common]
     gt = np.stack([ref[names[i]] for i in common])
-    return pose_errors(est, gt, align="sim3").summary()
+    return pose_errors(est, gt, align="robust").summary()
 
 
 def read_capture_report(output_dir: str | os.PathLike) -> dict:

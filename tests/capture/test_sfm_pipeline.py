@@ -73,7 +73,7 @@ def test_colmap_model_with_plane_up_and_known_distance(subset_capture, tmp_path)
     user = tmp_path / "user"
     result = run_capture(out / "colmap" / "sparse" / "0", user, config, images_dir=out / "images", progress=False)
     assert result.source == "colmap" and result.num_registered >= 11
-    assert result.alignment["up"] == "plane" and result.alignment["metric"]
+    assert result.alignment["up_from"] == "table plane" and result.alignment["metric_from"] == "known_distance"
     cams, paths, _ = read_transforms_cameras(user)
     gt = np.stack([ref[p.name] for p in paths])
     err = pose_errors(cams.world_from_cam.numpy(), gt, align="sim3")

@@ -55,18 +55,22 @@ def test_sparse_ply_round_trip(tmp_path):
 
 
 def test_alignment_helpers():
+    from gwm.metrics import Similarity
+
     poses = _poses(6)
-    centres = {f"f{i}": p[:3, 3] for i, p in enumerate(poses)}
-    truth = {k: 3.0 * v + np.array([1.0, 2.0, 3.0]) for k, v in centres.items()}
-    sim = align_to_reference(centres, truth)
-    assert abs(sim.scale - 3.0) < 1e-9
-    np.testing.assert_allclose(sim.apply_points(centres["f2"]), truth["f2"], atol=1e-9)
+    named = {f"f{i}": p for i, p in enumerate(poses)}
+    centres = {k: p[:3, 3] for k, p in named.items()}
+    truth = {k: Similarity(3.0, np.eye(3), np.array([1.0, 2.0, 3.0])).apply_poses(p[None])[0] for k, p in named.items()}
+    fit, used = align_to_reference(named, truth)
+    assert used == sorted(named) and fit.inliers.all()
+    assert abs(fit.similarity.scale - 3.0) < 1e-9 and fit.scale_rel_sigma < 1e-9
+    np.testing.assert_allclose(fit.similarity.apply_points(centres["f2"]), truth["f2"][:3, 3], atol=1e-9)
     d = np.linalg.norm(centres["f0"] - centres["f5"])
     assert abs(scale_from_known_distance(centres, "f0", "f5", 2 * d) - 2.0) < 1e-12
     with pytest.raises(CaptureError, match="not registered"):
         scale_from_known_distance(centres, "f0", "nope", 1.0)
     with pytest.raises(CaptureError, match="only 2 registered frames have a reference pose"):
-        align_to_reference(centres, {"f0": truth["f0"], "f1": truth["f1"]})
+        align_to_reference(named, {"f0": truth["f0"], "f1": truth["f1"]})
 
 
 def test_reference_loader_names(kitchen):

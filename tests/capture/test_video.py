@@ -69,3 +69,20 @@ def test_hevc_video_is_read(first_frames, tmp_path):
 
     img = cv2.imread(str(tmp_path / sel.names[0]))[..., ::-1]
     assert np.abs(img.astype(float) - first_frames[sel.source_indices[0]]).mean() < 6.0  # same picture
+
+
+def test_frames_named_by_a_cue_are_kept(kitchen, tmp_path):
+    """A known length marked in video frames 7 and 45 (a blurred one): both are kept whatever
+    their slot or sharpness, with the reason recorded; a frame past the end is a clear error."""
+    from gwm.capture import CaptureError
+
+    blurred = json.loads(GROUND_TRUTH.read_text())["video"]["motion_blurred_frames"]
+    must = (7, blurred[1])
+    sel = select_video_frames(kitchen / "orbit.mp4", tmp_path, CaptureConfig(max_frames=10), progress=False,
+                              keep_indices=must)
+    assert set(must) <= set(sel.source_indices)
+    row = next(r for r in sel.frames if r["source_index"] == blurred[1])
+    assert row["kept"] and "kept because a scale cue names this frame" in row["reason"]
+    with pytest.raises(CaptureError, match=r"frame\(s\) \[400\] named by a scale cue are beyond the video's 150 frames"):
+        select_video_frames(kitchen / "orbit.mp4", tmp_path, CaptureConfig(max_frames=10), progress=False,
+                            keep_indices=(400,))

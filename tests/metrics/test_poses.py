@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from gwm.cameras import look_at
-from gwm.metrics import Similarity, pose_errors, rotation_angle_deg, umeyama
+from gwm.metrics import Similarity, pose_errors, robust_similarity, rotation_angle_deg, umeyama
 
 
 def _ring(n=10):
@@ -64,3 +64,63 @@ def test_rotation_angle_and_bad_shapes():
     assert rotation_angle_deg(np.eye(3), r) == pytest.approx(30.0)
     with pytest.raises(ValueError, match="must both be"):
         pose_errors(np.zeros((3, 4, 4)), np.zeros((2, 4, 4)))
+
+
+def _orbit(n=20, seed=0):
+    from gwm.cameras import look_at
+
+    rng = np.random.default_rng(seed)
+    eyes = [(np.cos(a), np.sin(a), 0.4 + 0.2 * rng.random()) for a in np.linspace(0, 2.5, n)]
+    return np.stack([look_at(e, (0.0, 0.0, 0.0)).double().numpy() for e in eyes])
+
+
+def test_weighted_umeyama_is_dropping_points_with_zero_weight():
+    rng = np.random.default_rng(3)
+    src, dst = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    w = np.ones(12)
+    w[[2, 7]] = 0.0
+    keep = w > 0
+    a, b = umeyama(src, dst, weights=w), umeyama(src[keep], dst[keep])
+    np.testing.assert_allclose(a.matrix(), b.matrix(), atol=1e-12)
+
+
+def test_robust_similarity_ignores_a_third_of_wrong_cameras():
+    truth = Similarity(2.5, np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0], np.array([0.3, -1.0, 2.0]))
+    if np.linalg.det(truth.rotation) < 0:
+        truth = Similarity(truth.scale, -truth.rotation, truth.translation)
+    src = _orbit(21)
+    rng = np.random.default_rng(2)
+    dst = truth.apply_poses(src)
+    dst[:, :3, 3] += rng.normal(0, 0.002, (21, 3))  # 2 mm of noise in the destination
+    clean = umeyama(src[:, :3, 3], dst[:, :3, 3])
+    bad = dst.copy()
+    for i in range(0, 21, 3):  # 7 of 21 wrong: flipped, or moved by metres
+        if i % 2:
+            bad[i, :3, :3] = bad[i, :3, :3] @ np.diag([-1.0, -1.0, 1.0])
+        else:
+            bad[i, :3, 3] += [1.5, -2.0, 0.7]
+    fit = robust_similarity(src, bad)
+    wrong = np.zeros(21, bool)
+    wrong[::3] = True
+    assert not fit.consistent[wrong].any() and fit.consistent[~wrong].all()
+    assert fit.inliers[~wrong].mean() > 0.8
+    ref = umeyama(src[~wrong, :3, 3], dst[~wrong, :3, 3])
+    np.testing.assert_allclose(fit.similarity.apply_points(src[:, :3, 3]), ref.apply_points(src[:, :3, 3]), atol=1e-3)
+    assert abs(fit.similarity.scale / truth.scale - 1) < 3e-3 and 0 < fit.scale_rel_sigma < 5e-3
+    plain = umeyama(src[:, :3, 3], bad[:, :3, 3])
+    drag = np.linalg.norm(plain.apply_points(src[:, :3, 3]) - ref.apply_points(src[:, :3, 3]), axis=1)
+    assert np.median(drag) > 0.1  # least squares is dragged by decimetres
+    assert abs(clean.scale / truth.scale - 1) < 3e-3
+
+
+def test_robust_similarity_on_a_straight_dolly():
+    """Collinear camera centres leave the rotation about their line to the orientations."""
+    from gwm.cameras import look_at
+
+    src = np.stack([look_at((x, -1.0, 0.5), (x, 0.0, 0.0)).double().numpy() for x in np.linspace(0, 1, 8)])
+    truth = Similarity(0.7, np.linalg.qr(np.random.default_rng(4).normal(size=(3, 3)))[0], np.array([1.0, 2.0, 3.0]))
+    if np.linalg.det(truth.rotation) < 0:
+        truth = Similarity(truth.scale, -truth.rotation, truth.translation)
+    fit = robust_similarity(src, truth.apply_poses(src))
+    np.testing.assert_allclose(fit.similarity.matrix(), truth.matrix(), atol=1e-9)
+    assert pose_errors(src, truth.apply_poses(src), align="robust").rotation_deg.max() < 1e-6
