@@ -101,27 +101,17 @@ def capture_metadata(cameras: str | Path) -> dict:
                                 "`gwm capture run`") from e
 
 
-METRIC_CUES = ("a printed ArUco marker of known size lying on the counter (--marker-size METRES), a known length "
-               "(two points marked in 2+ frames: --length-view ... --length-metres M, or the table's measured "
-               "--table-width / --table-depth), or metric phone poses (an ARKit/ARCore export such as Record3D or "
-               "Polycam, --metric-input)")
-
-
 def require_metric_capture(cameras: str | Path, scale: float | None) -> None:
-    """Stop a non-metric capture before it reaches physics, unless the user gave an explicit scale.
-
-    Reads transforms.json's gwm.scale_is_metric (written by `gwm capture run`). One small function so
-    gwm.capture's own check (gwm.capture.metric.require_metric, branch `capture`) can replace its body."""
+    """Stop a non-metric capture before it reaches physics, unless the user gave an explicit scale
+    (gwm.capture.require_metric: the one check, its error names the three metric cues)."""
+    from gwm.capture.config import CaptureError
+    from gwm.capture.metric import require_metric
     from gwm.scene.config import SceneConfigError
 
-    if scale is not None:
-        return
-    tf = transforms_path(cameras)
-    if not capture_metadata(tf).get("scale_is_metric", False):
-        raise SceneConfigError(
-            f"{tf}: this capture is not metric (its scale is SfM's arbitrary unit), so object sizes, masses and "
-            f"the robot's reach would be wrong. Re-run `gwm capture run` with one metric cue: {METRIC_CUES}; or, "
-            "if you know it, give the scale explicitly (--scale METRES_PER_UNIT, or [scale] factor in the scene file)")
+    try:
+        require_metric(transforms_path(cameras), scale)
+    except CaptureError as e:
+        raise SceneConfigError(f"{e} (--scale METRES_PER_UNIT, or [scale] factor in the scene file)") from None
 
 
 @dataclass
@@ -185,5 +175,5 @@ def load_capture_images(cams: CaptureCameras, max_views: int = 48, max_side: int
                          names=[cams.image_paths[i].name for i in idx])
 
 
-__all__ = ["CaptureCameras", "CaptureImages", "CaptureViewsError", "METRIC_CUES", "capture_metadata",
+__all__ = ["CaptureCameras", "CaptureImages", "CaptureViewsError", "capture_metadata",
            "load_capture_cameras", "load_capture_images", "project_points", "require_metric_capture", "transforms_path"]
