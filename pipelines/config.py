@@ -23,16 +23,23 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class PipelineConfig:
     name: str = "kitchen"
-    # capture: a video, an image folder, a COLMAP model or a nerfstudio dataset
+    # capture: a video, an image folder, a COLMAP model or a nerfstudio dataset (a phone AR export)
     capture_input: str = "datasets/kitchen/images"
-    reference_poses: str | None = "datasets/kitchen/ground_truth.json"  # metric alignment + pose error
     capture_max_frames: int = 120
+    # The metric cue (at least one; see `gwm capture run --help`): a printed ArUco marker of this side
+    # lying on the table, the table's measured size, or metric phone poses (a nerfstudio-format AR export).
+    marker_size_m: float | None = 0.10
+    table_width_m: float | None = None
+    table_depth_m: float | None = None
+    metric_input: bool = False
     # reconstruction (built-in trainer preset; "gpu" on a CUDA machine)
     reconstruct_preset: str = "cpu"
     reconstruct_iterations: int | None = None  # None: the preset's
-    # scene assembly
-    scene_file: str = "datasets/kitchen/scene.toml"
-    # simulated demonstrations
+    # scene: None = written from the capture by `gwm scene init` (support, objects, masses, robot);
+    # a path = the user's own scene file, which overrides that
+    scene_file: str | None = None
+    scene_scale: float | None = None  # metres per capture unit, only for a capture without a metric cue
+    # simulated demonstrations (tasks without a valid target in the scene are skipped)
     tasks: tuple[str, ...] = ("pick_place", "pick_place_bowl", "push")
     train_episodes_per_task: int = 10
     heldout_episodes_per_task: int = 2  # unseen seeds (object layouts) for validation
@@ -99,6 +106,12 @@ def _coerce(value, tp):
         return _coerce(value, inner)
     if tp is str and isinstance(value, str):
         return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+        raise TypeError
     if tp in (int, float):
         if isinstance(value, str):
             try:
@@ -127,11 +140,18 @@ def _describe(tp) -> str:
         return " or ".join(_describe(a) for a in typing.get_args(tp))
     if typing.get_origin(tp) is tuple:
         return 'a list of names (a,b or JSON ["a", "b"])'
-    return {str: "a string", int: "an integer", float: "a number", type(None): "null"}.get(tp, str(tp))
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            type(None): "null"}.get(tp, str(tp))
 
 
 PRESETS: dict[str, PipelineConfig] = {
+    # The bundled kitchen stills; metric from the printed 10 cm marker on the counter, scene authored by init.
     "kitchen": PipelineConfig(),
+    # The second bundled sample: another table, objects and light, an 8 cm marker.
+    "workbench": PipelineConfig(name="workbench", capture_input="datasets/workbench/images", marker_size_m=0.08,
+                                out_root="datasets/outputs/workbench"),
+    # Any capture (`gwm pipeline run INPUT` or the real2sim/capture deployment): give its input and one metric cue.
+    "capture": PipelineConfig(name="capture", capture_input="", marker_size_m=None, out_root=""),
     # Every stage for real, cut down: a short reconstruction, a few episodes, a short training.
     "smoke": PipelineConfig(
         name="kitchen-smoke",
@@ -153,6 +173,20 @@ PRESETS: dict[str, PipelineConfig] = {
 }
 
 
+def capture_overrides(capture_input: str, overrides: dict | None = None) -> dict:
+    """Overrides that point a preset at another capture: its input, and (unless given) a name and an
+    output folder named after it (datasets/outputs/<name>)."""
+    overrides = dict(overrides or {})
+    stem = Path(capture_input.rstrip("/")).stem or "capture"
+    if stem in ("images", "frames") or (Path(capture_input).name == "transforms.json"):
+        stem = Path(capture_input.rstrip("/")).parent.name or stem  # datasets/<name>/images -> <name>
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)
+    overrides["capture_input"] = capture_input
+    overrides.setdefault("name", name)
+    overrides.setdefault("out_root", f"datasets/outputs/{overrides['name']}")
+    return overrides
+
+
 def resolve_config(preset: str = "kitchen", overrides: dict | None = None) -> PipelineConfig:
     """A preset with overrides (field name -> value, or its text form), each checked by coerce_setting,
     and the names it holds (tasks, presets) checked against what exists, so a typo fails now, in one
@@ -172,6 +206,16 @@ def resolve_config(preset: str = "kitchen", overrides: dict | None = None) -> Pi
                                        f"{'is' if len(unknown) == 1 else 'are'} not known; choose from {', '.join(known)}")
         if not names:
             raise PipelineSettingError(f"setting {key}: give at least one; choose from {', '.join(known)}")
+    if not cfg.capture_input:
+        raise PipelineSettingError("setting capture_input: give the capture (a video, an image folder or a "
+                                   "nerfstudio dataset), e.g. `gwm pipeline run /data/counter.mp4 --marker-size 0.10`")
+    if not cfg.out_root:
+        raise PipelineSettingError("setting out_root: give an output folder, e.g. --set out_root=datasets/outputs/mine")
+    if not (cfg.marker_size_m or cfg.table_width_m or cfg.table_depth_m or cfg.metric_input or cfg.scene_scale):
+        raise PipelineSettingError(
+            "no metric cue: physics needs metres. Give one: marker_size_m (a printed ArUco marker lying on the "
+            "table, e.g. 0.10), table_width_m / table_depth_m (the table's measured size), metric_input=true "
+            "(a phone AR export with metric poses), or, if you know it, scene_scale (metres per capture unit)")
     return cfg
 
 

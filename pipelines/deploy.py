@@ -1,8 +1,8 @@
 """Deployments of the real2sim flow, served against a Prefect server.
 
-    gwm pipeline serve            # serves real2sim/kitchen and real2sim/my-capture
+    gwm pipeline serve            # serves real2sim/kitchen and real2sim/capture
     prefect deployment run real2sim/kitchen
-    prefect deployment run real2sim/my-capture -p overrides='{"capture_input": "/data/my.mp4", ...}'
+    prefect deployment run real2sim/capture -p capture_input=/data/counter.mp4 -p overrides='{"marker_size_m": 0.1}'
 """
 
 from __future__ import annotations
@@ -18,22 +18,16 @@ from collections.abc import Iterator
 
 from pipelines.flows import real2sim
 
-# A template for a user's own capture: no ground-truth poses, their own scene file.
-MY_CAPTURE_OVERRIDES = {
-    "name": "my-capture",
-    "capture_input": "datasets/my_capture/video.mp4",
-    "reference_poses": None,
-    "scene_file": "datasets/my_capture/scene.toml",
-    "out_root": "datasets/outputs/my-capture",
-}
-
-
 def deployments():
     return [
         real2sim.to_deployment(name="kitchen", parameters={"preset": "kitchen"},
                                description="The whole pipeline on the bundled kitchen capture."),
-        real2sim.to_deployment(name="my-capture", parameters={"preset": "kitchen", "overrides": MY_CAPTURE_OVERRIDES},
-                               description="Template for your own capture: edit the overrides when you run it."),
+        real2sim.to_deployment(
+            name="capture", parameters={"preset": "capture", "capture_input": "datasets/workbench/images",
+                                        "overrides": {"marker_size_m": 0.08}},
+            description="Any capture, nothing authored: set capture_input (a video, an image folder or a phone AR "
+                        "export) and its metric cue in overrides (marker_size_m, table_width_m/table_depth_m or "
+                        "metric_input); outputs go to datasets/outputs/<capture name>."),
     ]
 
 

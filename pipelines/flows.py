@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
 
 from pipelines import stages
-from pipelines.config import PipelineConfig, PipelineSettingError, resolve_config
+from pipelines.config import PipelineConfig, PipelineSettingError, capture_overrides, resolve_config
 from pipelines.stage_cache import StageResult
 
 
@@ -43,10 +43,10 @@ def reconstruct_flow(config: dict, capture_dir: str) -> StageResult:
 
 
 @flow(name="scene", log_prints=True)
-def scene_flow(config: dict, splat: str, cameras: str | None = None) -> StageResult:
-    """cameras: the capture's transforms.json; when the scene file has [masks], they are projected with these
-    recovered poses (not the scene file's own cameras)."""
-    return _publish(stages.assemble_and_export(_cfg(config), Path(splat), Path(cameras) if cameras else None))
+def scene_flow(config: dict, splat: str, cameras: str) -> StageResult:
+    """cameras: the capture's transforms.json. Without a scene file, `gwm scene init` authors the scene from
+    the splat and the capture; a scene file's [masks] are projected with these recovered poses."""
+    return _publish(stages.assemble_and_export(_cfg(config), Path(splat), Path(cameras)))
 
 
 @task(retries=1, retry_delay_seconds=5, task_run_name="rollouts-{task_name}-{split}-{shard}")
@@ -92,9 +92,14 @@ def validate_flow(config: dict, model: str, dataset: str, scene_usd: str) -> Sta
 
 
 @flow(name="real2sim", log_prints=True)
-def real2sim(preset: str = "kitchen", overrides: dict | None = None) -> dict:
-    """The whole pipeline on one capture: capture -> reconstruct -> scene -> rollouts -> train -> validate."""
+def real2sim(preset: str = "kitchen", overrides: dict | None = None, capture_input: str | None = None) -> dict:
+    """The whole pipeline on one capture: capture -> reconstruct -> scene -> rollouts -> train -> validate.
+
+    capture_input: another capture than the preset's (a video, an image folder or a phone export); the run is
+    then named after it and writes to datasets/outputs/<name> unless overrides say otherwise."""
     try:
+        if capture_input:
+            overrides = capture_overrides(capture_input, overrides)
         cfg = resolve_config(preset, overrides)
     except PipelineSettingError as e:
         return Failed(message=str(e))  # one line in the run's state, not a traceback

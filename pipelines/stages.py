@@ -39,28 +39,33 @@ def _inputs(**paths) -> dict:
 def capture_settings(cfg: PipelineConfig) -> dict:
     from gwm.capture import CaptureConfig
 
-    return {"capture": CaptureConfig(max_frames=cfg.capture_max_frames)}
+    return {"capture": CaptureConfig(max_frames=cfg.capture_max_frames, marker_size_m=cfg.marker_size_m,
+                                     table_width_m=cfg.table_width_m, table_depth_m=cfg.table_depth_m,
+                                     metric_input=cfg.metric_input)}
 
 
 def capture(cfg: PipelineConfig) -> StageResult:
+    """Frames, SfM cameras and the metric table frame from the capture's own cue (no reference poses)."""
     out = cfg.out / "capture"
-    ref = cfg.path(cfg.reference_poses) if cfg.reference_poses else None
     settings = capture_settings(cfg)
 
     def run():
         from gwm.capture import run_capture
 
-        result = run_capture(cfg.path(cfg.capture_input), out, settings["capture"], reference=ref, overwrite=True)
+        result = run_capture(cfg.path(cfg.capture_input), out, settings["capture"], overwrite=True)
         print(result.summary())
+        m = result.metric
         figures = {"registered": result.num_registered, "frames": result.num_frames,
-                   "reprojection_px": round(result.mean_reprojection_error_px or 0.0, 3)}
-        if result.pose_error:
-            figures["pose_error_cm"] = round(result.pose_error["translation_cm_mean"], 3)
-            figures["pose_error_deg"] = round(result.pose_error["rotation_deg_mean"], 3)
+                   "left_out": len(result.outliers),
+                   "reprojection_px": round(result.mean_reprojection_error_px or 0.0, 3),
+                   "metric_from": m["metric_from"] if m["metric"] else "none",
+                   "fingerprint": result.fingerprint}
+        if m["metric"] and m["scale_uncertainty"] is not None:
+            figures["scale_uncertainty_pct"] = round(100 * m["scale_uncertainty"], 3)
         return {"dataset": out / "transforms.json"}, figures
 
-    return run_stage("capture", cfg.out, out, _inputs(input=cfg.path(cfg.capture_input), reference=ref), settings,
-                     run, code=CODE["capture"])
+    return run_stage("capture", cfg.out, out, {"input": cfg.path(cfg.capture_input)}, settings, run,
+                     code=CODE["capture"])
 
 
 # reconstruction -----------------------------------------------------------------------------------
@@ -96,17 +101,23 @@ def _masks_cover(cameras: Path, mask_dir: Path | None) -> bool:
         (mask_dir / Path(f["file_path"]).name).is_file() for f in frames)
 
 
-def scene_settings(cfg: PipelineConfig, splat: Path, cameras: Path | None = None) -> dict:
-    """cameras: a transforms.json replacing the scene file's [masks] cameras (the capture's recovered poses)."""
+def scene_settings(cfg: PipelineConfig, splat: Path, cameras: Path) -> dict:
+    """Without a scene file, `gwm scene init`'s settings (it authors the scene from the capture); with one,
+    the user's scene file, its [masks] projected with the capture's recovered cameras."""
+    if cfg.scene_file is None:
+        from gwm.scene.autoscene import InitConfig
+
+        return {"init": InitConfig(scale=cfg.scene_scale)}
     from gwm.scene import load_scene_config
 
     config = load_scene_config(cfg.path(cfg.scene_file), splat=splat)
-    if cameras is not None and config.masks is not None and _masks_cover(cameras, config.masks.dir):
+    if config.masks is not None and _masks_cover(cameras, config.masks.dir):
         config = replace(config, masks=replace(config.masks, cameras=Path(cameras)))
     return {"scene": config}
 
 
-def assemble_and_export(cfg: PipelineConfig, splat: Path, cameras: Path | None = None) -> StageResult:
+def assemble_and_export(cfg: PipelineConfig, splat: Path, cameras: Path) -> StageResult:
+    """cameras: the capture's transforms.json (its folder holds the images scene init checks Gaussians against)."""
     out = cfg.out / "scene"
     settings = scene_settings(cfg, splat, cameras)
 
@@ -115,16 +126,29 @@ def assemble_and_export(cfg: PipelineConfig, splat: Path, cameras: Path | None =
         from exporters.usd import export_usd
         from gwm.scene import assemble_scene
 
-        scene = assemble_scene(settings["scene"])
-        usd = export_usd(scene, out / "scene.usdz")
+        outputs: dict[str, Path] = {}
+        if "init" in settings:
+            from gwm.scene.autoscene import init_scene
+
+            result = init_scene(splat, Path(cameras).parent, out / "scene.toml", settings["init"], overwrite=True)
+            print(result.summary())
+            scene = result.scene
+            outputs.update(scene_file=result.scene_file, preview=result.preview)
+        else:
+            scene = assemble_scene(settings["scene"])
+        outputs["usd"] = export_usd(scene, out / "scene.usdz")
         export_ply(scene, out / "ply")
         export_spz(scene, out / "spz")
+        outputs.update(ply=out / "ply", spz=out / "spz")
         figures = {"objects": len(scene.objects), "background_gaussians": len(scene.background),
-                   "object_gaussians": sum(len(o.splats) for o in scene.objects)}
-        return {"usd": usd, "ply": out / "ply", "spz": out / "spz"}, figures
+                   "object_gaussians": sum(len(o.splats) for o in scene.objects),
+                   "roles": ",".join(f"{o.name}:{o.role}" for o in scene.objects)}
+        return outputs, figures
 
-    return run_stage("scene", cfg.out, out, _inputs(scene_file=cfg.path(cfg.scene_file), splat=splat, cameras=cameras),
-                     settings, run, code=CODE["scene"])
+    # the capture's cameras and images (not its report, whose timings differ between equal runs)
+    inputs = _inputs(scene_file=cfg.path(cfg.scene_file) if cfg.scene_file else None, splat=splat,
+                     cameras=cameras, images=Path(cameras).parent / "images")
+    return run_stage("scene", cfg.out, out, inputs, settings, run, code=CODE["scene"])
 
 
 # simulated demonstrations -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.config import PRESETS, PipelineConfig, PipelineSettingError, resolve_config
-from pipelines.deploy import MY_CAPTURE_OVERRIDES
+from pipelines.deploy import deployments
 from pipelines.flows import real2sim
 
 BASE = PRESETS["kitchen"]
@@ -31,6 +31,10 @@ def other_values(name: str, tp) -> list:
         return [f"mine-{name}"]
     if tp is int:
         return [(default or 0) + 7]
+    if tp is float:
+        return [(default or 0.0) + 0.25]
+    if tp is bool:
+        return [not default]
     if typing.get_origin(tp) is tuple:
         return [("push", "pick_place")]
     raise AssertionError(f"PipelineConfig.{name}: add its type {tp} to this test")
@@ -42,6 +46,8 @@ def as_text(value) -> str:
         return "null"
     if isinstance(value, tuple):
         return ",".join(value)
+    if isinstance(value, bool):
+        return str(value).lower()
     return str(value)
 
 
@@ -72,20 +78,43 @@ def test_every_field_round_trips_through_set_and_deployment_parameters(settings)
     overrides = {n: list(v) if isinstance(v, tuple) else v for n, v in settings.items()}
     deployment = real2sim.to_deployment(name="round-trip", parameters={"preset": "kitchen", "overrides": overrides})
     params = real2sim.validate_parameters(json.loads(json.dumps(deployment.parameters)))
-    assert resolve_config(**params) == expected
+    assert params["capture_input"] is None and resolve_config(params["preset"], params["overrides"]) == expected
     # and the config a stage receives (flows pass it on as a dict)
     assert PipelineConfig.from_dict(json.loads(json.dumps(expected.to_dict()))) == expected
 
 
-def test_the_issue_example_and_the_template_deployment():
+def test_the_issue_example_and_the_capture_deployment():
     result = CliRunner().invoke(app, ["kitchen", "--set", "name=mine", "--print-config"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["name"] == "mine"
     result = CliRunner().invoke(app, ["kitchen", "--preset", "smoke", "--set", 'tasks=["push"]', "--set",
                                       "train_steps=12", "--print-config"])
     assert (json.loads(result.output)["tasks"], json.loads(result.output)["train_steps"]) == (["push"], 12)
-    cfg = resolve_config("kitchen", MY_CAPTURE_OVERRIDES)
-    assert (cfg.reference_poses, cfg.out_root) == (None, "datasets/outputs/my-capture")
+    # real2sim/capture: any capture by its path, named after it, with its metric cue
+    (capture,) = [d for d in deployments() if d.name == "capture"]
+    params = real2sim.validate_parameters(json.loads(json.dumps(capture.parameters)))
+    from pipelines.config import capture_overrides
+
+    cfg = resolve_config(params["preset"], capture_overrides(params["capture_input"], params["overrides"]))
+    assert (cfg.capture_input, cfg.name, cfg.out_root, cfg.marker_size_m, cfg.scene_file) == (
+        "datasets/workbench/images", "workbench", "datasets/outputs/workbench", 0.08, None)
+    # `gwm pipeline run INPUT` resolves the same way
+    result = CliRunner().invoke(app, ["run", "datasets/workbench/images", "--marker-size", "0.08", "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert PipelineConfig.from_dict(json.loads(result.output)) == cfg
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "datasets/workbench/images"], "no metric cue: physics needs metres. Give one: marker_size_m"),
+    (["kitchen", "--set", "marker_size_m=null"], "no metric cue"),
+    (["kitchen", "--preset", "capture"], "setting capture_input: give the capture"),
+    (["kitchen", "--set", "metric_input=maybe"], "setting metric_input='maybe': needs true or false"),
+])
+def test_a_capture_without_input_or_metric_cue_is_refused(args, message):
+    result = CliRunner().invoke(app, [*args, "--print-config"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.output
 
 
 @pytest.mark.parametrize("args,message", [
@@ -95,7 +124,7 @@ def test_the_issue_example_and_the_template_deployment():
     (["--set", "tasks=[push"], "setting tasks='[push': not valid JSON (Expecting value: line 1 column 2"),
     (["--set", "tasks=[1, 2]"], "setting tasks='[1, 2]': needs a list of names (a,b or JSON [\"a\", \"b\"])"),
     (["--set", "train_steps"], "--set 'train_steps': use KEY=VALUE, e.g. --set train_steps=600"),
-    (["--preset", "big"], "unknown pipeline preset 'big'; choose one of kitchen, smoke"),
+    (["--preset", "big"], "unknown pipeline preset 'big'; choose one of capture, kitchen, smoke, workbench"),
     (["--set", "tasks=push,pick"], "setting tasks: 'pick' is not known; choose from pick_place, pick_place_bowl, push"),
     (["--set", "tasks="], "setting tasks: give at least one; choose from pick_place,"),
     (["--set", "train_preset=cuda"], "setting train_preset: 'cuda' is not known; choose from cpu, gpu, tiny"),

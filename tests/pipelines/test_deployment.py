@@ -1,6 +1,10 @@
 """End to end through a real Prefect server: serve the deployments, `prefect deployment run
 real2sim/kitchen` with the smoke preset, check it Completed and produced every artifact, then
-run again and check every stage came from the cache in a fraction of the time."""
+run again and check every stage came from the cache in a fraction of the time.
+
+The capture is the kitchen video copied alone into an empty folder: no ground truth, masks,
+depth, scene file or reference poses exist beside it, so every stage (metric frame from the
+printed marker, scene authored by `gwm scene init`) provably runs without them."""
 
 from __future__ import annotations
 
@@ -66,8 +70,9 @@ def _wait_for_deployment(serving, log: Path, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{DEPLOYMENT} was not registered within {timeout} s: {log.read_text()[-3000:]}")
 
 
-def _run_deployment(env, out_root: Path) -> tuple[float, str]:
-    params = ["-p", "preset=smoke", "-p", "overrides=" + json.dumps({"out_root": str(out_root)})]
+def _run_deployment(env, out_root: Path, capture_input: Path) -> tuple[float, str]:
+    overrides = {"out_root": str(out_root), "capture_input": str(capture_input)}
+    params = ["-p", "preset=smoke", "-p", "overrides=" + json.dumps(overrides)]
     start = time.monotonic()
     # `prefect deployment run ...`, with this venv's prefect even when the venv is not activated
     proc = subprocess.run([sys.executable, "-m", "prefect", "deployment", "run", DEPLOYMENT, *params, "--watch"],
@@ -86,12 +91,22 @@ def _final_state() -> str:
 
 
 def test_deployment_runs_end_to_end_and_reruns_from_cache(prefect_env, tmp_path):
+    import shutil
+
+    from pipelines.config import PROJECT_ROOT
+
+    video = tmp_path / "phone" / "counter.mp4"  # the capture and nothing else
+    video.parent.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "datasets" / "kitchen" / "orbit.mp4", video)
     out = tmp_path / "kitchen"
-    first_s, stdout = _run_deployment(prefect_env, out)
+    first_s, stdout = _run_deployment(prefect_env, out, video)
     assert _final_state() == "COMPLETED"
     # every stage's artifact is on disk
     assert (out / "reconstruct" / "splat.ply").is_file()
     assert (out / "scene" / "scene.usdz").is_file()
+    assert (out / "scene" / "scene.toml").is_file() and (out / "scene" / "scene_preview.png").is_file()
+    report = json.loads((out / "capture" / "capture_report.json").read_text())
+    assert report["alignment"]["metric_from"] == "marker", report["alignment"]
     assert (out / "datasets" / "demos" / "lerobot" / "meta" / "info.json").is_file()
     assert (out / "datasets" / "demos" / "hdf5" / "dataset.hdf5").is_file()
     assert list((out / "model").glob("*.safetensors"))
@@ -99,7 +114,7 @@ def test_deployment_runs_end_to_end_and_reruns_from_cache(prefect_env, tmp_path)
     records = {p.stem: json.loads(p.read_text()) for p in (out / "stages").glob("*.json")}
     assert all(r["state"] == "done" for r in records.values()), records
 
-    second_s, stdout = _run_deployment(prefect_env, out)
+    second_s, stdout = _run_deployment(prefect_env, out, video)
     assert _final_state() == "COMPLETED"
     print(f"\nfirst run {first_s:.0f} s, cached re-run {second_s:.0f} s ({second_s / first_s:.0%})")
     assert second_s < 0.5 * first_s

@@ -24,7 +24,7 @@ def stage_settings(splat: Path) -> dict[str, dict]:
     return {
         "capture": stages.capture_settings(cfg),
         "reconstruct": stages.reconstruct_settings(cfg),
-        "scene": stages.scene_settings(cfg, splat),
+        "scene": stages.scene_settings(cfg, splat, cameras=splat),  # init (no scene file) does not read them here
         "rollouts": stages.rollout_settings(cfg, "push", [0, 1]),
         "datasets": stages.merge_settings(heldout_episodes=6),
         "train": stages.train_settings(cfg, num_episodes=36, heldout_episodes=6),
@@ -62,6 +62,7 @@ def patch_default(monkeypatch, cls, name: str, value) -> None:
     ("gwm.model.validate", "ValidationConfig", "stride", 3, {"validate"}),
     ("gwm.model.video_baseline", "VideoBaselineConfig", "lr", 5e-4, {"validate"}),
     ("gwm.capture.config", "CaptureConfig", "min_sharpness", 10.0, {"capture"}),
+    ("gwm.scene.autoscene", "InitConfig", "density", 400.0, {"scene"}),
 ])
 def test_changing_a_default_invalidates_exactly_the_stages_that_use_it(monkeypatch, splat, module, cls, name,
                                                                        value, expected):
