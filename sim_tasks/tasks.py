@@ -128,6 +128,11 @@ class Task(ABC):
         return max(containers, key=self.workspace.footprint_radius)  # the most room to put things
 
     # episodes -----------------------------------------------------------------------------
+    @property
+    def acted_on(self) -> set[str]:
+        """The objects this task moves or places on: each episode must find room for them in reach."""
+        return {self.target_object} | ({self.container} if self.container else set())
+
     def sample(self, seed: int) -> TaskInstance:
         """Initial object poses and goal for this seed (deterministic)."""
         rng = np.random.default_rng([int(seed), _stable_hash(self.name)])
@@ -217,7 +222,7 @@ def _stable_hash(text: str) -> int:
 class PickPlaceTask(Task):
     def _sample(self, seed, rng):
         ws = self.workspace
-        poses = ws.sample_placements(rng, self.object_names)
+        poses = ws.sample_placements(rng, self.object_names, required=self.acted_on)
         start = poses[self.target_object][:2]
         radius = ws.footprint_radius(self.target_object)
         for _ in range(2000):
@@ -250,7 +255,7 @@ class PickPlaceContainerTask(Task):
     needs_container = True
 
     def _sample(self, seed, rng):
-        poses = self.workspace.sample_placements(rng, self.object_names, clearance=0.06)
+        poses = self.workspace.sample_placements(rng, self.object_names, clearance=0.06, required=self.acted_on)
         c = poses[self.container]
         return TaskInstance(self.name, seed, poses, self.target_object, c[:3].copy(), self.container,
                             f"put the {self.target_object.replace('_', ' ')} in the {self.container.replace('_', ' ')}")
@@ -332,7 +337,7 @@ class PushTask(Task):
         lo, hi = self.config.push_distance
         radius = ws.footprint_radius(self.target_object)
         for _ in range(200):
-            poses = ws.sample_placements(rng, self.object_names)
+            poses = ws.sample_placements(rng, self.object_names, required=self.acted_on)
             start = poses[self.target_object][:2]
             for _ in range(50):
                 ang = rng.uniform(-np.pi, np.pi)

@@ -48,6 +48,7 @@ class Workspace:
         self._tris = tri[up]
         self.hulls = {o.name: np.asarray(o.collision_vertices, np.float64) for o in scene.objects}
         self.initial_rotations = {o.name: o.world_from_body.numpy()[:3, :3].astype(np.float64) for o in scene.objects}
+        self.scene_poses = {o.name: matrix_to_pose7(o.world_from_body.numpy().astype(np.float64)) for o in scene.objects}
 
     # surface ------------------------------------------------------------------------------
     def surface_height(self, xy: np.ndarray) -> float:
@@ -117,10 +118,30 @@ class Workspace:
         return self.hulls[name] @ pose_matrix[:3, :3].T + pose_matrix[:3, 3]
 
     def sample_placements(self, rng: np.random.Generator, names: list[str], clearance: float = 0.04,
-                          keep_out: list[tuple[np.ndarray, float]] | None = None, max_tries: int = 2000
-                          ) -> dict[str, np.ndarray]:
-        """Random resting poses (reachable, supported, apart by clearance) for every named object."""
-        placed: list[tuple[np.ndarray, float]] = list(keep_out or [])
+                          keep_out: list[tuple[np.ndarray, float]] | None = None, max_tries: int = 2000,
+                          required: set[str] | None = None) -> dict[str, np.ndarray]:
+        """Random resting poses (reachable, supported, apart by clearance) for every named object.
+
+        required: the objects the task acts on (default: all of them). Another object that finds no
+        room in reach (a large piece of a scene authored from a capture) stays where the scene has it,
+        and the others are placed around it, rather than failing the episode."""
+        required = set(names) if required is None else set(required)
+        pinned: dict[str, np.ndarray] = {}
+        while True:
+            stays = [(p[:2].copy(), self.footprint_radius(n)) for n, p in pinned.items()]
+            free = [n for n in names if n not in pinned]
+            try:
+                return {**{n: p.copy() for n, p in pinned.items()},
+                        **self._place(rng, free, clearance, list(keep_out or []) + stays, max_tries)}
+            except _NoRoom as e:
+                if e.name in required:
+                    raise RuntimeError(
+                        f"could not place {e.name!r} in the reachable part of the support after {max_tries} tries; "
+                        "the table in reach is too small or crowded: widen WorkspaceConfig or remove objects"
+                    ) from None
+                pinned[e.name] = self.scene_poses[e.name]
+
+    def _place(self, rng, names, clearance, placed, max_tries) -> dict[str, np.ndarray]:
         poses = {}
         for name in names:
             radius = self.footprint_radius(name)
@@ -134,11 +155,14 @@ class Workspace:
                 placed.append((xy, radius))
                 break
             else:
-                raise RuntimeError(
-                    f"could not place {name!r} in the reachable part of the support after {max_tries} tries; "
-                    "the table in reach is too small or crowded: widen WorkspaceConfig or remove objects"
-                )
+                raise _NoRoom(name)
         return poses
+
+
+class _NoRoom(Exception):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
 
 
 __all__ = ["Workspace", "WorkspaceConfig", "yaw_rotation"]

@@ -250,7 +250,12 @@ def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: Ca
     work_dir.mkdir(parents=True, exist_ok=True)
     job, result = work_dir / "sfm_job.pkl", work_dir / "sfm_result.pkl"
     job.write_bytes(pickle.dumps((Path(images_dir), Path(work_dir), list(image_names), config, sequential, progress)))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    # One BLAS/OpenMP thread per matcher worker: COLMAP already runs pairs in parallel, and a multi-threaded
+    # BLAS called from several workers at once splits its sums by whichever threads are free (OpenBLAS runs a
+    # call single-threaded while its pool is busy), so the descriptor distances, and near-ties in the ratio
+    # test, changed with the machine's load: CI once got 869 points where every other run got 890.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gwm.capture.sfm_worker", str(job)], env=env)
     try:
         code = proc.wait()

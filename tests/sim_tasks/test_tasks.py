@@ -193,3 +193,34 @@ def test_push_target_is_one_that_slides_rather_than_tips(demo_scene):
     assert push.tip_margin("vase") < 1.0
     assert push.target_object == "red_cube"
     assert make_task("push", scene, object_name="vase").target_object == "vase"  # explicit choice wins
+
+
+def _with_wide_tray(scene, factor: float):
+    objects = [dataclasses.replace(o, collision_vertices=np.asarray(o.collision_vertices) * [factor, factor, 1.0])
+               if o.name == "tray" else o for o in scene.objects]
+    return dataclasses.replace(scene, objects=objects)
+
+
+def test_an_object_without_room_stays_where_the_scene_has_it(demo_scene):
+    # a tray 3x wider finds no room in reach: pick_place (which does not act on it) leaves it at its
+    # scene pose and places the others around it; pick_place_bowl, which needs it, fails with the reason
+    scene = _with_wide_tray(demo_scene, 3.0)
+    task = make_task("pick_place", scene)
+    inst = task.sample(3)
+    ws = task.workspace
+    np.testing.assert_array_equal(inst.object_poses["tray"], ws.scene_poses["tray"])
+    for k in ("red_cube", "blue_block"):
+        gap = np.linalg.norm(inst.object_poses[k][:2] - inst.object_poses["tray"][:2])
+        assert gap > ws.footprint_radius(k) + ws.footprint_radius("tray")
+    with pytest.raises(RuntimeError, match="could not place 'tray'"):
+        make_task("pick_place_bowl", scene).sample(3)
+
+
+def test_placements_unchanged_when_everything_fits(demo_scene):
+    # the fallback only acts where sampling failed before: same seeds give the same poses as with every object required
+    task = make_task("pick_place", demo_scene)
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    a = task.workspace.sample_placements(rng_a, task.object_names, required={task.target_object})
+    b = task.workspace.sample_placements(rng_b, task.object_names)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
