@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gwm.geometry import pose7_to_matrix, rotmat_to_quat, yaw_rotation
 from sim_tasks.backend import GRIPPER_CLOSED, GRIPPER_OPEN, make_action
-from sim_tasks.kinematics import matrix_to_quat_wxyz, pose7_to_matrix
 from sim_tasks.tasks import Task, TaskInstance
-from sim_tasks.workspace import yaw_rotation
 
 # The fingertips are 0.05 m beyond the Panda's tool site (along its z axis); the finger pads
 # span from 0.01 m behind the site to the tips.
@@ -172,7 +171,7 @@ class ScriptedDemonstrator:
             self._cmd_yaw += float(np.clip(dy, -self.config.yaw_speed * self.dt, self.config.yaw_speed * self.dt))
         self._phase_time += self.dt
         self._step += 1
-        quat = matrix_to_quat_wxyz(self._tool_rotation(self._cmd_yaw))
+        quat = rotmat_to_quat(self._tool_rotation(self._cmd_yaw))
         return make_action(self._cmd_pos, quat, self._gripper)
 
     @property

@@ -27,22 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.geometry import matrix_to_pose7, normalize_quats, pose7_to_matrix, positive_w, wxyz_to_xyzw, xyzw_to_wxyz
 from sim_tasks.backend import BACKGROUND_BODY, GRIPPER_OPEN, SimBackend, check_action
-from sim_tasks.kinematics import matrix_to_pose7, pose7_to_matrix
 from sim_tasks.panda_model import LINK_RECORD_NAMES
 
 TOOL_OFFSET_FROM_HAND = (0.0, 0.0, 0.1034)  # m, Isaac Lab Franka panda_hand -> tool point
 ISAAC_LINK_BODIES = tuple(f"panda_link{i}" for i in range(8)) + ("panda_leftfinger", "panda_rightfinger")
 EXPORT_MODES = ("all", "succeeded_failed_separate", "succeeded_only")
-
-
-# quaternion order at the Isaac Lab boundary ------------------------------------------------------
-def wxyz_to_xyzw(quats_wxyz: np.ndarray) -> np.ndarray:
-    return np.asarray(quats_wxyz)[..., [1, 2, 3, 0]]
-
-
-def xyzw_to_wxyz(quats_xyzw: np.ndarray) -> np.ndarray:
-    return np.asarray(quats_xyzw)[..., [3, 0, 1, 2]]
 
 
 @dataclass(frozen=True)
@@ -190,9 +181,7 @@ def from_isaaclab_action(isaac_action: np.ndarray, robot_base: PoseXYZW) -> np.n
 
 def poses_from_isaaclab(pos_w: np.ndarray, quat_w_xyzw: np.ndarray) -> np.ndarray:
     """(B,3) positions + (B,4) xyzw quaternions -> (B,7) xyz + wxyz with w >= 0."""
-    q = xyzw_to_wxyz(np.asarray(quat_w_xyzw, np.float64))
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    q = np.where(q[..., :1] < 0, -q, q)
+    q = positive_w(normalize_quats(xyzw_to_wxyz(np.asarray(quat_w_xyzw, np.float64))))
     return np.concatenate([np.asarray(pos_w, np.float64), q], axis=-1)
 
 
@@ -423,5 +412,5 @@ def record_isaaclab_demos(spec: IsaacLabTaskSpec, seeds, demo_config=None) -> li
 __all__ = [
     "IsaacCameraSpec", "IsaacLabBackend", "IsaacLabConfig", "IsaacLabTaskSpec", "IsaacObjectSpec", "PoseXYZW",
     "build_isaaclab_spec", "from_isaaclab_action", "make_isaaclab_env_cfg", "poses_from_isaaclab",
-    "record_isaaclab_demos", "to_isaaclab_action", "wxyz_to_xyzw", "xyzw_to_wxyz",
+    "record_isaaclab_demos", "to_isaaclab_action",
 ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim_tasks.kinematics import pose7_to_matrix
+from gwm.geometry import pose7_to_matrix
 from sim_tasks.workspace import Workspace, WorkspaceConfig
 
 MAX_GRASP_WIDTH = 0.075  # m: the Panda opens 0.08 (~0.078 between the finger pads)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.body_gaussians import BodyGaussians
 from gwm.data.atomic_io import WriterLock
 from gwm.data.spec import BODY_POSES, DatasetError, DatasetSpec, check_frame
 from gwm.data.world_state import check_body_gaussians, gaussians_from_poses
@@ -180,7 +181,10 @@ class DatasetReader(ABC):
         poses = cache[episode]
         if not 0 <= step < len(poses):
             raise IndexError(f"step {step} is outside episode {episode} (length {len(poses)})")
-        return gaussians_from_poses(self.body_names, self.canonical_gaussians(), poses[step])
+        if "_body_stack" not in self.__dict__:  # stacked once, posed per frame
+            canonical = self.canonical_gaussians()
+            self._body_stack = BodyGaussians.stack(self.body_names, canonical) if canonical else {}
+        return gaussians_from_poses(self.body_names, self._body_stack, poses[step])
 
     def _check_index(self, i: int) -> int:
         i = int(i)

@@ -348,13 +348,7 @@ def _renderer_available() -> bool:
 
 def resize_cameras(cams, size: int):
     """Cameras rendered at size x size (intrinsics scaled; assumes the original is square or near it)."""
-    from gwm.cameras import Cameras
-
-    sx, sy = size / cams.width, size / cams.height
-    ks = cams.Ks.clone()
-    ks[:, 0] *= sx
-    ks[:, 1] *= sy
-    return Cameras(ks, cams.world_from_cam, size, size)
+    return cams.resized(size, size)
 
 
 def rollout_batch(traj: Trajectories, space: GaussianSpace, starts: list[tuple[int, int]], horizon: int,

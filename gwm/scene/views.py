@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.geometry import scale_intrinsics
+
 DISTORTION_KEYS = ("k1", "k2", "p1", "p2", "k3")
 
 
@@ -169,7 +171,7 @@ def load_capture_images(cams: CaptureCameras, max_views: int = 48, max_side: int
             img = cv2.undistort(img, K, cams.distortion[[0, 1, 2, 3, 4]])
         if factor < 1.0:
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-        Ks.append(np.diag([sx, sy, 1.0]) @ K)
+        Ks.append(scale_intrinsics(K, sx, sy))
         images.append(img.astype(np.float32) / 255.0)
     return CaptureImages(Ks=np.stack(Ks), world_from_cam=cams.world_from_cam[idx], images=np.stack(images),
                          names=[cams.image_paths[i].name for i in idx])

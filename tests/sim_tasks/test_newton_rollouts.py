@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sim_tasks.backend import make_action
-from sim_tasks.kinematics import matrix_to_pose7, pose7_to_matrix, rotation_error
+from gwm.geometry import matrix_to_pose7, pose7_to_matrix
+from sim_tasks.kinematics import rotation_error
 
 
 def _poses(result, t):

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim_tasks.kinematics import pose7_to_matrix
+from gwm.geometry import pose7_to_matrix
 from sim_tasks.tasks import TaskConfig, TaskNotApplicable, make_task, skipped_tasks, task_names
 from sim_tasks.workspace import Workspace
 
@@ -127,7 +127,7 @@ def _tipped(pose, angle_deg, axis=(1.0, 0.0, 0.0)):
     """pose turned by angle about a horizontal world axis through its centre."""
     from scipy.spatial.transform import Rotation
 
-    from sim_tasks.kinematics import matrix_to_pose7
+    from gwm.geometry import matrix_to_pose7
 
     m = pose7_to_matrix(pose)
     m[:3, :3] = Rotation.from_rotvec(np.radians(angle_deg) * np.asarray(axis)).as_matrix() @ m[:3, :3]
