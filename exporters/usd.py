@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gwm.data.atomic_io import commit_temp
 from gwm.geometry import normalize_quats
 from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset, SceneObject
 from gwm.sh import num_sh_bases
@@ -145,7 +146,7 @@ def export_usd(scene: SceneAsset, path: str | os.PathLike) -> Path:
                 raise RuntimeError(f"UsdUtils.CreateNewUsdzPackage failed for {path}")
         else:
             out = layer_path
-        os.replace(out, path)
+        commit_temp(out, path)
     return path
 
 

@@ -9,7 +9,6 @@ and tasks; nothing here imports Prefect, so the CLI and tests can call them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -217,20 +216,17 @@ def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int)
 
     def run():
         from gwm.data import convert_dataset, merge_datasets, open_dataset
+        from gwm.data.atomic_io import atomic_dir
 
         outputs: dict[str, Path] = {}
         for fmt in ("lerobot", "hdf5"):
             final = out / fmt
-            tmp = final.with_name(final.name + ".partial")
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            if fmt == "lerobot":
-                merge_datasets(shards, tmp, "lerobot")
-            else:
-                convert_dataset(outputs["lerobot"], tmp, "hdf5")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            with atomic_dir(final) as tmp:  # a dataset appears whole or not at all
+                shutil.rmtree(tmp)  # the writers create their own root
+                if fmt == "lerobot":
+                    merge_datasets(shards, tmp, "lerobot")
+                else:
+                    convert_dataset(outputs["lerobot"], tmp, "hdf5")
             outputs[fmt] = final
         ds = open_dataset(outputs["lerobot"])
         success = [bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes)]

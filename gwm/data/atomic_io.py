@@ -1,7 +1,14 @@
-"""Crash-safe file writes for dataset writers: temp name in the same folder, fsync, rename.
+"""The one atomic writer: temp name in the same folder, fsync, rename. Every artifact goes through here.
 
 Temp names look like `.<name>.tmp-<pid>`: they never match `*.parquet`, `*.mp4` or `*.hdf5`, so
-LeRobot's globs and our readers skip them; a resuming writer deletes them.
+LeRobot's globs and our readers skip them; a resuming writer deletes them. Writers that pick a
+format from the file's extension (images, SPZ, videos) ask for `keep_suffix` (`.<stem>.tmp-<pid>.png`):
+use that only outside dataset folders.
+
+    with atomic_write_path(path) as tmp:   # any writer that takes a path
+        save(tmp)                          # on success tmp replaces path; on error tmp is removed
+    write_text_atomic(path, text); write_json_atomic(path, obj); write_bytes_atomic(path, data)
+    with atomic_dir(out) as tmp: ...       # a whole folder, swapped in when complete
 """
 
 from __future__ import annotations
@@ -9,6 +16,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TMP_MARKER = ".tmp-"
@@ -18,7 +28,10 @@ TMP_MARKER = ".tmp-"
 FSYNC = False
 
 
-def temp_path_for(path: Path) -> Path:
+def temp_path_for(path: Path, keep_suffix: bool = False) -> Path:
+    path = Path(path)
+    if keep_suffix:
+        return path.with_name(f".{path.stem}{TMP_MARKER}{os.getpid()}{path.suffix}")
     return path.with_name(f".{path.name}{TMP_MARKER}{os.getpid()}")
 
 
@@ -34,17 +47,32 @@ def commit_temp(tmp: Path, path: Path) -> Path:
     return path
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
+@contextmanager
+def atomic_write_path(path, keep_suffix: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside path (folder created); it replaces path when the block ends without
+    an error, and is removed when it raises, so path is either the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-    return commit_temp(tmp, path)
+    tmp = temp_path_for(path, keep_suffix)
+    try:
+        yield tmp
+        commit_temp(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def write_json_atomic(path: Path, obj) -> Path:
-    return write_bytes_atomic(path, (json.dumps(obj, indent=4, ensure_ascii=False) + "\n").encode())
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    with atomic_write_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode())
+
+
+def write_json_atomic(path: Path, obj, indent: int = 4, **dumps_options) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False, **dumps_options) + "\n")
 
 
 def write_parquet_atomic(path: Path, table, small: bool = False) -> Path:
@@ -52,14 +80,34 @@ def write_parquet_atomic(path: Path, table, small: bool = False) -> Path:
     (they cost more than they save on a few rows with many columns)."""
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
-    if small:
-        pq.write_table(table, tmp, compression="none", use_dictionary=False, write_statistics=False)
-    else:
-        pq.write_table(table, tmp, compression="snappy")
-    return commit_temp(tmp, path)
+    with atomic_write_path(path) as tmp:
+        if small:
+            pq.write_table(table, tmp, compression="none", use_dictionary=False, write_statistics=False)
+        else:
+            pq.write_table(table, tmp, compression="snappy")
+    return Path(path)
+
+
+@contextmanager
+def atomic_dir(out, marker: str = ".partial-") -> Iterator[Path]:
+    """Yield an empty temp folder beside out; when the block succeeds it takes out's place (an old out
+    is moved aside first and deleted only after the swap); when it raises the temp folder is deleted."""
+    out = Path(out)
+    tmp = out.parent / f".{out.name}{marker}{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def remove_stray_temps(root: Path) -> list[Path]:

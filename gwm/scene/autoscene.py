@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.data.atomic_io import atomic_write_path
 from gwm.scene.clusters import LINK_DISTANCE_M, Rect, connected_components, fit_support_rect, min_area_rect, skirt
 from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError
 from gwm.scene.observed import ViewCheckConfig
@@ -461,12 +462,10 @@ def _toml_loads(text: str) -> dict:
 
 def _write_atomic(path: Path, text: str, overwrite: bool) -> None:
     """Write the whole file beside the target, then rename it into place (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    if path.exists() and not overwrite:  # appeared while we worked
-        tmp.unlink()
-        raise SceneConfigError(f"{path}: a scene file appeared there meanwhile; pass --overwrite to replace it")
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        tmp.write_text(text)
+        if path.exists() and not overwrite:  # appeared while we worked
+            raise SceneConfigError(f"{path}: a scene file appeared there meanwhile; pass --overwrite to replace it")
 
 
 # the file ----------------------------------------------------------------------------------------
