@@ -161,7 +161,7 @@ def rollout_seeds(cfg: PipelineConfig, task_index: int, split: str) -> list[int]
 def applicable_tasks(cfg: PipelineConfig, scene_usd: Path) -> list[tuple[int, str]]:
     """(index in cfg.tasks, name) of the tasks with a valid target in this scene; the others are skipped
     with their reason printed (e.g. pick_place_bowl in a scene without a container)."""
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.tasks import TaskConfig, skipped_tasks
 
     skipped = skipped_tasks(cfg.tasks, read_usd_scene(scene_usd), TaskConfig(max_steps=cfg.episode_steps))

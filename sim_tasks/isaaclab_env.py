@@ -113,7 +113,7 @@ class IsaacLabTaskSpec:
 def build_isaaclab_spec(scene_usd: str | os.PathLike, task: str, config: IsaacLabConfig = IsaacLabConfig(),
                         task_config=None, cameras=None, scene=None) -> IsaacLabTaskSpec:
     """Everything an Isaac Lab environment needs for this scene and task, as plain dataclasses."""
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.rendering import CameraConfig, CameraRig
     from sim_tasks.tasks import TaskConfig, make_task
 
@@ -380,7 +380,7 @@ def record_isaaclab_demos(spec: IsaacLabTaskSpec, seeds, demo_config=None) -> li
     """
     import torch
 
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
     from sim_tasks.tasks import TaskConfig, make_task
 

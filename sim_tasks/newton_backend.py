@@ -77,7 +77,7 @@ class NewtonBackend(SimBackend):
         import warp as wp
 
         import newton
-        from exporters.usd import read_usd_scene
+        from gwm.scene.usd_scene import read_usd_scene
 
         self.config = config
         self.scene_usd = Path(scene_usd)

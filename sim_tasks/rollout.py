@@ -67,7 +67,7 @@ class TaskRunner:
     """One simulator + task + demonstrator + renderer, reused across episodes."""
 
     def __init__(self, scene_usd: str | os.PathLike, task: str, config: RolloutConfig = RolloutConfig()):
-        from exporters.usd import read_usd_scene
+        from gwm.scene.usd_scene import read_usd_scene
         from sim_tasks.newton_backend import NewtonBackend
         from sim_tasks.tasks import make_task
 
@@ -406,7 +406,7 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
 
 def _check_task_applies(scene_usd, task: str, config: RolloutConfig, runner: TaskRunner | None) -> None:
     """Raise TaskNotApplicable before anything is created on disk or a worker starts."""
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.tasks import make_task
 
     if runner is not None:
