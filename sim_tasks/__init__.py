@@ -6,7 +6,8 @@
 Modules (heavy dependencies -- newton, warp, pxr, isaaclab -- load inside functions):
     backend          SimBackend interface, action/observation layout
     newton_backend   embedded simulator: Newton + MuJoCo C backend, the scene USD and the Panda
-    isaaclab_env     Isaac Lab 3 spec / env config / backend / recorder (import-guarded)
+    isaaclab_spec    Isaac Lab 3 task spec and boundary conversions (no Isaac Lab needed)
+    isaaclab_env     Isaac Lab 3 env config / backend / recorder (import-guarded)
     panda_model      the Panda MJCF from the gymnasium-robotics wheel
     kinematics       damped-least-squares IK on newton.eval_fk
     workspace        support surface and reachable placements
