@@ -12,7 +12,8 @@ Modules (heavy dependencies -- newton, warp, pxr, isaaclab -- load inside functi
     kinematics       damped-least-squares IK on newton.eval_fk
     workspace        support surface and reachable placements
     tasks            pick_place, pick_place_bowl, push (registry by name)
-    demonstrator     scripted state-machine demonstrations
+    demonstrator     scripted policies: shared motion and phases (ScriptedDemonstrator)
+    pick_place_policy, push_policy   each task's own scripted policy (Task.policy)
     rendering        camera images from body-bound Gaussians (gwm.render.rasterize)
     rollout          episodes, recording (gwm.data), parallel rollouts, preview videos
     demo_scene       a synthetic tabletop scene in the scene USD layout

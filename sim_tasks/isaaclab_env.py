@@ -213,7 +213,7 @@ def record_isaaclab_demos(spec: IsaacLabTaskSpec, seeds, demo_config=None) -> li
     import torch
 
     from gwm.scene.usd_scene import read_usd_scene
-    from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
+    from sim_tasks.demonstrator import DemoConfig
     from sim_tasks.tasks import TaskConfig, make_task
 
     backend = IsaacLabBackend(spec)
@@ -226,7 +226,7 @@ def record_isaaclab_demos(spec: IsaacLabTaskSpec, seeds, demo_config=None) -> li
         instance = task.sample(seed)
         obs = backend.reset(seed, instance.object_poses)
         env.recorder_manager.reset()
-        demo = ScriptedDemonstrator(task, instance, backend.body_names, backend.control_dt, demo_config or DemoConfig())
+        demo = task.demonstrator(instance, backend.body_names, backend.control_dt, demo_config or DemoConfig())
         success = False
         for _ in range(steps):
             obs = backend.step(demo.act(obs))

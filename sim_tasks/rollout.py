@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sim_tasks.backend import ACTION_NAMES, JOINT_NAMES
-from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
+from sim_tasks.demonstrator import DemoConfig
 from sim_tasks.newton_backend import NewtonSimConfig
 from sim_tasks.rendering import CAMERA_NAMES, CameraConfig
 from sim_tasks.tasks import TaskConfig, TaskInstance
@@ -168,7 +168,7 @@ class TaskRunner:
         task = self.get_task(task)
         instance = task.sample(seed)
         obs = be.reset(seed, instance.object_poses)
-        demo = ScriptedDemonstrator(task, instance, be.body_names, be.control_dt, cfg.demo)
+        demo = task.demonstrator(instance, be.body_names, be.control_dt, cfg.demo)
         steps = cfg.task.max_steps if max_steps is None else int(max_steps)
         frames: dict[str, list[np.ndarray]] = {}
         t_physics = t_render = 0.0
