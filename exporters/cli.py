@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from gwm.cli_errors import fail, user_errors, warnings_as_lines
+
 app = typer.Typer(help="Export scenes: USD/USDZ (Isaac Sim 6, Newton), NuRec (Isaac Sim 5), PLY/SPZ.",
                   no_args_is_help=True)
 
@@ -39,13 +41,8 @@ def load_scene_source(path: Path, splat: Path | None = None):
 
 
 def _run(fn):
-    from gwm.scene.config import SceneConfigError
-
-    try:
+    with user_errors(), warnings_as_lines():
         return fn()
-    except (SceneConfigError, FileNotFoundError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
 
 
 @app.command()
@@ -58,8 +55,7 @@ def usd(source: Path = typer.Argument(..., help=SOURCE_HELP),
     from exporters.usd import export_usd
 
     if splat is not None and source.suffix.lower() != ".toml":
-        typer.echo(f"error: --splat goes with a scene file (.toml); {source} is not one", err=True)
-        raise typer.Exit(2)
+        raise fail(f"--splat goes with a scene file (.toml); {source} is not one")
     scene = _run(lambda: load_scene_source(source, splat))
     if source.suffix.lower() == ".toml":
         from gwm.scene.cli import summary

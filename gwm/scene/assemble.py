@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,10 @@ from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset, SceneObject
 from gwm.scene.config import (
     MAX_OBJECT_SIZE_M,
     MAX_SCENE_DISTANCE_M,
+    PLAUSIBLE_DENSITY_KG_M3,
     SceneConfig,
     SceneConfigError,
+    SceneWarning,
     load_scene_config,
 )
 from gwm.scene.plane import Plane, find_support_plane, level_transform, rotation_between, support_box, up_axis_rotation
@@ -151,6 +154,8 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     for name, st in role_stats.items():
         object_stats[name].update(st)
 
+    _warn_implausible_masses(where, objects, object_stats)
+
     # 6. support collider
     support_v, support_f = _support_mesh(config, plane_w, means[keep])
 
@@ -174,6 +179,21 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
 
 
 # steps ---------------------------------------------------------------------------------------
+def _warn_implausible_masses(where: str, objects: list[SceneObject], stats: dict) -> None:
+    """Mass over hull volume outside what solid or hollow household objects have: likely grams or a bad box."""
+    lo, hi = PLAUSIBLE_DENSITY_KG_M3
+    for o in objects:
+        volume = stats[o.name].get("volume", 0.0)
+        if volume <= 0:
+            continue
+        density = o.mass / volume
+        if not lo <= density <= hi:
+            warnings.warn(
+                f"{where}: object {o.name!r}: {o.mass:g} kg in a {volume * 1e6:.0f} cm3 hull is {density:,.0f} kg/m3, "
+                f"outside the plausible {lo:,}-{hi:,} kg/m3 (water 1,000); check its mass (kilograms) and crop box",
+                SceneWarning, stacklevel=3)
+
+
 def _check_extent(where: str, means_metric: np.ndarray, scale: float) -> None:
     lo, hi = np.percentile(means_metric, [5, 95], axis=0)
     extent = float(np.linalg.norm(hi - lo))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from gwm.cli_errors import user_errors, warnings_as_lines
+
 app = typer.Typer(help="Scene files: write one from a capture (init), assemble one into a USD with bodies and "
                        "colliders.", no_args_is_help=True)
 
@@ -61,14 +63,10 @@ def init(splat: Path = typer.Argument(..., help="the splat PLY (metric, Z up: wh
                                                             "object (they stay as obstacles)")) -> None:
     """Write a scene file from a splat and its capture: support plane and region, objects, masses, robot."""
     from gwm.scene.autoscene import InitConfig, init_scene
-    from gwm.scene.config import SceneConfigError
 
-    try:
+    with user_errors(), warnings_as_lines():
         result = init_scene(splat, capture, out, InitConfig(scale=scale, allow_unreachable=allow_unreachable),
                             overwrite=overwrite)
-    except (SceneConfigError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     typer.echo(result.summary())
     typer.echo(f"wrote {result.scene_file} and {result.preview}")
 
@@ -78,11 +76,7 @@ def check(scene_file: Path = typer.Argument(..., help="scene TOML"),
           splat: Path = typer.Option(None, help=SPLAT_HELP)) -> None:
     """Validate SCENE_FILE and print what assembly finds, without writing anything."""
     from gwm.scene.assemble import assemble_scene
-    from gwm.scene.config import SceneConfigError
 
-    try:
+    with user_errors(), warnings_as_lines():
         scene = assemble_scene(scene_file, splat=splat)
-    except (SceneConfigError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     typer.echo(summary(scene))

@@ -77,6 +77,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+import warnings
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -87,10 +88,16 @@ UP_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
 # Sanity limits that catch wrong units (millimetres, or a scale off by 1000x).
 MAX_OBJECT_SIZE_M = 3.0
 MAX_SCENE_DISTANCE_M = 50.0
+# Mass over hull volume of household objects: foam or a hollow box (~50) to solid metal (~5,000). Outside: warn.
+PLAUSIBLE_DENSITY_KG_M3 = (50, 5000)
 
 
 class SceneConfigError(ValueError):
     """A scene file problem; the message names the key, the problem and the fix."""
+
+
+class SceneWarning(UserWarning):
+    """Something in a scene that is allowed but probably not meant (no objects, an implausible mass)."""
 
 
 @dataclass(frozen=True)
@@ -420,6 +427,9 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         raise SceneConfigError(f"{where}: objects' mask_id values must be unique; {dup} repeat. Each object needs "
                                "its own id in the masks")
 
+    if not objects:
+        warnings.warn(f"{where}: no [[objects]]: the scene is background only, with nothing for the robot to move; "
+                      "add [[objects]] (or write the file with `gwm scene init`)", SceneWarning, stacklevel=2)
     return SceneConfig(splat=splat, sfm_points=sfm_path, up_axis=up_axis, scale=scale, plane=plane, bounds=bounds,
                        robot=robot, assembly=assembly, objects=tuple(objects), masks=masks, source_file=source_file)
 
@@ -554,5 +564,5 @@ class _Reader:
         return tuple(float(x) for x in v)
 
 
-__all__ = ["SceneConfig", "SceneConfigError", "ObjectSpec", "CropBox", "PlaneSpec", "ScaleSpec", "KnownDistance",
+__all__ = ["SceneConfig", "SceneConfigError", "SceneWarning", "ObjectSpec", "CropBox", "PlaneSpec", "ScaleSpec", "KnownDistance",
            "BoundsSpec", "RobotSpec", "AssemblySpec", "MaskSpec", "Region", "load_scene_config", "parse_scene_config"]
