@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.render import rasterize
 from gwm.render.synthetic import orbit_cameras, random_box_scene
 from gwm.render.torch_reference import render_reference

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.geometry import normalize_quats
 from gwm.scene.asset import SceneAsset
 from gwm.sh import num_sh_bases, sh_degree_from_bases

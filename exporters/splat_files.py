@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.geometry import normalize_quats
 from gwm.ply import write_ply
 from gwm.scene.asset import SceneAsset

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gwm.data.atomic_io import commit_temp
+from gwm.atomic_io import commit_temp
 from gwm.geometry import normalize_quats
 from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset
 from gwm.scene.usd_scene import ROLE_ATTR, USD_SUFFIXES, read_usd_scene

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from plyfile import PlyData, PlyElement
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.sh import num_sh_bases, sh_degree_from_bases
 from gwm.splats import GaussianSplats
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from gwm.data.atomic_io import write_text_atomic
+from gwm.atomic_io import write_text_atomic
 
 _CHUNK = 1 << 20
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -216,7 +216,7 @@ def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int)
 
     def run():
         from gwm.data import convert_dataset, merge_datasets, open_dataset
-        from gwm.data.atomic_io import atomic_dir
+        from gwm.atomic_io import atomic_dir
 
         outputs: dict[str, Path] = {}
         for fmt in ("lerobot", "hdf5"):

@@ -13,7 +13,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from gwm.data.atomic_io import write_text_atomic
+from gwm.atomic_io import write_text_atomic
 
 # Newton labels bodies by their MJCF path; these are the last path components.
 ARM_JOINTS = tuple(f"robot:panda0_joint{i}" for i in range(1, 8))

@@ -435,7 +435,7 @@ def _seed_ranges(seeds: list[int]) -> str:
 
 def _append_episode_index(out_root: Path, entry: dict) -> None:
     """<out_root>/rollouts.json: episode index -> seed, success, preview video, timings (atomic)."""
-    from gwm.data.atomic_io import write_json_atomic
+    from gwm.atomic_io import write_json_atomic
 
     path = out_root / "rollouts.json"
     data = json.loads(path.read_text()) if path.exists() else {"format_version": ROLLOUT_FORMAT_VERSION, "episodes": []}

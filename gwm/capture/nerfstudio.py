@@ -17,7 +17,7 @@ import torch
 
 from gwm.cameras import Cameras
 from gwm.capture.config import CaptureError
-from gwm.data.atomic_io import atomic_write_path, write_json_atomic
+from gwm.atomic_io import atomic_write_path, write_json_atomic
 from gwm.geometry import opencv_to_opengl
 
 def write_transforms(path: Path, image_names: list[str], world_from_cam: np.ndarray, K: np.ndarray,

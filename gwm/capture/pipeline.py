@@ -32,7 +32,7 @@ from gwm.capture.alignment import MetricInput, choose_output_frame, load_referen
 from gwm.capture.config import CAPTURE_FORMAT_VERSION, CaptureConfig, CaptureError
 from gwm.capture.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_images, select_folder_images, select_video_frames
 from gwm.capture.nerfstudio import read_sparse_ply, read_transforms_cameras, write_sparse_ply, write_transforms
-from gwm.data.atomic_io import atomic_dir, write_json_atomic
+from gwm.atomic_io import atomic_dir, write_json_atomic
 from gwm.capture.outliers import check_cameras
 from gwm.capture.sfm import SfmModel, load_colmap_model, model_from_reconstruction, run_sfm
 from gwm.metrics.poses import pose_errors

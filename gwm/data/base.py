@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gwm.body_gaussians import BodyGaussians
-from gwm.data.atomic_io import WriterLock
+from gwm.atomic_io import WriterLock
 from gwm.data.spec import BODY_POSES, DatasetError, DatasetSpec, check_frame
 from gwm.data.world_state import check_body_gaussians, gaussians_from_poses
 from gwm.splats import GaussianSplats

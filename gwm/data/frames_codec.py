@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.data.spec import DatasetError
 
 

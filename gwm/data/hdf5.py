@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import atomic_write_path, remove_stray_temps
+from gwm.atomic_io import atomic_write_path, remove_stray_temps
 from gwm.data.base import DatasetReader, Recorder
 from gwm.data.spec import (
     ACTION, BODY_POSES, DATASET_FORMAT_VERSION, DONE, POSE_KEYS, REWARD, STATE, DatasetError, DatasetSpec,

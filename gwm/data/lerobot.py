@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import remove_stray_temps, write_json_atomic, write_parquet_atomic
+from gwm.atomic_io import remove_stray_temps, write_json_atomic, write_parquet_atomic
 from gwm.data.base import DatasetReader, Recorder
 from gwm.data.frames_codec import VideoConfig, decode_png, decode_video, encode_png, encode_video
 from gwm.data.spec import DATASET_FORMAT_VERSION, DatasetError, DatasetSpec, FeatureSpec

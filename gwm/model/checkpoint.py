@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 
 FORMAT = "gwm.world_model"
 FORMAT_VERSION = 1

@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from gwm.data.atomic_io import write_text_atomic
+from gwm.atomic_io import write_text_atomic
 from gwm.model.config import OptimConfig, TrainConfig, preset
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gwm.cameras import Cameras
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.splats import GaussianSplats
 
 

@@ -75,7 +75,7 @@ def make_synthetic_capture(
     import imageio.v3 as iio
 
     from gwm.capture.nerfstudio import write_sparse_ply
-    from gwm.data.atomic_io import write_json_atomic
+    from gwm.atomic_io import write_json_atomic
     from gwm.ply import write_ply
     from gwm.render import rasterize
 

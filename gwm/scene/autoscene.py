@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import atomic_write_path
+from gwm.atomic_io import atomic_write_path
 from gwm.scene.clusters import LINK_DISTANCE_M, Rect, connected_components, fit_support_rect, min_area_rect, skirt
 from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError
 from gwm.scene.observed import ViewCheckConfig

@@ -196,7 +196,7 @@ def write_synthetic_capture(splats: GaussianSplats, out_dir, cameras, metric: bo
 
     from PIL import Image
 
-    from gwm.data.atomic_io import write_json_atomic
+    from gwm.atomic_io import write_json_atomic
     from gwm.render import rasterize
 
     out = Path(out_dir)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gwm.data.atomic_io import TMP_MARKER, atomic_dir, atomic_write_path, write_json_atomic, write_text_atomic
+from gwm.atomic_io import TMP_MARKER, atomic_dir, atomic_write_path, write_json_atomic, write_text_atomic
 
 
 def _leftovers(folder):
