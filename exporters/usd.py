@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gwm.atomic_io import commit_temp
+from gwm.atomic_io import commit_temp, jsonable
 from gwm.geometry import normalize_quats
 from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset
 from gwm.scene.usd_scene import ROLE_ATTR, USD_SUFFIXES, read_usd_scene
@@ -122,7 +122,7 @@ def _build_stage(scene: SceneAsset, layer_path: Path):
     stage.GetRootLayer().customLayerData = {
         "gwm": {
             "format_version": SCENE_FORMAT_VERSION,  # the layout's version, whoever made the scene
-            "metadata_json": json.dumps(_jsonable(metadata), separators=(",", ":")),
+            "metadata_json": json.dumps(jsonable(metadata), separators=(",", ":")),
         }
     }
 
@@ -238,23 +238,6 @@ def solid_hull_inertia(vertices: np.ndarray, faces: np.ndarray, mass: float) -> 
         axes[:, 2] *= -1
     q = rotmat_to_quat(torch.from_numpy(axes)).numpy()
     return moments, q
-
-
-def _jsonable(value):
-    """Make metadata JSON-serialisable (tensors and arrays become lists)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def copy_usd(src: str | os.PathLike, dst: str | os.PathLike) -> Path:

@@ -72,6 +72,22 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode())
 
 
+def jsonable(value):
+    """Plain JSON data from configs and metadata: keys as strings, tuples as lists, numpy and torch arrays and
+    scalars as lists and numbers, paths as strings."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "detach"):  # a torch tensor
+        return value.detach().cpu().tolist()
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    return value
+
+
 def write_json_atomic(path: Path, obj, indent: int = 4, **dumps_options) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False, **dumps_options) + "\n")
 
@@ -149,4 +165,4 @@ class WriterLock:
 
 
 __all__ = ["FSYNC", "TMP_MARKER", "WriterLock", "atomic_dir", "atomic_write_path", "commit_temp", "remove_stray_temps",
-           "temp_path_for", "write_bytes_atomic", "write_json_atomic", "write_parquet_atomic", "write_text_atomic"]
+           "jsonable", "temp_path_for", "write_bytes_atomic", "write_json_atomic", "write_parquet_atomic", "write_text_atomic"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.atomic_io import jsonable
 from sim_tasks.backend import ACTION_NAMES, JOINT_NAMES
 from sim_tasks.demonstrator import DemoConfig
 from sim_tasks.newton_backend import NewtonSimConfig
@@ -132,9 +133,9 @@ class TaskRunner:
             "simulator": "newton+mujoco",
             "task": task_name,
             "scene_usd": str(self.scene_usd),
-            "config": _jsonable(asdict(self.config)),
+            "config": jsonable(asdict(self.config)),
             "normalisation": self.scene.metadata.get("normalisation"),
-            "scene_metadata": _jsonable(self.scene.metadata),
+            "scene_metadata": jsonable(self.scene.metadata),
             "control_dt": self.backend.control_dt,
             "action": "tool-site target: xyz + quat wxyz (world frame), gripper opening width (m)",
         }
@@ -308,7 +309,7 @@ def recorded_seeds(out_root: str | os.PathLike, task: str, config: RolloutConfig
 
         ds = Hdf5Reader(root)
     stored = {"task": ds.metadata.get("task"), **_flatten(ds.metadata.get("config"), "config")}
-    asked = {"task": task, **_flatten(_jsonable(asdict(config)), "config")}
+    asked = {"task": task, **_flatten(jsonable(asdict(config)), "config")}
     differ = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
     if differ:
         raise DatasetError(f"{root}: holds episodes recorded with other settings (different: {', '.join(differ[:5])}); "
@@ -440,7 +441,7 @@ def _append_episode_index(out_root: Path, entry: dict) -> None:
     path = out_root / "rollouts.json"
     data = json.loads(path.read_text()) if path.exists() else {"format_version": ROLLOUT_FORMAT_VERSION, "episodes": []}
     data["episodes"] = [e for e in data["episodes"] if e["episode_index"] != entry["episode_index"]] + [entry]
-    write_json_atomic(path, _jsonable(data))
+    write_json_atomic(path, jsonable(data))
 
 
 # worker processes -----------------------------------------------------------------------------
@@ -493,20 +494,6 @@ def _describe_worker(task: str):
 def _run_worker(args) -> EpisodeResult:
     seed, video_dir = args
     return _worker().run_episode(seed, video_dir)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 __all__ = ["EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "recorded_seeds",

@@ -33,6 +33,25 @@ class Recorder(ABC):
         self._buffer_tasks: list[str] = []
         self._closed = False
 
+    def _open_root(self, exists: bool) -> None:
+        """Resume the dataset on disk (exists) or create a new one; if that fails the writer lock is let go."""
+        try:
+            if exists:
+                self._resume()
+            else:
+                self._create()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    @abstractmethod
+    def _create(self) -> None:
+        """Start a new dataset at root."""
+
+    @abstractmethod
+    def _resume(self) -> None:
+        """Continue the dataset at root (its episodes stay; stray temp files from a killed writer go)."""
+
     # the recording interface ------------------------------------------------------
     @property
     @abstractmethod

@@ -94,14 +94,7 @@ class Hdf5Recorder(Recorder):
         if ACTION not in spec.features:
             raise ValueError("robomimic / Isaac Lab HDF5 needs an 'action' feature in the DatasetSpec")
         super().__init__(root, spec, canonical_gaussians, metadata)
-        try:
-            if (self.root / MASTER_NAME).is_file():
-                self._resume()
-            else:
-                self._create()
-        except BaseException:
-            self._lock.release()
-            raise
+        self._open_root((self.root / MASTER_NAME).is_file())
 
     @property
     def dataset_path(self) -> Path:

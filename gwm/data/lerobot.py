@@ -144,14 +144,7 @@ class LeRobotRecorder(Recorder):
         self.image_format = image_format
         self.video = video
         self._stats_written_at = -float("inf")
-        try:
-            if is_lerobot_root(self.root):
-                self._resume()
-            else:
-                self._create()
-        except BaseException:
-            self._lock.release()
-            raise
+        self._open_root(is_lerobot_root(self.root))
 
     @property
     def dataset_path(self) -> Path:

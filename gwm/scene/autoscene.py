@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ import numpy as np
 
 from gwm.atomic_io import atomic_write_path
 from gwm.scene.clusters import LINK_DISTANCE_M, Rect, connected_components, fit_support_rect, min_area_rect, skirt
-from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError
+from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError, SceneWarning
 from gwm.scene.observed import ViewCheckConfig
 
 # Mass prior: mass = convex-hull volume x this density. Half of water's 1000 kg/m^3 (what simulators assume
@@ -273,7 +274,9 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     for o in found:  # provisional masses (assembly needs one); replaced by the hull's below
         o.mass = 1.0
     cfg = parse_scene_config(_toml_loads(text_for(found)), base_dir=out.parent, source_file=out)
-    scene = assemble_scene(cfg)
+    with warnings.catch_warnings():  # the provisional masses are not what the file will say
+        warnings.simplefilter("ignore", SceneWarning)
+        scene = assemble_scene(cfg)
     for o, body in zip(found, scene.objects):
         o.volume = float(scene.metadata["stats"]["objects"][o.name]["volume"])
         o.mass = float(np.clip(o.volume * config.density, *MASS_RANGE_KG))

@@ -48,3 +48,17 @@ def test_atomic_dir_swaps_a_whole_folder_or_nothing(tmp_path):
         (tmp / "c.txt").write_text("3")
     assert sorted(p.name for p in out.iterdir()) == ["c.txt"]  # replaced as a whole
     assert _leftovers(tmp_path) == []
+
+
+def test_jsonable_turns_configs_and_metadata_into_plain_json():
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    from gwm.atomic_io import jsonable
+
+    value = {1: (np.float32(1.5), np.bool_(True), np.arange(3), torch.ones(2, dtype=torch.float64), Path("/a"))}
+    out = jsonable(value)
+    assert out == {"1": [1.5, True, [0, 1, 2], [1.0, 1.0], "/a"]}
+    assert json.loads(json.dumps(out)) == out  # round trips as JSON, types and all
