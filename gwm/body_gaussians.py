@@ -49,8 +49,10 @@ def pose_means_quats(poses, body_index: torch.Tensor, means: torch.Tensor, quats
     -> world means (..., N, 3) and quats (..., N, 4).
     """
     p = _pose_tensor(poses, means)
-    q_body = positive_w(normalize_quats(p[..., 3:7]))[..., body_index, :]  # (..., N, 4)
-    world_means = (quat_to_rotmat(q_body) @ means[..., None])[..., 0] + p[..., :3][..., body_index, :]
+    q = positive_w(normalize_quats(p[..., 3:7]))  # (..., B, 4): one rotation per body, then per Gaussian
+    rot = quat_to_rotmat(q)[..., body_index, :, :]  # (..., N, 3, 3)
+    q_body = q[..., body_index, :]  # (..., N, 4)
+    world_means = (rot @ means[..., None])[..., 0] + p[..., :3][..., body_index, :]
     world_quats = quat_multiply(q_body, quats_wxyz.expand_as(q_body))
     return world_means, world_quats
 
