@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from warnings import catch_warnings, simplefilter  # (`warnings` names the robot placement's list here)
 
 import numpy as np
 
@@ -274,8 +274,8 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     for o in found:  # provisional masses (assembly needs one); replaced by the hull's below
         o.mass = 1.0
     cfg = parse_scene_config(_toml_loads(text_for(found)), base_dir=out.parent, source_file=out)
-    with warnings.catch_warnings():  # the provisional masses are not what the file will say
-        warnings.simplefilter("ignore", SceneWarning)
+    with catch_warnings():  # the provisional masses are not what the file will say
+        simplefilter("ignore", SceneWarning)
         scene = assemble_scene(cfg)
     for o, body in zip(found, scene.objects):
         o.volume = float(scene.metadata["stats"]["objects"][o.name]["volume"])
