@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gwm.atomic_io import atomic_write_path
 from gwm.render import rasterize
 from gwm.render.synthetic import orbit_cameras, random_box_scene
 from gwm.render.torch_reference import render_reference
@@ -110,10 +111,8 @@ def save_render(path: Path, rgb: torch.Tensor, alpha: torch.Tensor, depth: torch
     d_img = torch.where(valid, 1 - (d - lo) / max(hi - lo, 1e-6), torch.zeros_like(d))
     panels = [rgb.clamp(0, 1), alpha.expand(*alpha.shape[:-1], 3), d_img[..., None].expand(*d.shape, 3)]
     img = (torch.cat(panels, dim=1).numpy() * 255).round().astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    iio.imwrite(tmp, img)
-    os.replace(tmp, path)
+    with atomic_write_path(path, keep_suffix=True) as tmp:
+        iio.imwrite(tmp, img)
 
 
 def main() -> None:

@@ -54,7 +54,7 @@ def _episode(args):
 def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0, tasks=TASKS) -> dict:
     from tqdm import tqdm
 
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.tasks import skipped_tasks
 
     skipped = skipped_tasks(tasks, read_usd_scene(scene_usd))

@@ -255,7 +255,7 @@ def make_inputs(sample: Path, kind: str, out: Path) -> tuple[Path, Path]:
     gt = sample / "ground_truth.json"
     src = sample / "images" if kind == "images" else sample / json.loads(gt.read_text())["video"]["file_path"]
     capture, recon = out / "capture", out / "reconstruct"
-    py = [sys.executable, "-m", "gwm.cli"]
+    py = [sys.executable, "-m", "pipelines.cli_main"]
     if not (capture / "transforms.json").is_file():
         subprocess.run(py + ["capture", "run", str(src), str(capture), "--reference", str(gt)], check=True, cwd=ROOT)
     if not (recon / "splat.ply").is_file():

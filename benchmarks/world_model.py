@@ -95,7 +95,7 @@ def main() -> None:
 
     from gwm.model.cli import open_world_dataset, train_world_model
     from gwm.model.config import preset
-    from gwm.model.train import load_world_model
+    from gwm.model.inference import load_world_model
     from gwm.model.trajectories import load_trajectories
     from gwm.model.validate import ValidationConfig, markdown_table, validate
     from gwm.model.world_model import GaussianWorldModel, parameter_count

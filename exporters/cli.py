@@ -6,14 +6,17 @@ from pathlib import Path
 
 import typer
 
+from gwm.cli_errors import fail, user_errors, warnings_as_lines
+
 app = typer.Typer(help="Export scenes: USD/USDZ (Isaac Sim 6, Newton), NuRec (Isaac Sim 5), PLY/SPZ.",
                   no_args_is_help=True)
 
 SOURCE_HELP = "scene.toml (assembled now), a scene .usd/.usdz from export_usd, or a splat .ply"
 
 
-def load_scene_source(path: Path):
-    """SceneAsset from a scene file, a scene USD, or a bare splat PLY (background only, no colliders)."""
+def load_scene_source(path: Path, splat: Path | None = None):
+    """SceneAsset from a scene file (splat: its splat instead of input.splat), a scene USD, or a bare splat
+    PLY (background only, no colliders)."""
     import numpy as np
     import torch
 
@@ -23,9 +26,9 @@ def load_scene_source(path: Path):
     if suffix == ".toml":
         from gwm.scene.assemble import assemble_scene
 
-        return assemble_scene(path)
+        return assemble_scene(path, splat=splat)
     if suffix in (".usd", ".usda", ".usdc", ".usdz"):
-        from exporters.usd import read_usd_scene
+        from gwm.scene.usd_scene import read_usd_scene
 
         return read_usd_scene(path)
     if suffix == ".ply":
@@ -38,22 +41,27 @@ def load_scene_source(path: Path):
 
 
 def _run(fn):
-    from gwm.scene.config import SceneConfigError
-
-    try:
+    with user_errors(), warnings_as_lines():
         return fn()
-    except (SceneConfigError, FileNotFoundError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
 
 
 @app.command()
 def usd(source: Path = typer.Argument(..., help=SOURCE_HELP),
-        out: Path = typer.Argument(..., help=".usdz / .usd / .usda / .usdc")) -> None:
-    """UsdVol.ParticleField3DGaussianSplat + UsdPhysics stage (Isaac Sim 6.x, Newton)."""
+        out: Path = typer.Argument(..., help=".usdz / .usd / .usda / .usdc"),
+        splat: Path = typer.Option(None, help="with a scene file: splat PLY to use instead of its input.splat")
+        ) -> None:
+    """UsdVol.ParticleField3DGaussianSplat + UsdPhysics stage (Isaac Sim 6.x, Newton); a scene file is assembled
+    first (Z up, metres, UsdPhysics bodies) and what assembly found is printed."""
     from exporters.usd import export_usd
 
-    typer.echo(f"wrote {_run(lambda: export_usd(load_scene_source(source), out))}")
+    if splat is not None and source.suffix.lower() != ".toml":
+        raise fail(f"--splat goes with a scene file (.toml); {source} is not one")
+    scene = _run(lambda: load_scene_source(source, splat))
+    if source.suffix.lower() == ".toml":
+        from gwm.scene.cli import summary
+
+        typer.echo(summary(scene))
+    typer.echo(f"wrote {_run(lambda: export_usd(scene, out))}")
 
 
 @app.command()

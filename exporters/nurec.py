@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gwm.atomic_io import atomic_write_path
 from gwm.geometry import normalize_quats
 from gwm.scene.asset import SceneAsset
 from gwm.sh import num_sh_bases, sh_degree_from_bases
@@ -152,13 +153,8 @@ def export_nurec(source: SceneAsset | GaussianSplats, path: str | os.PathLike, *
     ]
     if len(faces):
         entries.append(("mesh.usda", _mesh_layer(verts, faces)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_write_path(path) as tmp:
         write_aligned_zip(tmp, entries)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

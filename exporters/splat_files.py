@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gwm.atomic_io import atomic_write_path
 from gwm.geometry import normalize_quats
 from gwm.ply import write_ply
 from gwm.scene.asset import SceneAsset
@@ -60,13 +61,8 @@ def write_spz(path: str | os.PathLike, splats: GaussianSplats) -> Path:
         sh0=np.ascontiguousarray(s.sh[:, 0, :].numpy()),
         shN=np.ascontiguousarray(s.sh[:, 1:, :].numpy()),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.spz")
-    try:
+    with atomic_write_path(path, keep_suffix=True) as tmp:
         gsply.write_spz(tmp, data, version=SPZ_FORMAT_VERSION)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -23,7 +23,7 @@ Layout (Z up, metersPerUnit 1, kilogramsPerUnit 1, defaultPrim /World):
 
 customLayerData["gwm"] holds format_version (of this USD layout, SCENE_FORMAT_VERSION) and the
 scene's metadata (format_version, config, normalisation, source) as JSON, returned unchanged by
-read_usd_scene.
+gwm.scene.usd_scene.read_usd_scene (the reader lives next to the scene model it reads into).
 
 Splat attributes: positions point3f, orientations quatf (unit, w-first in Gf; note
 Vt.QuatfArray.FromNumpy takes x,y,z,w columns), scales float3 (linear), opacities float
@@ -42,15 +42,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gwm.atomic_io import commit_temp, jsonable
 from gwm.geometry import normalize_quats
-from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset, SceneObject
-from gwm.sh import num_sh_bases
+from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset
+from gwm.scene.usd_scene import ROLE_ATTR, USD_SUFFIXES, read_usd_scene
 from gwm.splats import GaussianSplats
 
-USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
-ROLE_ATTR = "gwm:role"  # the body's role (gwm.roles) on each body prim
 GRAVITY = 9.81
-_OPACITY_EPS = 1e-7  # opacities are stored linear; clamp before logit on read
 
 
 # splats <-> ParticleField3DGaussianSplat ------------------------------------------------
@@ -86,44 +84,6 @@ def splat_extent(splats: GaussianSplats, sigmas: float = 3.0) -> np.ndarray:
     return torch.stack([(means - radius).min(0).values, (means + radius).max(0).values]).numpy().astype(np.float32)
 
 
-def read_splat_prim(prim) -> GaussianSplats:
-    """Read a ParticleField3DGaussianSplat prim back into GaussianSplats (in the prim's frame)."""
-    from pxr import UsdVol
-
-    field = UsdVol.ParticleField3DGaussianSplat(prim)
-    if not field:
-        raise ValueError(f"{prim.GetPath()}: not a ParticleField3DGaussianSplat (type {prim.GetTypeName()!r})")
-
-    def arr(attr, width):
-        value = attr.Get()
-        if value is None:
-            return np.zeros((0, width), dtype=np.float32)
-        return np.asarray(value, dtype=np.float32).reshape(-1, width)
-
-    means = arr(field.GetPositionsAttr(), 3)
-    n = len(means)
-    quats_xyzw = arr(field.GetOrientationsAttr(), 4)
-    scales = arr(field.GetScalesAttr(), 3)
-    opacities = arr(field.GetOpacitiesAttr(), 1)[:, 0]
-    degree = field.GetRadianceSphericalHarmonicsDegreeAttr().Get()
-    degree = 3 if degree is None else int(degree)
-    k = num_sh_bases(degree)
-    sh = arr(field.GetRadianceSphericalHarmonicsCoefficientsAttr(), 3)
-    for name, a, want in [("orientations", quats_xyzw, n), ("scales", scales, n), ("opacities", opacities, n),
-                          ("radiance:sphericalHarmonicsCoefficients", sh, n * k)]:
-        if len(a) != want:
-            raise ValueError(f"{prim.GetPath()}: {name} has {len(a)} entries, expected {want} "
-                             f"({n} particles, SH degree {degree}); the prim is inconsistent, re-export it")
-    t = torch.from_numpy
-    return GaussianSplats(
-        means=t(means.copy()),
-        quats_wxyz=t(np.ascontiguousarray(quats_xyzw[:, [3, 0, 1, 2]])),
-        log_scales=torch.log(t(scales.copy()).clamp_min(1e-30)),
-        logit_opacities=torch.logit(t(opacities.copy()).clamp(_OPACITY_EPS, 1 - _OPACITY_EPS)),
-        sh=t(sh.reshape(n, k, 3).copy()),
-    )
-
-
 # SceneAsset -> USD -------------------------------------------------------------------------
 def export_usd(scene: SceneAsset, path: str | os.PathLike) -> Path:
     """Write the scene as .usd/.usda/.usdc, or .usdz (packaged), atomically. Returns the path."""
@@ -145,7 +105,7 @@ def export_usd(scene: SceneAsset, path: str | os.PathLike) -> Path:
                 raise RuntimeError(f"UsdUtils.CreateNewUsdzPackage failed for {path}")
         else:
             out = layer_path
-        os.replace(out, path)
+        commit_temp(out, path)
     return path
 
 
@@ -162,7 +122,7 @@ def _build_stage(scene: SceneAsset, layer_path: Path):
     stage.GetRootLayer().customLayerData = {
         "gwm": {
             "format_version": SCENE_FORMAT_VERSION,  # the layout's version, whoever made the scene
-            "metadata_json": json.dumps(_jsonable(metadata), separators=(",", ":")),
+            "metadata_json": json.dumps(jsonable(metadata), separators=(",", ":")),
         }
     }
 
@@ -212,13 +172,6 @@ def _set_role(prim, role: str) -> None:
     from pxr import Sdf
 
     prim.CreateAttribute(ROLE_ATTR, Sdf.ValueTypeNames.Token, custom=True).Set(role)
-
-
-def _read_role(prim, default: str = "object") -> str:
-    """The prim's gwm:role; stages written before roles have none and read as default."""
-    attr = prim.GetAttribute(ROLE_ATTR)
-    value = attr.Get() if attr and attr.HasAuthoredValue() else None
-    return str(value) if value else default
 
 
 def _define_mesh(stage, prim_path: str, vertices: np.ndarray, faces: np.ndarray):
@@ -287,125 +240,11 @@ def solid_hull_inertia(vertices: np.ndarray, faces: np.ndarray, mass: float) -> 
     return moments, q
 
 
-# USD -> SceneAsset -------------------------------------------------------------------------
-def read_usd_scene(path: str | os.PathLike) -> SceneAsset:
-    """Read a stage written by export_usd back into a SceneAsset (exact up to float32 storage)."""
-    from pxr import Usd, UsdGeom, UsdPhysics
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such USD file; export one with 'gwm export usd'")
-    stage = Usd.Stage.Open(str(path))
-    if stage is None:
-        raise ValueError(f"{path}: USD could not open this file")
-    if UsdGeom.GetStageUpAxis(stage) != UsdGeom.Tokens.z or abs(UsdGeom.GetStageMetersPerUnit(stage) - 1.0) > 1e-9:
-        raise ValueError(f"{path}: stage is not Z-up in metres; only stages written by export_usd are supported")
-    gwm = stage.GetRootLayer().customLayerData.get("gwm")
-    if not gwm:
-        raise ValueError(f"{path}: no gwm customLayerData; this stage was not written by export_usd")
-    version = int(gwm.get("format_version", -1))
-    if version > SCENE_FORMAT_VERSION:
-        raise ValueError(f"{path}: scene format_version {version} is newer than this code ({SCENE_FORMAT_VERSION}); upgrade gwm")
-    metadata = json.loads(gwm["metadata_json"])
-
-    background = read_splat_prim(_require(stage, "/World/Background/Gaussians", path))
-    support_v = np.zeros((0, 3), np.float32)
-    support_f = np.zeros((0, 3), np.int32)
-    support_friction = 0.8
-    support = stage.GetPrimAtPath("/World/Support")
-    if support:
-        support_v, support_f = _read_mesh(support)
-        support_friction = _bound_friction(support, default=support_friction)
-
-    objects = []
-    objects_root = stage.GetPrimAtPath("/World/Objects")
-    for prim in objects_root.GetChildren() if objects_root else []:
-        if not prim.HasAPI(UsdPhysics.RigidBodyAPI):
-            continue
-        name = prim.GetName()
-        mass = UsdPhysics.MassAPI(prim).GetMassAttr().Get()
-        collision = _require(stage, f"{prim.GetPath()}/Collision", path)
-        verts, faces = _read_mesh(collision)
-        objects.append(SceneObject(
-            name=name,
-            splats=read_splat_prim(_require(stage, f"{prim.GetPath()}/Gaussians", path)),
-            world_from_body=_world_from_prim(prim),
-            mass=float(mass),
-            friction=_bound_friction(collision, default=None),
-            collision_vertices=verts,
-            collision_faces=faces,
-            role=_read_role(prim),
-        ))
-    robot = stage.GetPrimAtPath("/World/RobotBase")
-    robot_base = _world_from_prim(robot) if robot else torch.eye(4, dtype=torch.float64)
-    return SceneAsset(background=background, objects=objects, support_vertices=support_v,
-                      support_faces=support_f, robot_base=robot_base, metadata=metadata,
-                      support_friction=support_friction)
-
-
-def _require(stage, prim_path: str, path: Path):
-    prim = stage.GetPrimAtPath(prim_path)
-    if not prim:
-        raise ValueError(f"{path}: missing prim {prim_path}; the stage does not follow the gwm scene layout")
-    return prim
-
-
-def _read_mesh(prim) -> tuple[np.ndarray, np.ndarray]:
-    from pxr import UsdGeom
-
-    mesh = UsdGeom.Mesh(prim)
-    v = np.asarray(mesh.GetPointsAttr().Get(), dtype=np.float32).reshape(-1, 3)
-    counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get(), dtype=np.int32)
-    if len(counts) and not (counts == 3).all():
-        raise ValueError(f"{prim.GetPath()}: only triangle meshes are supported")
-    f = np.asarray(mesh.GetFaceVertexIndicesAttr().Get(), dtype=np.int32).reshape(-1, 3)
-    return v, f
-
-
-def _bound_friction(prim, default: float | None) -> float:
-    """Dynamic friction of the physics material bound to prim (default when none; None: required)."""
-    from pxr import UsdPhysics, UsdShade
-
-    material, _ = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial("physics")
-    value = UsdPhysics.MaterialAPI(material.GetPrim()).GetDynamicFrictionAttr().Get() if material else None
-    if value is None:
-        if default is None:
-            raise ValueError(f"{prim.GetPath()}: no physics material with dynamicFriction is bound "
-                             "(material:binding:physics); re-export the scene with export_usd")
-        return default
-    return float(value)
-
-
-def _world_from_prim(prim) -> torch.Tensor:
-    from pxr import Usd, UsdGeom
-
-    m = UsdGeom.Xformable(prim).ComputeLocalToWorldTransform(Usd.TimeCode.Default())
-    # Gf matrices act on row vectors: our column-vector (4,4) is the transpose.
-    return torch.tensor(np.array(m, dtype=np.float64).T)
-
-
-def _jsonable(value):
-    """Make metadata JSON-serialisable (tensors and arrays become lists)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def copy_usd(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Re-save a scene under another USD extension (e.g. .usdz -> .usda for reading by eye)."""
     scene = read_usd_scene(src)
     return export_usd(scene, dst)
 
 
-__all__ = ["export_usd", "read_usd_scene", "write_splat_prim", "read_splat_prim", "splat_extent",
+__all__ = ["export_usd", "write_splat_prim", "splat_extent",
            "solid_hull_inertia", "copy_usd"]

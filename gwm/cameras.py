@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-# OpenCV <-> OpenGL camera axes differ by flipping y and z.
-_CV_FROM_GL = torch.diag(torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64))
+from gwm.geometry import opencv_to_opengl, opengl_to_opencv, scale_intrinsics
+
 
 
 @dataclass
@@ -84,12 +84,16 @@ class Cameras:
     @classmethod
     def from_opengl(cls, Ks: torch.Tensor, world_from_cam_gl: torch.Tensor, width: int, height: int) -> "Cameras":
         """From camera-to-world matrices in OpenGL axes (nerfstudio transforms.json)."""
-        flip = _CV_FROM_GL.to(world_from_cam_gl)
-        return cls(Ks, world_from_cam_gl @ flip, width, height)
+        return cls(Ks, opengl_to_opencv(world_from_cam_gl), width, height)
 
     def to_opengl(self) -> torch.Tensor:
         """Camera-to-world matrices (B,4,4) in OpenGL axes (nerfstudio transforms.json)."""
-        return self.world_from_cam @ _CV_FROM_GL.to(self.world_from_cam)
+        return opencv_to_opengl(self.world_from_cam)
+
+    def resized(self, width: int, height: int) -> "Cameras":
+        """The same cameras for images resized to width x height (intrinsics scaled per axis)."""
+        ks = scale_intrinsics(self.Ks, width / self.width, height / self.height)
+        return Cameras(ks, self.world_from_cam, int(width), int(height))
 
     def project(self, points_world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(P,3) world points -> pixel coords (B,P,2) and camera depths (B,P)."""

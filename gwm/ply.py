@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from plyfile import PlyData, PlyElement
 
+from gwm.atomic_io import atomic_write_path
 from gwm.sh import num_sh_bases, sh_degree_from_bases
 from gwm.splats import GaussianSplats
 
@@ -51,13 +52,8 @@ def write_ply(path: str | os.PathLike, splats: GaussianSplats, metadata: dict | 
     meta = {"format": "gwm.splat.ply", "format_version": PLY_FORMAT_VERSION, **(metadata or {})}
     ply = PlyData([PlyElement.describe(vertex, "vertex")], text=False, byte_order="<",
                   comments=[_META_PREFIX + json.dumps(meta, separators=(",", ":"))])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        ply.write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        ply.write(str(tmp))
     return path
 
 

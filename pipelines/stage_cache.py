@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from gwm.atomic_io import write_text_atomic
+
 _CHUNK = 1 << 20
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,10 +166,7 @@ class StageResult:
 
 
 def _write_record(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=2, default=str))
 
 
 def run_stage(

@@ -9,7 +9,6 @@ and tasks; nothing here imports Prefect, so the CLI and tests can call them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -162,7 +161,7 @@ def rollout_seeds(cfg: PipelineConfig, task_index: int, split: str) -> list[int]
 def applicable_tasks(cfg: PipelineConfig, scene_usd: Path) -> list[tuple[int, str]]:
     """(index in cfg.tasks, name) of the tasks with a valid target in this scene; the others are skipped
     with their reason printed (e.g. pick_place_bowl in a scene without a container)."""
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.tasks import TaskConfig, skipped_tasks
 
     skipped = skipped_tasks(cfg.tasks, read_usd_scene(scene_usd), TaskConfig(max_steps=cfg.episode_steps))
@@ -217,20 +216,17 @@ def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int)
 
     def run():
         from gwm.data import convert_dataset, merge_datasets, open_dataset
+        from gwm.atomic_io import atomic_dir
 
         outputs: dict[str, Path] = {}
         for fmt in ("lerobot", "hdf5"):
             final = out / fmt
-            tmp = final.with_name(final.name + ".partial")
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            if fmt == "lerobot":
-                merge_datasets(shards, tmp, "lerobot")
-            else:
-                convert_dataset(outputs["lerobot"], tmp, "hdf5")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            with atomic_dir(final) as tmp:  # a dataset appears whole or not at all
+                shutil.rmtree(tmp)  # the writers create their own root
+                if fmt == "lerobot":
+                    merge_datasets(shards, tmp, "lerobot")
+                else:
+                    convert_dataset(outputs["lerobot"], tmp, "hdf5")
             outputs[fmt] = final
         ds = open_dataset(outputs["lerobot"])
         success = [bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes)]

@@ -6,12 +6,14 @@
 Modules (heavy dependencies -- newton, warp, pxr, isaaclab -- load inside functions):
     backend          SimBackend interface, action/observation layout
     newton_backend   embedded simulator: Newton + MuJoCo C backend, the scene USD and the Panda
-    isaaclab_env     Isaac Lab 3 spec / env config / backend / recorder (import-guarded)
+    isaaclab_spec    Isaac Lab 3 task spec and boundary conversions (no Isaac Lab needed)
+    isaaclab_env     Isaac Lab 3 env config / backend / recorder (import-guarded)
     panda_model      the Panda MJCF from the gymnasium-robotics wheel
     kinematics       damped-least-squares IK on newton.eval_fk
     workspace        support surface and reachable placements
     tasks            pick_place, pick_place_bowl, push (registry by name)
-    demonstrator     scripted state-machine demonstrations
+    demonstrator     scripted policies: shared motion and phases (ScriptedDemonstrator)
+    pick_place_policy, push_policy   each task's own scripted policy (Task.policy)
     rendering        camera images from body-bound Gaussians (gwm.render.rasterize)
     rollout          episodes, recording (gwm.data), parallel rollouts, preview videos
     demo_scene       a synthetic tabletop scene in the scene USD layout

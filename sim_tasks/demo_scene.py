@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gwm.geometry import make_transform, yaw_rotation
 from gwm.scene.asset import SceneAsset, SceneObject
 from gwm.splats import GaussianSplats
 
@@ -97,11 +98,6 @@ def box_surface_splats(size, rgb, spacing: float, rng: np.random.Generator, top_
     )
 
 
-def yaw_matrix(yaw: float) -> np.ndarray:
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def make_demo_scene(config: DemoSceneConfig = DemoSceneConfig()) -> SceneAsset:
     """The demo scene as a SceneAsset (what scene assembly would produce from a capture)."""
     rng = np.random.default_rng(0)
@@ -112,7 +108,7 @@ def make_demo_scene(config: DemoSceneConfig = DemoSceneConfig()) -> SceneAsset:
     # Background: the table top, checkered so camera and object motion are visible.
     table_top = box_surface_splats((sx, sy, 0.0), (0.62, 0.48, 0.33), 2 * config.gaussian_spacing, rng,
                                    top_only=True, checker=0.1)
-    background = table_top.transform(torch.tensor(_pose(np.eye(3), (tx, ty, top)), dtype=torch.float32))
+    background = table_top.transform(torch.tensor(make_transform(np.eye(3), (tx, ty, top)), dtype=torch.float32))
     # Support: the table as a closed box, world frame.
     support_v, support_f = box_mesh((sx, sy, top))
     support_v = support_v + np.array([tx, ty, top / 2], np.float32)
@@ -123,7 +119,7 @@ def make_demo_scene(config: DemoSceneConfig = DemoSceneConfig()) -> SceneAsset:
         objects.append(SceneObject(
             name=block.name,
             splats=box_surface_splats(block.size, block.rgb, config.gaussian_spacing, rng),
-            world_from_body=torch.tensor(_pose(np.eye(3), (*block.xy, top + block.size[2] / 2))),
+            world_from_body=torch.tensor(make_transform(np.eye(3), (*block.xy, top + block.size[2] / 2))),
             mass=block.mass,
             friction=block.friction,
             collision_vertices=hull_v,
@@ -135,7 +131,7 @@ def make_demo_scene(config: DemoSceneConfig = DemoSceneConfig()) -> SceneAsset:
         objects=objects,
         support_vertices=support_v,
         support_faces=support_f,
-        robot_base=torch.tensor(_pose(yaw_matrix(config.robot_base_yaw), config.robot_base_xyz)),
+        robot_base=torch.tensor(make_transform(yaw_rotation(config.robot_base_yaw), config.robot_base_xyz)),
         metadata={
             "format_version": DEMO_SCENE_FORMAT_VERSION,
             "config": asdict(config),
@@ -151,12 +147,6 @@ def write_demo_scene_usd(path: str | os.PathLike, config: DemoSceneConfig = Demo
     from exporters.usd import export_usd
 
     return export_usd(make_demo_scene(config), path)
-
-
-def _pose(rot: np.ndarray, xyz) -> np.ndarray:
-    m = np.eye(4)
-    m[:3, :3], m[:3, 3] = rot, xyz
-    return m
 
 
 __all__ = ["DemoBlock", "DemoSceneConfig", "make_demo_scene", "write_demo_scene_usd", "box_mesh", "box_surface_splats"]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gwm.geometry import pose7_xyzw_to_matrix
+
 
 @dataclass(frozen=True)
 class IKConfig:
@@ -22,19 +24,6 @@ class IKConfig:
     nullspace_gain: float = 0.02  # pull towards the rest posture inside the null space (gentle: a
     # strong pull swings the arm through large joint motions the servos follow with a lag)
     max_joint_step: float = 0.2  # rad per iteration
-
-
-def transform_to_matrix(tf_xyzw: np.ndarray) -> np.ndarray:
-    """Newton/Warp transform (px, py, pz, qx, qy, qz, qw) -> (4,4)."""
-    x, y, z, w = tf_xyzw[3:7]
-    m = np.eye(4)
-    m[:3, :3] = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ]
-    m[:3, 3] = tf_xyzw[:3]
-    return m
 
 
 def rotation_error(r_target: np.ndarray, r_current: np.ndarray) -> np.ndarray:
@@ -77,7 +66,7 @@ class PandaIK:
         self.arm_coords = np.array([q_start[j] for j in self.arm_joints])
         self.joint_parent = model.joint_parent.numpy()[self.arm_joints]
         self.joint_child = model.joint_child.numpy()[self.arm_joints]
-        self.parent_from_joint = [transform_to_matrix(model.joint_X_p.numpy()[j]) for j in self.arm_joints]
+        self.parent_from_joint = pose7_xyzw_to_matrix(model.joint_X_p.numpy()[self.arm_joints].astype(np.float64))
         self.joint_axis = model.joint_axis.numpy()[[qd_start[j] for j in self.arm_joints]]
         self._q_full = model.joint_q.numpy().astype(np.float32).copy()
         self._q = wp.array(self._q_full, dtype=wp.float32, device=model.device)
@@ -91,12 +80,12 @@ class PandaIK:
         self._q_full[self.arm_coords] = q_arm
         self._q.assign(self._q_full)
         newton.eval_fk(self.model, self._q, self._qd, self._state)
-        body_q = self._state.body_q.numpy()
-        tool = transform_to_matrix(body_q[self.tool_body]) @ self.body_from_tool
+        world_from_body = pose7_xyzw_to_matrix(self._state.body_q.numpy().astype(np.float64))  # (bodies,4,4)
+        tool = world_from_body[self.tool_body] @ self.body_from_tool
         jac = np.zeros((6, len(self.arm_joints)))
         for i in range(len(self.arm_joints)):
             parent = self.joint_parent[i]
-            world_from_parent = transform_to_matrix(body_q[parent]) if parent >= 0 else np.eye(4)
+            world_from_parent = world_from_body[parent] if parent >= 0 else np.eye(4)
             frame = world_from_parent @ self.parent_from_joint[i]
             axis = frame[:3, :3] @ self.joint_axis[i]
             jac[:3, i] = np.cross(axis, tool[:3, 3] - frame[:3, 3])
@@ -130,50 +119,4 @@ class PandaIK:
         return q, pos_err, rot_err
 
 
-
-
-
-def matrix_to_quat_wxyz(r: np.ndarray) -> np.ndarray:
-    """(3,3) rotation -> (4,) unit quaternion w,x,y,z with w >= 0."""
-    m = np.asarray(r, np.float64)
-    trace = m[0, 0] + m[1, 1] + m[2, 2]
-    if trace > 0:
-        s = 2.0 * np.sqrt(trace + 1.0)
-        q = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
-        q = np.empty(4)
-        q[0] = (m[k, j] - m[j, k]) / s
-        q[1 + i] = 0.25 * s
-        q[1 + j] = (m[j, i] + m[i, j]) / s
-        q[1 + k] = (m[k, i] + m[i, k]) / s
-    q /= np.linalg.norm(q)
-    return -q if q[0] < 0 else q
-
-
-def quat_wxyz_to_matrix(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = np.asarray(q, np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def pose7_to_matrix(pose: np.ndarray) -> np.ndarray:
-    """(7,) xyz + quat wxyz -> (4,4)."""
-    m = np.eye(4)
-    m[:3, :3] = quat_wxyz_to_matrix(pose[3:7])
-    m[:3, 3] = pose[:3]
-    return m
-
-
-def matrix_to_pose7(m: np.ndarray) -> np.ndarray:
-    """(4,4) -> (7,) xyz + quat wxyz."""
-    return np.concatenate([m[:3, 3], matrix_to_quat_wxyz(m[:3, :3])])
-
-
-__all__ = ["IKConfig", "PandaIK", "matrix_to_pose7", "matrix_to_quat_wxyz", "pose7_to_matrix",
-           "quat_wxyz_to_matrix", "rotation_error", "transform_to_matrix"]
+__all__ = ["IKConfig", "PandaIK", "rotation_error"]

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.geometry import matrix_to_pose7, pose7_wxyz_to_xyzw, pose7_xyzw_to_matrix, quat_to_rotmat
 from sim_tasks.backend import BACKGROUND_BODY, GRIPPER_OPEN, SimBackend, check_action
-from sim_tasks.kinematics import IKConfig, PandaIK, matrix_to_pose7, quat_wxyz_to_matrix, transform_to_matrix
+from sim_tasks.kinematics import IKConfig, PandaIK
 from sim_tasks.panda_model import (ARM_JOINTS, FINGER_JOINTS, FINGER_MAX, LINK_BODIES, LINK_RECORD_NAMES,
                                    TOOL_SITE, gwm_cache_dir, write_panda_mjcf)
 
@@ -76,7 +77,7 @@ class NewtonBackend(SimBackend):
         import warp as wp
 
         import newton
-        from exporters.usd import read_usd_scene
+        from gwm.scene.usd_scene import read_usd_scene
 
         self.config = config
         self.scene_usd = Path(scene_usd)
@@ -103,8 +104,8 @@ class NewtonBackend(SimBackend):
         object_bodies = [path_body[f"/World/Objects/{n}"] for n in self.object_names]
 
         base = self.scene.robot_base.numpy()
-        base_q = matrix_to_pose7(base)  # xyz + wxyz
-        robot_xform = wp.transform(wp.vec3(*base_q[:3]), wp.quat(*base_q[[4, 5, 6, 3]]))  # Warp quats are xyzw
+        base_q = pose7_wxyz_to_xyzw(matrix_to_pose7(base.astype(np.float64)))  # Warp quats are xyzw
+        robot_xform = wp.transform(wp.vec3(*base_q[:3]), wp.quat(*base_q[3:]))
         builder.add_mjcf(str(write_panda_mjcf(gravity_compensation=config.gravity_compensation)),
                          xform=robot_xform, floating=False, visual_classes=("panda_viz",),
                          collider_classes=("panda_col", "panda_finger"))
@@ -139,7 +140,7 @@ class NewtonBackend(SimBackend):
 
         site = index_by_suffix(shape_labels, TOOL_SITE, "site")
         self.tool_body = int(model.shape_body.numpy()[site])
-        self.body_from_tool = transform_to_matrix(model.shape_transform.numpy()[site])
+        self.body_from_tool = pose7_xyzw_to_matrix(model.shape_transform.numpy()[site].astype(np.float64))
         lower = model.joint_limit_lower.numpy()[self.arm_dofs]
         upper = model.joint_limit_upper.numpy()[self.arm_dofs]
         self.ik = PandaIK(model, self.arm_joints, self.tool_body, self.body_from_tool, lower, upper,
@@ -219,7 +220,7 @@ class NewtonBackend(SimBackend):
     def step(self, action: np.ndarray) -> dict[str, np.ndarray]:
         a = check_action(action)
         target = np.eye(4)
-        target[:3, :3] = quat_wxyz_to_matrix(a[3:7])
+        target[:3, :3] = quat_to_rotmat(a[3:7])
         target[:3, 3] = a[:3]
         q, _, _ = self.ik.solve(self._q_cmd, target)
         # Rate limit by scaling the whole joint step (clipping joints one by one would bend the tool path).
@@ -272,7 +273,7 @@ class NewtonBackend(SimBackend):
 
     def tool_matrix(self) -> np.ndarray:
         """(4,4) world pose of the tool site."""
-        return transform_to_matrix(self.state_0.body_q.numpy()[self.tool_body]) @ self.body_from_tool
+        return pose7_xyzw_to_matrix(self.state_0.body_q.numpy()[self.tool_body].astype(np.float64)) @ self.body_from_tool
 
     def ee_pose(self) -> np.ndarray:
         return matrix_to_pose7(self.tool_matrix())
@@ -296,15 +297,14 @@ class NewtonBackend(SimBackend):
             for k in visual or shapes:
                 src = model.shape_source[k]
                 v = np.asarray(src.vertices, np.float64) * scales[k]
-                m = transform_to_matrix(xforms[k])
+                m = pose7_xyzw_to_matrix(xforms[k].astype(np.float64))
                 meshes.append((v @ m[:3, :3].T + m[:3, 3], np.asarray(src.indices, np.int64).reshape(-1, 3)))
             out[record] = meshes
         return out
 
     def link_matrices(self) -> np.ndarray:
         """(num_links, 4, 4) world poses of the robot links (LINK_RECORD_NAMES order)."""
-        body_q = self.state_0.body_q.numpy()
-        return np.stack([transform_to_matrix(body_q[b]) for b in self.link_bodies])
+        return pose7_xyzw_to_matrix(self.state_0.body_q.numpy()[self.link_bodies].astype(np.float64))
 
 
 __all__ = ["NewtonBackend", "NewtonSimConfig", "configure_warp"]

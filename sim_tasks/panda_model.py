@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from gwm.atomic_io import write_text_atomic
 
 # Newton labels bodies by their MJCF path; these are the last path components.
 ARM_JOINTS = tuple(f"robot:panda0_joint{i}" for i in range(1, 8))
@@ -97,10 +98,7 @@ def write_panda_mjcf(cache_dir: str | os.PathLike | None = None, gravity_compens
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"franka_panda_{digest}.xml"
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(suffix=".xml", dir=out_dir)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)  # concurrent writers produce identical bytes
+        write_text_atomic(path, text)  # concurrent writers produce identical bytes
     return path
 
 

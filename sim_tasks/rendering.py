@@ -3,7 +3,7 @@
 Every body owns canonical Gaussians in its own frame: the background (world frame, identity
 pose), each object (from the scene USD) and each robot link (surface samples of the link's
 visual meshes in the link colour). A frame's Gaussians are
-`gwm.data.world_state.gaussians_from_poses(body_names, canonical, body_poses)` -- exactly the
+`gwm.body_gaussians.pose_body_gaussians` (what `gwm.data.world_state.gaussians_from_poses` computes) -- exactly the
 world state the datasets store -- rasterised with `gwm.render.rasterize` into a fixed scene
 camera and a wrist camera on the hand.
 """
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from gwm.body_gaussians import BodyGaussians, pose_body_gaussians
 from gwm.cameras import EE_MOUNT, WORLD_MOUNT, Cameras, CameraSpec, intrinsics_from_fov, look_at
+from gwm.geometry import pose7_to_matrix
 from gwm.splats import GaussianSplats
 from sim_tasks.backend import BACKGROUND_BODY
-from sim_tasks.kinematics import pose7_to_matrix
 from sim_tasks.panda_model import LINK_RECORD_NAMES
 
 CAMERA_NAMES = ("scene", "wrist")
@@ -147,34 +148,22 @@ class GaussianSceneRenderer:
             raise ValueError("GaussianSceneRenderer needs Gaussians for at least one body")
         self.canonical = {b: canonical[b] for b in self.body_names if b in canonical}  # body_names order
         self._background = torch.tensor(self.config.background_rgb, dtype=torch.float32)
-        # Fast path for sh_degree 0: all bodies' Gaussians in one tensor, posed in one batch.
-        # A DC colour does not change under rotation, so this renders exactly what the full
-        # world state (gaussians_from_poses, which also rotates higher SH bands) renders.
-        parts = [(i, self.canonical[b]) for i, b in enumerate(self.body_names) if b in self.canonical]
-        self._stacked = GaussianSplats.cat([p.with_sh_degree(0) for _, p in parts])
-        self._body_index = torch.cat([torch.full((len(p),), i, dtype=torch.long) for i, p in parts])
+        self._bodies = BodyGaussians.stack(self.body_names, self.canonical)
+        # Fast path for sh_degree 0: a DC colour does not change under rotation, so posing the
+        # DC-only stack renders exactly what the full world state (which also rotates higher SH
+        # bands) renders.
+        self._bodies_dc = BodyGaussians(self._bodies.splats.with_sh_degree(0), self._bodies.body_index)
 
     def cameras(self, tool_pose: np.ndarray) -> Cameras:
         return self.rig.cameras(tool_pose)
 
     def world_gaussians(self, body_poses: np.ndarray) -> GaussianSplats:
         """All Gaussians in the world frame at these body poses (B,7): the dataset's world state."""
-        from gwm.data.world_state import gaussians_from_poses
-
-        return gaussians_from_poses(self.body_names, self.canonical, np.asarray(body_poses, np.float32))
+        return pose_body_gaussians(self._bodies, np.asarray(body_poses, np.float32))
 
     def world_gaussians_dc(self, body_poses: np.ndarray) -> GaussianSplats:
         """world_gaussians truncated to SH degree 0, posed in one batch (same means, rotations, colours)."""
-        from gwm.geometry import pose_to_matrix, quat_multiply
-
-        p = torch.as_tensor(np.asarray(body_poses, np.float32))  # (B,7)
-        mats = pose_to_matrix(p[:, :3], p[:, 3:])  # (B,4,4)
-        idx = self._body_index
-        s = self._stacked
-        rot = mats[idx, :3, :3]  # (N,3,3)
-        means = (rot @ s.means[:, :, None])[:, :, 0] + mats[idx, :3, 3]
-        quats = quat_multiply(p[idx, 3:] / p[idx, 3:].norm(dim=-1, keepdim=True), s.quats_wxyz)
-        return GaussianSplats(means, quats, s.log_scales, s.logit_opacities, s.sh)
+        return pose_body_gaussians(self._bodies_dc, np.asarray(body_poses, np.float32))
 
     def render(self, body_poses: np.ndarray, tool_pose: np.ndarray) -> dict[str, np.ndarray]:
         """{"scene": uint8 (H,W,3), "wrist": ..., and with depth "depth.scene": float32 (H,W,1), ...}."""

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from gwm.atomic_io import jsonable
 from sim_tasks.backend import ACTION_NAMES, JOINT_NAMES
-from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
+from sim_tasks.demonstrator import DemoConfig
 from sim_tasks.newton_backend import NewtonSimConfig
 from sim_tasks.rendering import CAMERA_NAMES, CameraConfig
 from sim_tasks.tasks import TaskConfig, TaskInstance
@@ -67,7 +68,7 @@ class TaskRunner:
     """One simulator + task + demonstrator + renderer, reused across episodes."""
 
     def __init__(self, scene_usd: str | os.PathLike, task: str, config: RolloutConfig = RolloutConfig()):
-        from exporters.usd import read_usd_scene
+        from gwm.scene.usd_scene import read_usd_scene
         from sim_tasks.newton_backend import NewtonBackend
         from sim_tasks.tasks import make_task
 
@@ -132,9 +133,9 @@ class TaskRunner:
             "simulator": "newton+mujoco",
             "task": task_name,
             "scene_usd": str(self.scene_usd),
-            "config": _jsonable(asdict(self.config)),
+            "config": jsonable(asdict(self.config)),
             "normalisation": self.scene.metadata.get("normalisation"),
-            "scene_metadata": _jsonable(self.scene.metadata),
+            "scene_metadata": jsonable(self.scene.metadata),
             "control_dt": self.backend.control_dt,
             "action": "tool-site target: xyz + quat wxyz (world frame), gripper opening width (m)",
         }
@@ -168,7 +169,7 @@ class TaskRunner:
         task = self.get_task(task)
         instance = task.sample(seed)
         obs = be.reset(seed, instance.object_poses)
-        demo = ScriptedDemonstrator(task, instance, be.body_names, be.control_dt, cfg.demo)
+        demo = task.demonstrator(instance, be.body_names, be.control_dt, cfg.demo)
         steps = cfg.task.max_steps if max_steps is None else int(max_steps)
         frames: dict[str, list[np.ndarray]] = {}
         t_physics = t_render = 0.0
@@ -308,7 +309,7 @@ def recorded_seeds(out_root: str | os.PathLike, task: str, config: RolloutConfig
 
         ds = Hdf5Reader(root)
     stored = {"task": ds.metadata.get("task"), **_flatten(ds.metadata.get("config"), "config")}
-    asked = {"task": task, **_flatten(_jsonable(asdict(config)), "config")}
+    asked = {"task": task, **_flatten(jsonable(asdict(config)), "config")}
     differ = sorted(k for k in stored.keys() | asked.keys() if stored.get(k) != asked.get(k))
     if differ:
         raise DatasetError(f"{root}: holds episodes recorded with other settings (different: {', '.join(differ[:5])}); "
@@ -406,7 +407,7 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
 
 def _check_task_applies(scene_usd, task: str, config: RolloutConfig, runner: TaskRunner | None) -> None:
     """Raise TaskNotApplicable before anything is created on disk or a worker starts."""
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
     from sim_tasks.tasks import make_task
 
     if runner is not None:
@@ -435,12 +436,12 @@ def _seed_ranges(seeds: list[int]) -> str:
 
 def _append_episode_index(out_root: Path, entry: dict) -> None:
     """<out_root>/rollouts.json: episode index -> seed, success, preview video, timings (atomic)."""
-    from gwm.data.atomic_io import write_json_atomic
+    from gwm.atomic_io import write_json_atomic
 
     path = out_root / "rollouts.json"
     data = json.loads(path.read_text()) if path.exists() else {"format_version": ROLLOUT_FORMAT_VERSION, "episodes": []}
     data["episodes"] = [e for e in data["episodes"] if e["episode_index"] != entry["episode_index"]] + [entry]
-    write_json_atomic(path, _jsonable(data))
+    write_json_atomic(path, jsonable(data))
 
 
 # worker processes -----------------------------------------------------------------------------
@@ -493,20 +494,6 @@ def _describe_worker(task: str):
 def _run_worker(args) -> EpisodeResult:
     seed, video_dir = args
     return _worker().run_episode(seed, video_dir)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 __all__ = ["EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "recorded_seeds",

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sim_tasks.kinematics import pose7_to_matrix
+from gwm.geometry import pose7_to_matrix
+from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
+from sim_tasks.pick_place_policy import PickPlaceDemonstrator
+from sim_tasks.push_policy import PushDemonstrator
 from sim_tasks.workspace import Workspace, WorkspaceConfig
 
 MAX_GRASP_WIDTH = 0.075  # m: the Panda opens 0.08 (~0.078 between the finger pads)
@@ -72,8 +75,8 @@ class TaskNotApplicable(ValueError):
 class Task(ABC):
     name: str = ""
     needs_container = False
-    # Which scripted skill the demonstrator runs (sim_tasks.demonstrator): "pick_place" or "push".
-    skill = "pick_place"
+    # The scripted policy that demonstrates this task (a sim_tasks.demonstrator.ScriptedDemonstrator).
+    policy: type[ScriptedDemonstrator] = PickPlaceDemonstrator
 
     def __init__(self, scene, config: TaskConfig = TaskConfig()):
         self.scene = scene
@@ -145,9 +148,14 @@ class Task(ABC):
     def success(self, instance: TaskInstance, poses: dict[str, np.ndarray], gripper_width: float) -> bool:
         """Judged from object poses (and whether the gripper let go)."""
 
+    def demonstrator(self, instance: TaskInstance, body_names, control_dt: float,
+                     config: DemoConfig = DemoConfig()) -> ScriptedDemonstrator:
+        """This task's scripted policy for one episode (instance), acting every control_dt seconds."""
+        return self.policy(self, instance, body_names, control_dt, config)
+
     def place_target(self, instance: TaskInstance, poses: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
-        """For the pick_place skill: (xy where the held object's centre goes, z its bottom will rest at)."""
-        raise NotImplementedError(f"task {self.name!r} has no place target (its skill is {self.skill!r})")
+        """For a pick-and-place policy: (xy where the held object's centre goes, z its bottom will rest at)."""
+        raise NotImplementedError(f"task {self.name!r} has no place target (its policy is {self.policy.__name__})")
 
     def tilt_deg(self, name: str, pose: np.ndarray) -> float:
         """Angle (deg) between the object's up axis now and upright: its scene orientation's up axis.
@@ -296,7 +304,7 @@ class PushTask(Task):
     (`tip_margin`), not by the grasp rule."""
 
     needs_grasp = False
-    skill = "push"
+    policy = PushDemonstrator
 
     def _pick_target(self) -> str:
         if self.config.object_name is not None:

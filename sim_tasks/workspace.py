@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_tasks.kinematics import matrix_to_pose7
+from gwm.geometry import matrix_to_pose7, yaw_of, yaw_rotation
+
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,6 @@ class WorkspaceConfig:
     max_bearing_deg: float = 50.0  # either side of the base's x axis
     edge_margin: float = 0.04  # keep footprints this far inside the support surface's edge
     max_surface_offset: float = 0.25  # |surface - robot base height| allowed (m)
-
-
-def yaw_rotation(yaw: float) -> np.ndarray:
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 class Workspace:
@@ -89,7 +85,7 @@ class Workspace:
         return cfg.min_reach <= r <= cfg.max_reach and abs(bearing) <= cfg.max_bearing_deg
 
     def base_yaw(self) -> float:
-        return math.atan2(self.robot_base[1, 0], self.robot_base[0, 0])
+        return yaw_of(self.robot_base)
 
     def sample_reachable_xy(self, rng: np.random.Generator, radius: float = 0.0) -> np.ndarray:
         """A uniformly random point (by area) of the reachable annulus sector."""
@@ -165,4 +161,4 @@ class _NoRoom(Exception):
         self.name = name
 
 
-__all__ = ["Workspace", "WorkspaceConfig", "yaw_rotation"]
+__all__ = ["Workspace", "WorkspaceConfig"]

@@ -33,9 +33,9 @@ import numpy as np
 from gwm.capture.config import CaptureConfig, CaptureError
 from gwm.capture.lengths import ScaleCue
 from gwm.capture.outliers import up_from_cameras
+from gwm.geometry import opengl_to_opencv
 from gwm.metrics.poses import RobustAlignment, Similarity, robust_similarity
 
-_CV_FROM_GL = np.diag([1.0, -1.0, -1.0, 1.0])
 _AXES = {"+y": np.array([0.0, 1.0, 0.0]), "+z": np.array([0.0, 0.0, 1.0])}
 
 
@@ -349,6 +349,6 @@ def load_reference_poses(path: str | Path, video: bool) -> dict[str, np.ndarray]
             m = np.asarray(f["transform_matrix"], dtype=np.float64)
             if m.shape == (3, 4):
                 m = np.vstack([m, [0, 0, 0, 1]])
-            out[Path(f["file_path"]).name] = m @ _CV_FROM_GL
+            out[Path(f["file_path"]).name] = opengl_to_opencv(m)
         return out
     raise CaptureError(f"{path}: neither a gwm ground_truth.json nor a transforms.json with frames")

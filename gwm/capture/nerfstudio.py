@@ -10,7 +10,6 @@ transform as 4x4) and a `gwm` block (format version, resolved config, alignment,
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +17,8 @@ import torch
 
 from gwm.cameras import Cameras
 from gwm.capture.config import CaptureError
-
-_CV_FROM_GL = np.diag([1.0, -1.0, -1.0, 1.0])
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
+from gwm.atomic_io import atomic_write_path, write_json_atomic
+from gwm.geometry import opencv_to_opengl
 
 def write_transforms(path: Path, image_names: list[str], world_from_cam: np.ndarray, K: np.ndarray,
                      width: int, height: int, distortion: dict, normalisation: np.ndarray,
@@ -35,7 +27,7 @@ def write_transforms(path: Path, image_names: list[str], world_from_cam: np.ndar
     """transforms.json for OpenCV world_from_cam (N,4,4) poses already in the output frame."""
     frames = []
     for i, name in enumerate(image_names):
-        c2w_gl = np.asarray(world_from_cam[i], dtype=np.float64) @ _CV_FROM_GL
+        c2w_gl = opencv_to_opengl(np.asarray(world_from_cam[i], dtype=np.float64))
         frame = {"file_path": f"{images_subdir}/{name}", "transform_matrix": c2w_gl.tolist()}
         if colmap_image_ids is not None:
             frame["colmap_im_id"] = int(colmap_image_ids[i])
@@ -53,7 +45,7 @@ def write_transforms(path: Path, image_names: list[str], world_from_cam: np.ndar
         "normalisation": n.tolist(),
         "gwm": gwm_meta,
     }
-    write_json_atomic(path, data)
+    write_json_atomic(path, data, indent=2)
 
 
 def read_transforms_cameras(path: str | Path) -> tuple[Cameras, list[Path], dict]:
@@ -117,9 +109,8 @@ def write_sparse_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None
         v[k] = points[:, i]
     for i, k in enumerate(("red", "green", "blue")):
         v[k] = colors[:, i]
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    PlyData([PlyElement.describe(v, "vertex")], text=False, byte_order="<").write(str(tmp))
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        PlyData([PlyElement.describe(v, "vertex")], text=False, byte_order="<").write(str(tmp))
 
 
 def read_sparse_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -31,7 +31,8 @@ import numpy as np
 from gwm.capture.alignment import MetricInput, choose_output_frame, load_reference_poses
 from gwm.capture.config import CAPTURE_FORMAT_VERSION, CaptureConfig, CaptureError
 from gwm.capture.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_images, select_folder_images, select_video_frames
-from gwm.capture.nerfstudio import read_sparse_ply, read_transforms_cameras, write_json_atomic, write_sparse_ply, write_transforms
+from gwm.capture.nerfstudio import read_sparse_ply, read_transforms_cameras, write_sparse_ply, write_transforms
+from gwm.atomic_io import atomic_dir, write_json_atomic
 from gwm.capture.outliers import check_cameras
 from gwm.capture.sfm import SfmModel, load_colmap_model, model_from_reconstruction, run_sfm
 from gwm.metrics.poses import pose_errors
@@ -148,25 +149,9 @@ def _colmap_images_dir(model_dir: Path) -> Path:
                        "(--colmap-images) pointing at the images the model was built from")
 
 
-def _prepare_output(out: Path, overwrite: bool) -> Path:
+def _check_output_free(out: Path, overwrite: bool) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise CaptureError(f"{out} already exists and is not empty; choose another OUT or pass --overwrite")
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    return tmp
-
-
-def _publish(tmp: Path, out: Path) -> None:
-    """Swap the finished temp folder into place (the old output, if any, goes only after)."""
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
 
 
 def _cue_frames(config: CaptureConfig) -> tuple[str, ...]:
@@ -203,9 +188,9 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
     if config.metric_input and kind != "nerfstudio":
         raise CaptureError(f"--metric-input applies to a nerfstudio dataset (a phone AR export); {src} is a {kind} "
                            "input: pass the export's transforms.json or folder, or drop --metric-input")
-    tmp = _prepare_output(out, overwrite)
+    _check_output_free(out, overwrite)
     timings: dict[str, float] = {}
-    try:
+    with atomic_dir(out) as tmp:
         images_out = tmp / "images"
         images_out.mkdir()
         selection = None
@@ -304,14 +289,10 @@ def run_capture(input_path: str | os.PathLike, output_dir: str | os.PathLike, co
                     "outlier_cameras": outliers, "fingerprint": fingerprint}
         write_sparse_ply(tmp / "sparse_pc.ply", points, model.colors)
         write_json_atomic(tmp / "capture_report.json", {"format": "gwm.capture.report", "format_version": CAPTURE_FORMAT_VERSION,
-                                                        "config": config.to_dict(), **result.to_json()})
+                                                        "config": config.to_dict(), **result.to_json()}, indent=2)
         write_transforms(tmp / "transforms.json", model.image_names, poses, model.K, model.width, model.height,
                          model.distortion, normalisation, gwm_meta, model.colmap_image_ids)
-        _publish(tmp, out)
-        return result
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return result  # leaving the block swaps the finished folder into place
 
 
 def _check_registered(model, registered: int, config: CaptureConfig, sequential: bool, left_out: int = 0) -> None:

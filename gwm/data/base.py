@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import WriterLock
+from gwm.body_gaussians import BodyGaussians
+from gwm.atomic_io import WriterLock
 from gwm.data.spec import BODY_POSES, DatasetError, DatasetSpec, check_frame
 from gwm.data.world_state import check_body_gaussians, gaussians_from_poses
 from gwm.splats import GaussianSplats
@@ -31,6 +32,25 @@ class Recorder(ABC):
         self._buffer: dict[str, list[np.ndarray]] = {k: [] for k in spec.features}
         self._buffer_tasks: list[str] = []
         self._closed = False
+
+    def _open_root(self, exists: bool) -> None:
+        """Resume the dataset on disk (exists) or create a new one; if that fails the writer lock is let go."""
+        try:
+            if exists:
+                self._resume()
+            else:
+                self._create()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    @abstractmethod
+    def _create(self) -> None:
+        """Start a new dataset at root."""
+
+    @abstractmethod
+    def _resume(self) -> None:
+        """Continue the dataset at root (its episodes stay; stray temp files from a killed writer go)."""
 
     # the recording interface ------------------------------------------------------
     @property
@@ -180,7 +200,10 @@ class DatasetReader(ABC):
         poses = cache[episode]
         if not 0 <= step < len(poses):
             raise IndexError(f"step {step} is outside episode {episode} (length {len(poses)})")
-        return gaussians_from_poses(self.body_names, self.canonical_gaussians(), poses[step])
+        if "_body_stack" not in self.__dict__:  # stacked once, posed per frame
+            canonical = self.canonical_gaussians()
+            self._body_stack = BodyGaussians.stack(self.body_names, canonical) if canonical else {}
+        return gaussians_from_poses(self.body_names, self._body_stack, poses[step])
 
     def _check_index(self, i: int) -> int:
         i = int(i)

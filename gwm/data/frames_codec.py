@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import commit_temp, temp_path_for
+from gwm.atomic_io import atomic_write_path
 from gwm.data.spec import DatasetError
 
 
@@ -35,9 +35,13 @@ def encode_video(path: Path, frames: np.ndarray, fps: int, config: VideoConfig =
         raise ValueError(f"encode_video wants (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     if h % 2 or w % 2:
         raise DatasetError(f"yuv420p video needs even image sizes, got {w}x{h}; use image_format='png'")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
+    with atomic_write_path(path) as tmp:
+        _ffmpeg_encode(path, tmp, frames, fps, config)
+    return Path(path)
+
+
+def _ffmpeg_encode(path: Path, tmp: Path, frames: np.ndarray, fps: int, config: VideoConfig) -> None:
+    t, h, w, c = frames.shape
     cmd = [
         _ffmpeg(), "-y", "-loglevel", "error",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(int(fps)), "-i", "-",
@@ -47,9 +51,7 @@ def encode_video(path: Path, frames: np.ndarray, fps: int, config: VideoConfig =
     ]  # fmt: skip
     proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
     if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
         raise RuntimeError(f"ffmpeg failed to encode {path}: {proc.stderr.decode(errors='replace')[-2000:]}")
-    return commit_temp(tmp, path)
 
 
 def decode_video(path: Path, height: int, width: int, first: int = 0, count: int | None = None) -> np.ndarray:

@@ -36,12 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import commit_temp, remove_stray_temps, temp_path_for
+from gwm.atomic_io import atomic_write_path, remove_stray_temps
 from gwm.data.base import DatasetReader, Recorder
 from gwm.data.spec import (
     ACTION, BODY_POSES, DATASET_FORMAT_VERSION, DONE, POSE_KEYS, REWARD, STATE, DatasetError, DatasetSpec,
     FeatureSpec,
 )
+from gwm.geometry import pose7_wxyz_to_xyzw, pose7_xyzw_to_wxyz
 from gwm.splats import GaussianSplats
 
 MASTER_NAME = "dataset.hdf5"
@@ -63,15 +64,6 @@ def h5_path(key: str) -> str:
     if key.startswith("observation."):
         return "obs/" + key[len("observation."):]
     return "obs/" + key
-
-
-def wxyz_to_xyzw_poses(poses: np.ndarray) -> np.ndarray:
-    """(..., 7) xyz + wxyz -> xyz + xyzw."""
-    return poses[..., [0, 1, 2, 4, 5, 6, 3]]
-
-
-def xyzw_to_wxyz_poses(poses: np.ndarray) -> np.ndarray:
-    return poses[..., [0, 1, 2, 6, 3, 4, 5]]
 
 
 def train_valid_split(num_demos: int) -> tuple[list[int], list[int]]:
@@ -102,14 +94,7 @@ class Hdf5Recorder(Recorder):
         if ACTION not in spec.features:
             raise ValueError("robomimic / Isaac Lab HDF5 needs an 'action' feature in the DatasetSpec")
         super().__init__(root, spec, canonical_gaussians, metadata)
-        try:
-            if (self.root / MASTER_NAME).is_file():
-                self._resume()
-            else:
-                self._create()
-        except BaseException:
-            self._lock.release()
-            raise
+        self._open_root((self.root / MASTER_NAME).is_file())
 
     @property
     def dataset_path(self) -> Path:
@@ -158,9 +143,7 @@ class Hdf5Recorder(Recorder):
         new_tasks = [x for x in dict.fromkeys(tasks) if x not in self._task_names]
         task_index = {x: i for i, x in enumerate(self._task_names + new_tasks)}
         path = episode_file(self.root, k)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path_for(path)
-        with h5py.File(tmp, "w") as f:
+        with atomic_write_path(path) as tmp, h5py.File(tmp, "w") as f:
             g = f.create_group(f"demo_{k}")
             g.attrs["num_samples"] = t
             g.attrs["seed"] = seed
@@ -169,7 +152,7 @@ class Hdf5Recorder(Recorder):
             for key, ft in self.spec.features.items():
                 values = episode[key]
                 if key in POSE_KEYS:
-                    values = wxyz_to_xyzw_poses(values)
+                    values = pose7_wxyz_to_xyzw(values)
                 name = h5_path(key)
                 if key in (REWARD, DONE):
                     values = values.reshape(t)
@@ -189,7 +172,6 @@ class Hdf5Recorder(Recorder):
                 g.create_dataset("dones", data=dones)
             g.create_dataset("states", data=self._states(episode))
             g.create_dataset("task_index", data=np.array([task_index[x] for x in tasks], np.int64))
-        commit_temp(tmp, path)
         self._demos.append({"num_samples": t, "seed": seed, "success": success, "task": tasks[0]})
         self._task_names.extend(new_tasks)
         try:
@@ -204,15 +186,13 @@ class Hdf5Recorder(Recorder):
         t = len(next(iter(episode.values())))
         parts = [episode[STATE].reshape(t, -1).astype(np.float32)] if STATE in episode else []
         if BODY_POSES in episode:
-            parts.append(wxyz_to_xyzw_poses(episode[BODY_POSES]).reshape(t, -1).astype(np.float32))
+            parts.append(pose7_wxyz_to_xyzw(episode[BODY_POSES]).reshape(t, -1).astype(np.float32))
         return np.concatenate(parts, 1) if parts else np.zeros((t, 0), np.float32)
 
     def _write_master(self) -> None:
         import h5py
 
         path = self.root / MASTER_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path_for(path)
         n = len(self._demos)
         env_args = {
             "env_name": self.metadata.get("env_name", self.metadata.get("task", "gwm")),
@@ -221,7 +201,7 @@ class Hdf5Recorder(Recorder):
         }
         states_layout = ([STATE] if STATE in self.spec.features else []) + (
             [BODY_POSES + " (xyzw)"] if BODY_POSES in self.spec.features else [])
-        with h5py.File(tmp, "w") as f:
+        with atomic_write_path(path) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["format_version"] = ISAACLAB_FORMAT_VERSION
             f.attrs["quaternion_order"] = "xyzw"
             f.attrs["gwm_format_version"] = DATASET_FORMAT_VERSION
@@ -240,7 +220,6 @@ class Hdf5Recorder(Recorder):
                 mask.create_dataset(name, data=np.array([f"demo_{k}".encode() for k in ids], dtype="S16"))
             if self.canonical_gaussians:
                 f["gaussians"] = h5py.ExternalLink(GAUSSIANS_NAME, "/gaussians")
-        commit_temp(tmp, path)
 
     def _finalize(self) -> None:
         self._write_master()
@@ -249,8 +228,7 @@ class Hdf5Recorder(Recorder):
 def _write_gaussians(path: Path, canonical: dict[str, GaussianSplats]) -> None:
     import h5py
 
-    tmp = temp_path_for(path)
-    with h5py.File(tmp, "w") as f:
+    with atomic_write_path(path) as tmp, h5py.File(tmp, "w") as f:
         g = f.create_group("gaussians")
         g.attrs["quaternion_order"] = "wxyz"
         g.attrs["frame"] = "body"
@@ -259,7 +237,6 @@ def _write_gaussians(path: Path, canonical: dict[str, GaussianSplats]) -> None:
             s = splats.detach().to("cpu")
             for name in _GAUSSIAN_FIELDS:
                 b.create_dataset(name, data=getattr(s, name).numpy())
-    commit_temp(tmp, path)
 
 
 # Reader --------------------------------------------------------------------------------------------
@@ -391,7 +368,7 @@ class Hdf5Reader(DatasetReader):
             except OSError as e:
                 raise DatasetError(f"{self.path}: cannot read {self.demo_names[i]}/{name} ({e}); the file is damaged") from e
             if key in POSE_KEYS and self.quats_xyzw:
-                values = xyzw_to_wxyz_poses(values)
+                values = pose7_xyzw_to_wxyz(values)
             if ft.shape == (1,) and values.ndim == 1:
                 values = values[:, None]
             out[key] = values.astype(ft.numpy_dtype, copy=False)
@@ -427,11 +404,9 @@ def consolidate_hdf5(src, dst) -> Path:
 
     src_path = Path(src) / MASTER_NAME if Path(src).is_dir() else Path(src)
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(dst)
-    with h5py.File(src_path, "r") as fs, h5py.File(tmp, "w") as fd:
+    with atomic_write_path(dst) as tmp, h5py.File(src_path, "r") as fs, h5py.File(tmp, "w") as fd:
         for k, v in fs.attrs.items():
             fd.attrs[k] = v
         for name in fs:
             fs.copy(fs[name], fd, name=name, expand_external=True)
-    return commit_temp(tmp, dst)
+    return dst

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.data.atomic_io import remove_stray_temps, write_json_atomic, write_parquet_atomic
+from gwm.atomic_io import remove_stray_temps, write_json_atomic, write_parquet_atomic
 from gwm.data.base import DatasetReader, Recorder
 from gwm.data.frames_codec import VideoConfig, decode_png, decode_video, encode_png, encode_video
 from gwm.data.spec import DATASET_FORMAT_VERSION, DatasetError, DatasetSpec, FeatureSpec
@@ -144,14 +144,7 @@ class LeRobotRecorder(Recorder):
         self.image_format = image_format
         self.video = video
         self._stats_written_at = -float("inf")
-        try:
-            if is_lerobot_root(self.root):
-                self._resume()
-            else:
-                self._create()
-        except BaseException:
-            self._lock.release()
-            raise
+        self._open_root(is_lerobot_root(self.root))
 
     @property
     def dataset_path(self) -> Path:

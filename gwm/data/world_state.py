@@ -1,7 +1,7 @@
 """The Gaussian world state of a frame: canonical Gaussians per body, posed by that frame's body poses.
 
 Gaussians(t) = cat over bodies b (in body_names order, bodies with Gaussians only) of
-canonical[b].transform(world_from_body_b(t)), with poses stored as xyz + quat wxyz.
+pose_b(t) * canonical[b] (gwm.body_gaussians.pose_body_gaussians), with poses stored as xyz + quat wxyz.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import torch
 
-from gwm.geometry import pose_to_matrix
+from gwm.body_gaussians import BodyGaussians, pose_body_gaussians
 from gwm.splats import GaussianSplats
 
 _BODY_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -33,18 +32,14 @@ def check_body_gaussians(body_names: tuple[str, ...], canonical: dict[str, Gauss
         splats.assert_finite(f"canonical_gaussians[{name!r}]")
 
 
-def world_from_body(poses: np.ndarray) -> torch.Tensor:
-    """(B, 7) xyz + quat wxyz -> (B, 4, 4) float32 transforms."""
-    p = torch.tensor(np.asarray(poses, dtype=np.float32))  # a copy: reader arrays may be read-only
-    return pose_to_matrix(p[:, :3], p[:, 3:])
-
-
 def gaussians_from_poses(
-    body_names: tuple[str, ...], canonical: dict[str, GaussianSplats], poses: np.ndarray
+    body_names: tuple[str, ...], canonical: dict[str, GaussianSplats] | BodyGaussians, poses: np.ndarray
 ) -> GaussianSplats:
-    """World-frame Gaussians for one frame; poses (len(body_names), 7) xyz + quat wxyz."""
+    """World-frame Gaussians for one frame; poses (len(body_names), 7) xyz + quat wxyz.
+
+    canonical may be the per-body dict or its BodyGaussians stack (built once, reused per frame).
+    """
     if not canonical:
         raise ValueError("this dataset has no canonical Gaussians; record it with create_recorder(canonical_gaussians=...)")
-    mats = world_from_body(poses)  # (B, 4, 4)
-    parts = [canonical[name].transform(mats[i]) for i, name in enumerate(body_names) if name in canonical]
-    return GaussianSplats.cat(parts)
+    bodies = canonical if isinstance(canonical, BodyGaussians) else BodyGaussians.stack(body_names, canonical)
+    return pose_body_gaussians(bodies, np.asarray(poses, np.float32))

@@ -9,11 +9,12 @@ step, and the dataset's scene normalisation.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gwm.atomic_io import atomic_write_path
 
 FORMAT = "gwm.world_model"
 FORMAT_VERSION = 1
@@ -30,9 +31,8 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], metadata
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
     meta.update({k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in metadata.items()})
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=meta)
     return path
 
 

@@ -50,7 +50,7 @@ def train(
     resume: bool = typer.Option(True, help="continue from OUT/checkpoint.safetensors when it exists"),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when available)"),
 ) -> None:
-    """Train the Gaussian VAE, then the latent dynamics DiT. Multi-GPU: torchrun --nproc_per_node N -m gwm.cli ..."""
+    """Train the Gaussian VAE, then the latent dynamics DiT. Multi-GPU: torchrun --nproc_per_node N -m pipelines.cli_main ..."""
     path = train_world_model(dataset, out, preset, resume=resume, device=device)
     typer.echo(f"model: {path}")
 

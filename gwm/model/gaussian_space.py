@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gwm.geometry import normalize_quats, quat_multiply, quat_to_rotmat, rotmat_to_quat
+from gwm.body_gaussians import pose_means_quats
+from gwm.geometry import normalize_quats, positive_w, quat_multiply, rotmat_to_quat
 from gwm.sh import SH_C0
 from gwm.splats import GaussianSplats
 
@@ -47,7 +48,7 @@ class GaussianSpace(nn.Module):
         super().__init__()
         self.num_bodies = num_bodies
         self.register_buffer("canon_means", canonical.means.float().clone())  # (N,3) body frame
-        self.register_buffer("canon_quats", _canonical_sign(normalize_quats(canonical.quats_wxyz.float())))  # (N,4)
+        self.register_buffer("canon_quats", positive_w(normalize_quats(canonical.quats_wxyz.float())))  # (N,4)
         self.register_buffer("canon_log_scales", canonical.log_scales.float().clone())  # (N,3)
         self.register_buffer("canon_rgb", canonical.rgb_dc.float().clone())  # (N,3)
         self.register_buffer("canon_opacity", canonical.opacities.float().clone())  # (N,)
@@ -75,7 +76,7 @@ class GaussianSpace(nn.Module):
         return torch.cat([
             (means - self.centre) / self.extent,
             (log_scales - self.log_scale_mean) / self.log_scale_std,
-            _canonical_sign(normalize_quats(quats_wxyz)),
+            positive_w(normalize_quats(quats_wxyz)),
             rgb * 2 - 1,
             opacity[..., None] * 2 - 1,
         ], dim=-1)
@@ -111,11 +112,7 @@ class GaussianSpace(nn.Module):
 
         This is exactly what a dataset's gaussians_at computes (pose * canonical), batched.
         """
-        quat_b = normalize_quats(poses[..., 3:7])[..., self.body_id, :]  # (..., N, 4)
-        trans_b = poses[..., :3][..., self.body_id, :]  # (..., N, 3)
-        rot_b = quat_to_rotmat(quat_b)  # (..., N, 3, 3)
-        means = (rot_b @ self.canon_means[..., None])[..., 0] + trans_b
-        quats = quat_multiply(quat_b, self.canon_quats.expand_as(quat_b))
+        means, quats = pose_means_quats(poses, self.body_id, self.canon_means, self.canon_quats)
         shape = means.shape[:-1]
         return self.normalize(means, quats, self.canon_log_scales.expand(*shape, 3),
                               self.canon_rgb.expand(*shape, 3), self.canon_opacity.expand(shape))
@@ -126,7 +123,7 @@ class GaussianSpace(nn.Module):
         bid = self.body_id
         r = rot[..., bid, :, :]  # (..., N, 3, 3)
         xyz = (r @ features[..., XYZ, None])[..., 0] + trans[..., bid, :]
-        quat = _canonical_sign(normalize_quats(quat_multiply(rotmat_to_quat(r), features[..., QUAT])))
+        quat = positive_w(normalize_quats(quat_multiply(rotmat_to_quat(r), features[..., QUAT])))
         lead = torch.broadcast_shapes(xyz.shape[:-1], features.shape[:-1])
         return torch.cat([xyz.expand(*lead, 3), features[..., LOG_SCALE].expand(*lead, 3), quat.expand(*lead, 4),
                           features[..., 10:].expand(*lead, 4)], dim=-1)
@@ -135,10 +132,6 @@ class GaussianSpace(nn.Module):
         """Body-frame canonical Gaussians as features (N, 14), centred per body (identity input)."""
         return self.normalize(self.canon_means + self.centre, self.canon_quats, self.canon_log_scales,
                               self.canon_rgb, self.canon_opacity)
-
-
-def _canonical_sign(q: torch.Tensor) -> torch.Tensor:
-    return torch.where(q[..., :1] < 0, -q, q)
 
 
 __all__ = ["FEATURE_DIM", "GaussianSpace", "farthest_point_indices"]

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from gwm.cameras import CameraSpec, intrinsics_from_fov, look_at
-from gwm.geometry import pose_to_matrix
+from gwm.data.world_state import gaussians_from_poses
+from gwm.geometry import yaw_quat
 from gwm.splats import GaussianSplats
 
 
@@ -97,10 +98,6 @@ def _table_splats(half_side, grid) -> GaussianSplats:
     )
 
 
-def _yaw_quat(yaw: np.ndarray) -> np.ndarray:
-    return np.stack([np.cos(yaw / 2), np.zeros_like(yaw), np.zeros_like(yaw), np.sin(yaw / 2)], -1)
-
-
 class SyntheticPushDataset:
     """In-memory synthetic dataset with the gwm.data read API (see module docstring)."""
 
@@ -160,10 +157,7 @@ class SyntheticPushDataset:
         return dict(self._canonical)
 
     def gaussians_at(self, episode: int, step: int) -> GaussianSplats:
-        poses = torch.tensor(self._episodes[episode]["observation.body_poses"][step], dtype=torch.float32)
-        parts = [self._canonical[name].transform(pose_to_matrix(p[:3], p[3:]))
-                 for name, p in zip(self.body_names, poses)]
-        return GaussianSplats.cat(parts)
+        return gaussians_from_poses(self.body_names, self._canonical, self._episodes[episode]["observation.body_poses"][step])
 
     @property
     def body_roles(self) -> dict[str, str]:
@@ -213,7 +207,7 @@ class SyntheticPushDataset:
             poses = np.zeros((2 + nb, 7))
             poses[0] = [0, 0, 0, 1, 0, 0, 0]
             poses[1, :3], poses[1, 3:] = [pusher[0], pusher[1], c.pusher_radius], [1, 0, 0, 0]
-            poses[2:, :2], poses[2:, 2], poses[2:, 3:] = boxes, c.box_half[2], _yaw_quat(yaw)
+            poses[2:, :2], poses[2:, 2], poses[2:, 3:] = boxes, c.box_half[2], yaw_quat(yaw)
             out["observation.state"].append(pusher.copy())
             out["observation.velocity"].append(p_vel.copy())
             out["observation.ee_pose"].append(poses[1].copy())

@@ -28,12 +28,13 @@ from tqdm.auto import tqdm
 
 from gwm.model.checkpoint import (CheckpointError, load_checkpoint, load_state_strict, optimizer_from_tensors,
                                   optimizer_to_tensors, save_checkpoint)
-from gwm.model.config import TrainConfig
 from gwm.geometry import quat_multiply
-from gwm.model.gaussian_space import GaussianSpace
+from gwm.model.config import TrainConfig
+# Loading and rollout helpers live in gwm.model.inference; gwm/model/validate.py still imports them from here.
+from gwm.model.inference import load_world_model, resize_cameras, rollout_batch  # noqa: F401
 from gwm.model.objective import GaussianReconstructionLoss
 from gwm.model.trajectories import Trajectories
-from gwm.model.world_model import GaussianWorldModel, WorldModelConfig
+from gwm.model.world_model import GaussianWorldModel
 from gwm.splats import GaussianSplats
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -346,46 +347,4 @@ def _renderer_available() -> bool:
     return True
 
 
-def resize_cameras(cams, size: int):
-    """Cameras rendered at size x size (intrinsics scaled; assumes the original is square or near it)."""
-    from gwm.cameras import Cameras
-
-    sx, sy = size / cams.width, size / cams.height
-    ks = cams.Ks.clone()
-    ks[:, 0] *= sx
-    ks[:, 1] *= sy
-    return Cameras(ks, cams.world_from_cam, size, size)
-
-
-def rollout_batch(traj: Trajectories, space: GaussianSpace, starts: list[tuple[int, int]], horizon: int,
-                  context: int, chunk: int, device=None):
-    """Open-loop windows: start (episode, t) means context states at t-(C-1)S..t, then H steps of S actions.
-
-    -> context features (B,C,N,14), action chunks (B,H,S,A), true states (B,H,N,14).
-    """
-    ctx, acts, truth = [], [], []
-    for e, t in starts:
-        p, a = traj.poses[e], traj.actions[e]
-        ctx.append(p[[max(0, t - (context - 1 - j) * chunk) for j in range(context)]])
-        acts.append(a[t:t + horizon * chunk].reshape(horizon, chunk, -1))
-        truth.append(p[[t + (h + 1) * chunk for h in range(horizon)]])
-    f = lambda x: space.features_from_poses(torch.stack(x).to(device))  # noqa: E731
-    return f(ctx), torch.stack(acts).to(device), f(truth)
-
-
-def load_world_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[GaussianWorldModel, dict]:
-    """A trained model (model.safetensors or a training checkpoint) -> (model in eval mode, metadata)."""
-    tensors, meta = load_checkpoint(path)
-    info = {k: json.loads(v) if k not in ("format", "format_version") else v for k, v in meta.items()}
-    cfg = TrainConfig.from_json(meta["config"])
-    shapes = info["shapes"]
-    space = GaussianSpace.empty_like_shapes(shapes["num_gaussians"], shapes["num_bodies"])
-    model = GaussianWorldModel(WorldModelConfig.from_dict(json.loads(meta["config"])["model"]), space,
-                               shapes["action_dim"])
-    load_state_strict(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, f"checkpoint {path}")
-    info["config"] = cfg
-    return model.to(device).eval(), info
-
-
-__all__ = ["CHECKPOINT_NAME", "MODEL_NAME", "Trainer", "load_world_model", "resize_cameras", "rollout_batch",
-           "transition_windows"]
+__all__ = ["CHECKPOINT_NAME", "MODEL_NAME", "Trainer", "transition_windows"]

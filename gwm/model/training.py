@@ -9,10 +9,10 @@ and the run itself (train, or resume, into a folder).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
+from gwm.atomic_io import write_text_atomic
 from gwm.model.config import OptimConfig, TrainConfig, preset
 
 
@@ -60,9 +60,7 @@ def train_on_dataset(ds, out: str | Path, cfg: TrainConfig, source: str | None =
         if progress:
             print(f"resumed from {ckpt} at step {trainer.step}")
     if trainer.rank == 0:
-        tmp = out / f"config.json.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(json.loads(cfg.to_json()), indent=1))
-        os.replace(tmp, out / "config.json")
+        write_text_atomic(out / "config.json", json.dumps(json.loads(cfg.to_json()), indent=1))
     trainer.run()
     return out / MODEL_NAME
 

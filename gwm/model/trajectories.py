@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from gwm.body_gaussians import BodyGaussians, pose_body_gaussians, pose_means_quats
 from gwm.cameras import Cameras, fixed_cameras, intrinsics_from_fov, look_at
-from gwm.geometry import pose_to_matrix
 from gwm.model.gaussian_space import GaussianSpace, farthest_point_indices
 from gwm.roles import OBJECT_ROLES
 from gwm.splats import GaussianSplats
@@ -119,10 +119,10 @@ def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Tr
         body_id.append(torch.full((len(idx),), m, dtype=torch.long))
     canon = GaussianSplats.cat(parts)
     body_id = torch.cat(body_id)
-    static = [canonical[body_names[b]].with_sh_degree(0).to(dtype=torch.float32)
-              .transform(pose_to_matrix(ref[b, :3], ref[b, 3:])) for b in range(len(body_names))
-              if not moving[b] and body_names[b] in canonical]
-    static_splats = GaussianSplats.cat(static) if static else GaussianSplats.empty()
+    static = {body_names[b]: canonical[body_names[b]].with_sh_degree(0).to(dtype=torch.float32)
+              for b in range(len(body_names)) if not moving[b] and body_names[b] in canonical}
+    static_splats = (pose_body_gaussians(BodyGaussians.stack(body_names, static), ref) if static
+                     else GaussianSplats.empty())
 
     # normalisation: a box around every modelled centre over all frames
     n_ep = len(poses_all)
@@ -153,13 +153,12 @@ def _check_against_gaussians_at(ds, body_names, canonical, poses_all, frames: in
     """gaussians_at(e, t) must equal the canonical Gaussians posed by the body poses, in body order."""
     if frames <= 0:
         return
+    bodies = BodyGaussians.stack(body_names, canonical)
     for e in sorted({0, len(poses_all) - 1}):
         steps = np.linspace(0, len(poses_all[e]) - 1, frames).round().astype(int)
         for t in sorted(set(steps.tolist())):
             got = ds.gaussians_at(e, int(t)).means.float()
-            p = poses_all[e][t]
-            want = torch.cat([canonical[n].means.float() @ pose_to_matrix(p[b, :3], p[b, 3:])[:3, :3].T + p[b, :3]
-                              for b, n in enumerate(body_names) if n in canonical])
+            want = pose_means_quats(poses_all[e][t], bodies.body_index, bodies.splats.means, bodies.splats.quats_wxyz)[0]
             if got.shape != want.shape:
                 raise ValueError(f"ds.gaussians_at({e}, {t}) has {got.shape[0]} Gaussians but the canonical "
                                  f"Gaussians of body_names {body_names} have {want.shape[0]}; the world model "

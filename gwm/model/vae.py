@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gwm.geometry import quat_multiply, rotmat_to_quat
+from gwm.geometry import normalize_quats, positive_w, quat_multiply, rotmat_to_quat
 from gwm.model.attention import CrossAttentionBlock, Mlp, SelfAttentionBlock, fourier_features
 from gwm.model.gaussian_space import FEATURE_DIM, XYZ, GaussianSpace
 
@@ -258,8 +258,7 @@ class GaussianVAE(nn.Module):
         if res is not None:  # small rotation residual
             canon_q = quat_multiply(canon_q, torch.cat([torch.ones_like(res[..., 6:7]), 0.5 * res[..., 6:9]], -1))
         quat = quat_multiply(q_body, canon_q)
-        quat = quat / quat.norm(dim=-1, keepdim=True)
-        quat = torch.where(quat[..., :1] < 0, -quat, quat)
+        quat = positive_w(normalize_quats(quat))
         log_scale = ((sp.canon_log_scales - sp.log_scale_mean) / sp.log_scale_std).expand_as(xyz)
         rgb = (sp.canon_rgb * 2 - 1).expand_as(xyz)
         opacity = (sp.canon_opacity[:, None] * 2 - 1).expand(*xyz.shape[:-1], 1)

@@ -59,10 +59,11 @@ def reconstruct(dataset_dir: str | Path, out_dir: str | Path, config: TrainConfi
             result = _reconstruct_builtin(dataset_dir, out_dir, config)
     else:
         result = _reconstruct_nerfstudio(dataset_dir, out_dir, config)
-    from gwm.capture.nerfstudio import write_json_atomic
+    from gwm.atomic_io import write_json_atomic
 
     write_json_atomic(out_dir / "metrics.json", {
-        "format": "gwm.reconstruction.metrics", "format_version": RECONSTRUCTION_FORMAT_VERSION, **result.to_dict()})
+        "format": "gwm.reconstruction.metrics", "format_version": RECONSTRUCTION_FORMAT_VERSION, **result.to_dict()},
+        indent=2)
     return result
 
 

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from gwm.cli_errors import user_errors
+
 app = typer.Typer(help="Reconstruct a capture (nerfstudio layout) into a metric Gaussian splat.", no_args_is_help=True)
 
 
@@ -38,7 +40,8 @@ def run(
             config = replace(config, iterations=iterations)
     else:
         raise typer.BadParameter(f"unknown backend {backend!r}; choose builtin or nerfstudio", param_hint="--backend")
-    result = reconstruct(dataset_dir, out_dir, config)
+    with user_errors():  # a missing capture or nerfstudio venv: one line naming the fix
+        result = reconstruct(dataset_dir, out_dir, config)
     psnr = "n/a" if result.psnr is None else f"{result.psnr:.2f} dB"
     ssim = "n/a" if result.ssim is None else f"{result.ssim:.3f}"
     typer.echo(f"{result.backend}: {result.num_gaussians} Gaussians -> {result.splat_path}")

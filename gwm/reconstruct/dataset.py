@@ -139,10 +139,7 @@ def load_capture(dataset_dir: str | Path, downscale: int = 1) -> CaptureDataset:
     w_out, h_out = max(1, w // downscale), max(1, h // downscale)
     images = np.stack([_read_image(root / name, K.double().numpy(), dist, (w_out, h_out))
                        for name, K in zip(names, cams.Ks)])
-    Ks = cams.Ks.clone()
-    Ks[:, 0] *= w_out / w
-    Ks[:, 1] *= h_out / h
-    cameras = Cameras(Ks, cams.world_from_cam, w_out, h_out)
+    cameras = cams.resized(w_out, h_out)
 
     ply_name = meta.get("ply_file_path", "sparse_pc.ply")
     ply_path = root / ply_name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 
 from gwm.cameras import Cameras
+from gwm.atomic_io import atomic_write_path
 from gwm.splats import GaussianSplats
 
 
@@ -44,9 +44,8 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     """Atomic PNG write of (H,W,3) float in [0,1]."""
     import imageio.v3 as iio
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    iio.imwrite(tmp, (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
-    os.replace(tmp, path)
+    with atomic_write_path(path, keep_suffix=True) as tmp:
+        iio.imwrite(tmp, (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
 @torch.no_grad()
@@ -109,9 +108,7 @@ def save_training_curve(history: dict, path: str | Path, title: str = "") -> Pat
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_write_path(path, keep_suffix=True) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

@@ -74,7 +74,8 @@ def make_synthetic_capture(
     """Render a random scene and write transforms.json, images/*.png, sparse_pc.ply, scene_gt.ply."""
     import imageio.v3 as iio
 
-    from gwm.capture.nerfstudio import write_json_atomic, write_sparse_ply
+    from gwm.capture.nerfstudio import write_sparse_ply
+    from gwm.atomic_io import write_json_atomic
     from gwm.ply import write_ply
     from gwm.render import rasterize
 
@@ -101,7 +102,7 @@ def make_synthetic_capture(
         "normalisation": np.eye(4).tolist(),
         "gwm": {"format_version": SYNTHETIC_FORMAT_VERSION, "source": "synthetic", "seed": seed},
     }
-    write_json_atomic(out / "transforms.json", transforms)
+    write_json_atomic(out / "transforms.json", transforms, indent=2)
 
     rng = np.random.default_rng(seed)
     pick = rng.choice(num_gaussians, size=min(num_points, num_gaussians), replace=False)

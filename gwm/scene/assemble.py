@@ -36,18 +36,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from gwm.geometry import make_transform, yaw_rotation
 from gwm.ply import read_ply, read_ply_metadata
 from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset, SceneObject
 from gwm.scene.config import (
     MAX_OBJECT_SIZE_M,
     MAX_SCENE_DISTANCE_M,
+    PLAUSIBLE_DENSITY_KG_M3,
     SceneConfig,
     SceneConfigError,
+    SceneWarning,
     load_scene_config,
 )
 from gwm.scene.plane import Plane, find_support_plane, level_transform, rotation_between, support_box, up_axis_rotation
@@ -120,8 +124,7 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     for i, spec in enumerate(config.objects):
         label = f"objects[{i}] ({spec.name!r})"
         box = spec.box
-        yaw = math.radians(box.yaw_deg)
-        rz = np.array([[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+        rz = yaw_rotation(math.radians(box.yaw_deg))
         center, half = np.asarray(box.center), np.asarray(box.size) / 2
         local = (means - center) @ rz  # rows: rz^T (x - c)
         inside = np.all(np.abs(local) <= half, axis=1)
@@ -151,13 +154,12 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     for name, st in role_stats.items():
         object_stats[name].update(st)
 
+    _warn_implausible_masses(where, objects, object_stats)
+
     # 6. support collider
     support_v, support_f = _support_mesh(config, plane_w, means[keep])
 
-    yaw = math.radians(config.robot.yaw_deg)
-    robot = torch.eye(4, dtype=torch.float64)
-    robot[:2, :2] = torch.tensor([[math.cos(yaw), -math.sin(yaw)], [math.sin(yaw), math.cos(yaw)]])
-    robot[:3, 3] = torch.tensor(config.robot.position)
+    robot = torch.from_numpy(make_transform(yaw_rotation(math.radians(config.robot.yaw_deg)), config.robot.position))
 
     metadata = {
         "format_version": SCENE_FORMAT_VERSION,
@@ -177,6 +179,21 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
 
 
 # steps ---------------------------------------------------------------------------------------
+def _warn_implausible_masses(where: str, objects: list[SceneObject], stats: dict) -> None:
+    """Mass over hull volume outside what solid or hollow household objects have: likely grams or a bad box."""
+    lo, hi = PLAUSIBLE_DENSITY_KG_M3
+    for o in objects:
+        volume = stats[o.name].get("volume", 0.0)
+        if volume <= 0:
+            continue
+        density = o.mass / volume
+        if not lo <= density <= hi:
+            warnings.warn(
+                f"{where}: object {o.name!r}: {o.mass:g} kg in a {volume * 1e6:.0f} cm3 hull is {density:,.0f} kg/m3, "
+                f"outside the plausible {lo:,}-{hi:,} kg/m3 (water 1,000); check its mass (kilograms) and crop box",
+                SceneWarning, stacklevel=3)
+
+
 def _check_extent(where: str, means_metric: np.ndarray, scale: float) -> None:
     lo, hi = np.percentile(means_metric, [5, 95], axis=0)
     extent = float(np.linalg.norm(hi - lo))
@@ -442,8 +459,7 @@ def _support_mesh(config: SceneConfig, plane: Plane, means_kept: np.ndarray):
         if pts is None:  # explicit plane: the visible Gaussians lying on it
             on = np.abs(plane.signed_distance(means_kept)) < max(spec.threshold, 0.01)
             pts = means_kept[on] if on.sum() >= 10 else means_kept
-        y = math.radians(spec.support_yaw_deg)
-        rot_yaw = np.array([[math.cos(y), -math.sin(y)], [math.sin(y), math.cos(y)]])
+        rot_yaw = yaw_rotation(math.radians(spec.support_yaw_deg))[:2, :2]
         lo, hi = np.percentile(pts[:, :2] @ rot_yaw, [1, 99], axis=0)  # in the support box's axes
         center = np.asarray(spec.support_center) if spec.support_center is not None else rot_yaw @ ((lo + hi) / 2)
         size = np.asarray(spec.support_size) if spec.support_size is not None else np.maximum(hi - lo, 0.05)

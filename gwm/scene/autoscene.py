@@ -37,11 +37,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from warnings import catch_warnings, simplefilter  # (`warnings` names the robot placement's list here)
 
 import numpy as np
 
+from gwm.atomic_io import atomic_write_path
 from gwm.scene.clusters import LINK_DISTANCE_M, Rect, connected_components, fit_support_rect, min_area_rect, skirt
-from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError
+from gwm.scene.config import ObjectSpec, PlaneSpec, SceneConfigError, SceneWarning
 from gwm.scene.observed import ViewCheckConfig
 
 # Mass prior: mass = convex-hull volume x this density. Half of water's 1000 kg/m^3 (what simulators assume
@@ -272,7 +274,9 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     for o in found:  # provisional masses (assembly needs one); replaced by the hull's below
         o.mass = 1.0
     cfg = parse_scene_config(_toml_loads(text_for(found)), base_dir=out.parent, source_file=out)
-    scene = assemble_scene(cfg)
+    with catch_warnings():  # the provisional masses are not what the file will say
+        simplefilter("ignore", SceneWarning)
+        scene = assemble_scene(cfg)
     for o, body in zip(found, scene.objects):
         o.volume = float(scene.metadata["stats"]["objects"][o.name]["volume"])
         o.mass = float(np.clip(o.volume * config.density, *MASS_RANGE_KG))
@@ -461,12 +465,10 @@ def _toml_loads(text: str) -> dict:
 
 def _write_atomic(path: Path, text: str, overwrite: bool) -> None:
     """Write the whole file beside the target, then rename it into place (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    if path.exists() and not overwrite:  # appeared while we worked
-        tmp.unlink()
-        raise SceneConfigError(f"{path}: a scene file appeared there meanwhile; pass --overwrite to replace it")
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        tmp.write_text(text)
+        if path.exists() and not overwrite:  # appeared while we worked
+            raise SceneConfigError(f"{path}: a scene file appeared there meanwhile; pass --overwrite to replace it")
 
 
 # the file ----------------------------------------------------------------------------------------

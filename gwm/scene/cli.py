@@ -1,10 +1,16 @@
-"""`gwm scene ...`: assemble a scene file into a simulation-ready USD."""
+"""`gwm scene ...`: write a scene file from a capture (init) and check what assembly finds in one.
+
+`gwm scene assemble` (scene file -> USD) is `gwm export usd`, registered under this group by the top-level CLI
+(pipelines/cli_main.py): writing USD is the exporters' job.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from gwm.cli_errors import user_errors, warnings_as_lines
 
 app = typer.Typer(help="Scene files: write one from a capture (init), assemble one into a USD with bodies and "
                        "colliders.", no_args_is_help=True)
@@ -57,34 +63,12 @@ def init(splat: Path = typer.Argument(..., help="the splat PLY (metric, Z up: wh
                                                             "object (they stay as obstacles)")) -> None:
     """Write a scene file from a splat and its capture: support plane and region, objects, masses, robot."""
     from gwm.scene.autoscene import InitConfig, init_scene
-    from gwm.scene.config import SceneConfigError
 
-    try:
+    with user_errors(), warnings_as_lines():
         result = init_scene(splat, capture, out, InitConfig(scale=scale, allow_unreachable=allow_unreachable),
                             overwrite=overwrite)
-    except (SceneConfigError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     typer.echo(result.summary())
     typer.echo(f"wrote {result.scene_file} and {result.preview}")
-
-
-@app.command()
-def assemble(scene_file: Path = typer.Argument(..., help="scene TOML (see gwm/scene/config.py)"),
-             out: Path = typer.Argument(..., help="output .usdz / .usd / .usda / .usdc"),
-             splat: Path = typer.Option(None, help=SPLAT_HELP)) -> None:
-    """Assemble SCENE_FILE and write it as USD (Z up, metres, UsdPhysics bodies)."""
-    from exporters.usd import export_usd
-    from gwm.scene.assemble import assemble_scene
-    from gwm.scene.config import SceneConfigError
-
-    try:
-        scene = assemble_scene(scene_file, splat=splat)
-    except (SceneConfigError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
-    typer.echo(summary(scene))
-    typer.echo(f"wrote {export_usd(scene, out)}")
 
 
 @app.command()
@@ -92,11 +76,7 @@ def check(scene_file: Path = typer.Argument(..., help="scene TOML"),
           splat: Path = typer.Option(None, help=SPLAT_HELP)) -> None:
     """Validate SCENE_FILE and print what assembly finds, without writing anything."""
     from gwm.scene.assemble import assemble_scene
-    from gwm.scene.config import SceneConfigError
 
-    try:
+    with user_errors(), warnings_as_lines():
         scene = assemble_scene(scene_file, splat=splat)
-    except (SceneConfigError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from e
     typer.echo(summary(scene))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gwm.geometry import yaw_rotation
+
 LINK_DISTANCE_M = 0.02  # surface Gaussians closer than this belong to one piece (objects closer than this merge)
 
 
@@ -25,8 +27,7 @@ class Rect:
 
     @property
     def rotation(self) -> np.ndarray:
-        y = math.radians(self.yaw_deg)
-        return np.array([[math.cos(y), -math.sin(y)], [math.sin(y), math.cos(y)]])
+        return yaw_rotation(math.radians(self.yaw_deg))[:2, :2]
 
     def local(self, xy: np.ndarray) -> np.ndarray:
         """(N,2) world xy -> the rectangle's axes (origin at its centre)."""

@@ -77,7 +77,8 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from gwm.roles import OBJECT_ROLES
@@ -87,10 +88,16 @@ UP_AXES = ("+x", "-x", "+y", "-y", "+z", "-z")
 # Sanity limits that catch wrong units (millimetres, or a scale off by 1000x).
 MAX_OBJECT_SIZE_M = 3.0
 MAX_SCENE_DISTANCE_M = 50.0
+# Mass over hull volume of household objects: foam or a hollow box (~50) to solid metal (~5,000). Outside: warn.
+PLAUSIBLE_DENSITY_KG_M3 = (50, 5000)
 
 
 class SceneConfigError(ValueError):
     """A scene file problem; the message names the key, the problem and the fix."""
+
+
+class SceneWarning(UserWarning):
+    """Something in a scene that is allowed but probably not meant (no objects, an implausible mass)."""
 
 
 @dataclass(frozen=True)
@@ -242,73 +249,64 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
     if version != SCENE_FILE_VERSION:
         raise SceneConfigError(f"{where}: format_version {version!r} is not supported; this code reads {SCENE_FILE_VERSION}")
 
-    inp = r.table(data, "input", required=True)
-    r.keys(inp, "input", ["splat", "sfm_points", "up_axis"])
+    inp = _Table(r, r.table(data, "input", required=True), "input", SceneConfig, keys=("splat", "sfm_points", "up_axis"))
     base = Path(base_dir)
     if splat is not None:
         splat = Path(splat)
         if not splat.is_file():
             raise SceneConfigError(f"{splat}: splat PLY not found; reconstruct one first (gwm reconstruct ...)")
     else:
-        splat = base / r.string(inp, "input.splat", required=True)
+        splat = base / inp.string("splat", required=True)
     if not splat.is_file():
         raise SceneConfigError(
-            f"{where}: input.splat = {inp['splat']!r} does not exist (looked for {splat}); "
+            f"{where}: input.splat = {inp.data['splat']!r} does not exist (looked for {splat}); "
             "give the splat PLY's path relative to the scene file"
         )
-    sfm = inp.get("sfm_points")
-    sfm_path = base / r.string(inp, "input.sfm_points") if sfm is not None else None
+    sfm = inp.data.get("sfm_points")
+    sfm_path = base / inp.string("sfm_points") if sfm is not None else None
     if sfm_path is not None and not sfm_path.is_file():
         raise SceneConfigError(f"{where}: input.sfm_points = {sfm!r} does not exist (looked for {sfm_path}); "
                                "fix the path or remove the key")
-    up_axis = r.choice(inp, "input.up_axis", UP_AXES, "+z")
+    up_axis = inp.choice("up_axis", UP_AXES)
 
-    sc = r.table(data, "scale")
-    r.keys(sc, "scale", ["factor", "known_distance"])
-    if "factor" in sc and "known_distance" in sc:
+    sc = _Table(r, r.table(data, "scale"), "scale", ScaleSpec)
+    if "factor" in sc.data and "known_distance" in sc.data:
         raise SceneConfigError(f"{where}: [scale] has both factor and known_distance; keep one")
-    factor = r.number(sc, "scale.factor", positive=True) if "factor" in sc else None
+    factor = sc.number("factor", positive=True)
     kd = None
-    if "known_distance" in sc:
-        t = r.table(sc, "known_distance", prefix="scale.")
-        r.keys(t, "scale.known_distance", ["a", "b", "metres"])
-        kd = KnownDistance(r.vec(t, "scale.known_distance.a", 3, required=True),
-                           r.vec(t, "scale.known_distance.b", 3, required=True),
-                           r.number(t, "scale.known_distance.metres", positive=True, required=True))
+    if "known_distance" in sc.data:
+        t = _Table(r, r.table(sc.data, "known_distance", prefix="scale."), "scale.known_distance", KnownDistance)
+        kd = KnownDistance(t.vec("a", 3, required=True), t.vec("b", 3, required=True),
+                           t.number("metres", positive=True, required=True))
         if math.dist(kd.a, kd.b) < 1e-9:
             raise SceneConfigError(f"{where}: scale.known_distance points a and b are the same point; "
                                    "give two distinct points a known distance apart")
     scale = ScaleSpec(factor, kd)
 
-    pl = r.table(data, "plane")
-    r.keys(pl, "plane", ["method", "points", "region", "select", "threshold", "max_tilt_deg", "normal", "point",
-                         "level", "height", "friction", "support_center", "support_size", "support_yaw_deg",
-                         "thickness"])
-    method = r.choice(pl, "plane.method", ("ransac", "explicit"), "ransac")
+    pl = _Table(r, r.table(data, "plane"), "plane", PlaneSpec)
+    method = pl.choice("method", ("ransac", "explicit"))
     region = None
-    if "region" in pl:
-        t = r.table(pl, "region", prefix="plane.")
-        r.keys(t, "plane.region", ["center", "size"])
-        region = Region(r.vec(t, "plane.region.center", 3, required=True),
-                        r.vec(t, "plane.region.size", 3, required=True, positive=True))
+    if "region" in pl.data:
+        t = _Table(r, r.table(pl.data, "region", prefix="plane."), "plane.region", Region)
+        region = Region(t.vec("center", 3, required=True), t.vec("size", 3, required=True, positive=True))
     plane = PlaneSpec(
         method=method,
-        points=r.choice(pl, "plane.points", ("gaussians", "sfm"), "gaussians"),
+        points=pl.choice("points", ("gaussians", "sfm")),
         region=region,
-        select=r.choice(pl, "plane.select", ("largest", "highest"), "largest"),
-        threshold=r.number(pl, "plane.threshold", positive=True, default=0.005),
-        max_tilt_deg=r.number(pl, "plane.max_tilt_deg", positive=True, default=15.0),
-        normal=r.vec(pl, "plane.normal", 3, required=method == "explicit"),
-        point=r.vec(pl, "plane.point", 3, required=method == "explicit"),
-        level=r.boolean(pl, "plane.level", True),
-        height=r.number(pl, "plane.height") if "height" in pl else None,
-        friction=r.number(pl, "plane.friction", minimum=0.0, default=0.8),
-        support_center=r.vec(pl, "plane.support_center", 2),
-        support_size=r.vec(pl, "plane.support_size", 2, positive=True),
-        support_yaw_deg=r.number(pl, "plane.support_yaw_deg", default=0.0),
-        thickness=r.number(pl, "plane.thickness", positive=True, default=0.05),
+        select=pl.choice("select", ("largest", "highest")),
+        threshold=pl.number("threshold", positive=True),
+        max_tilt_deg=pl.number("max_tilt_deg", positive=True),
+        normal=pl.vec("normal", 3, required=method == "explicit"),
+        point=pl.vec("point", 3, required=method == "explicit"),
+        level=pl.boolean("level"),
+        height=pl.number("height"),
+        friction=pl.number("friction", minimum=0.0),
+        support_center=pl.vec("support_center", 2),
+        support_size=pl.vec("support_size", 2, positive=True),
+        support_yaw_deg=pl.number("support_yaw_deg"),
+        thickness=pl.number("thickness", positive=True),
     )
-    if method == "ransac" and ("normal" in pl or "point" in pl):
+    if method == "ransac" and ("normal" in pl.data or "point" in pl.data):
         raise SceneConfigError(f"{where}: plane.normal/point are only used with plane.method = \"explicit\"; "
                                "set method = \"explicit\" or remove them")
     if method == "explicit" and math.hypot(*plane.normal) < 1e-9:
@@ -319,66 +317,60 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         raise SceneConfigError(f"{where}: plane.height = {plane.height} m puts the table {abs(plane.height):.0f} m away; "
                                "heights are metres (a table top is ~0.75)")
 
-    bd = r.table(data, "bounds")
-    r.keys(bd, "bounds", ["min", "max"])
-    bounds = BoundsSpec(r.vec(bd, "bounds.min", 3), r.vec(bd, "bounds.max", 3))
+    bd = _Table(r, r.table(data, "bounds"), "bounds", BoundsSpec)
+    bounds = BoundsSpec(bd.vec("min", 3), bd.vec("max", 3))
     if (bounds.min is None) != (bounds.max is None):
         raise SceneConfigError(f"{where}: [bounds] needs both min and max (or neither for automatic bounds)")
     if bounds.min is not None and any(lo >= hi for lo, hi in zip(bounds.min, bounds.max)):
         raise SceneConfigError(f"{where}: bounds.min {bounds.min} must be below bounds.max {bounds.max} on every axis")
 
-    rb = r.table(data, "robot")
-    r.keys(rb, "robot", ["position", "yaw_deg"])
-    robot = RobotSpec(r.vec(rb, "robot.position", 3) or (0.0, 0.0, 0.0), r.number(rb, "robot.yaw_deg", default=0.0))
+    rb = _Table(r, r.table(data, "robot"), "robot", RobotSpec)
+    robot = RobotSpec(rb.vec("position", 3), rb.number("yaw_deg"))
     _check_distance(where, "robot.position", robot.position)
 
-    asm = r.table(data, "assembly")
-    r.keys(asm, "assembly", ["com", "hull_min_opacity", "hull_outlier_std", "hull_sigma", "support_clearance",
-                              "snap_to_support", "seed", "hull_filter", "cameras", "link_distance", "link_min_opacity"])
-    hull_filter = r.choice(asm, "assembly.hull_filter", ("none", "images"), "none")
+    asm = _Table(r, r.table(data, "assembly"), "assembly", AssemblySpec)
+    hull_filter = asm.choice("hull_filter", ("none", "images"))
     cameras = None
-    if "cameras" in asm:
-        cameras = base / r.string(asm, "assembly.cameras")
+    if "cameras" in asm.data:
+        cameras = base / asm.string("cameras")
         if not cameras.exists():
-            raise SceneConfigError(f"{where}: assembly.cameras = {asm['cameras']!r} does not exist (looked for "
+            raise SceneConfigError(f"{where}: assembly.cameras = {asm.data['cameras']!r} does not exist (looked for "
                                    f"{cameras}); give the capture's transforms.json relative to the scene file")
     if hull_filter == "images" and cameras is None:
         raise SceneConfigError(f"{where}: assembly.hull_filter = \"images\" needs assembly.cameras (the capture's "
                                "transforms.json); add it or set hull_filter = \"none\"")
     assembly = AssemblySpec(
-        com=r.choice(asm, "assembly.com", ("hull", "opacity_weighted"), "hull"),
-        hull_min_opacity=r.number(asm, "assembly.hull_min_opacity", minimum=0.0, maximum=1.0, default=0.2),
-        hull_outlier_std=r.number(asm, "assembly.hull_outlier_std", minimum=0.0, default=0.0),
-        hull_sigma=r.number(asm, "assembly.hull_sigma", minimum=0.0, maximum=3.0, default=0.0),
-        support_clearance=r.number(asm, "assembly.support_clearance", minimum=0.0, default=0.004),
-        snap_to_support=r.number(asm, "assembly.snap_to_support", minimum=0.0, default=0.01),
-        seed=int(r.number(asm, "assembly.seed", default=0)),
+        com=asm.choice("com", ("hull", "opacity_weighted")),
+        hull_min_opacity=asm.number("hull_min_opacity", minimum=0.0, maximum=1.0),
+        hull_outlier_std=asm.number("hull_outlier_std", minimum=0.0),
+        hull_sigma=asm.number("hull_sigma", minimum=0.0, maximum=3.0),
+        support_clearance=asm.number("support_clearance", minimum=0.0),
+        snap_to_support=asm.number("snap_to_support", minimum=0.0),
+        seed=int(asm.number("seed")),
         hull_filter=hull_filter,
         cameras=cameras,
-        link_distance=r.number(asm, "assembly.link_distance", minimum=0.0, maximum=0.2, default=0.0),
-        link_min_opacity=r.number(asm, "assembly.link_min_opacity", minimum=0.0, maximum=1.0, default=0.1),
+        link_distance=asm.number("link_distance", minimum=0.0, maximum=0.2),
+        link_min_opacity=asm.number("link_min_opacity", minimum=0.0, maximum=1.0),
     )
 
     masks = None
     if "masks" in data:
-        mk = r.table(data, "masks")
-        r.keys(mk, "masks", ["cameras", "dir", "dilate_px", "min_inside", "max_outside"])
-        cams = base / r.string(mk, "masks.cameras", required=True)
+        mk = _Table(r, r.table(data, "masks"), "masks", MaskSpec)
+        cams = base / mk.string("cameras", required=True)
         if not cams.exists():
-            raise SceneConfigError(f"{where}: masks.cameras = {mk['cameras']!r} does not exist (looked for {cams}); "
+            raise SceneConfigError(f"{where}: masks.cameras = {mk.data['cameras']!r} does not exist (looked for {cams}); "
                                    "give the capture's transforms.json relative to the scene file")
-        mdir = base / r.string(mk, "masks.dir") if "dir" in mk else None
+        mdir = base / mk.string("dir") if "dir" in mk.data else None
         if mdir is not None and not mdir.is_dir():
-            raise SceneConfigError(f"{where}: masks.dir = {mk['dir']!r} is not a folder (looked for {mdir}); "
+            raise SceneConfigError(f"{where}: masks.dir = {mk.data['dir']!r} is not a folder (looked for {mdir}); "
                                    "give the folder of id masks relative to the scene file")
-        dilate = r.number(mk, "masks.dilate_px", minimum=0.0, maximum=20.0, default=0.0)
+        dilate = mk.number("dilate_px", minimum=0.0, maximum=20.0)
         if dilate != int(dilate):
             raise SceneConfigError(f"{where}: masks.dilate_px = {dilate} must be a whole number of pixels")
-        max_out = r.number(mk, "masks.max_outside", minimum=0.0) if "max_outside" in mk else None
+        max_out = mk.number("max_outside", minimum=0.0)
         if max_out is not None and max_out != int(max_out):
             raise SceneConfigError(f"{where}: masks.max_outside = {max_out} must be a whole number of views")
-        masks = MaskSpec(cams, mdir, int(dilate),
-                         r.number(mk, "masks.min_inside", minimum=0.0, maximum=1.0, default=0.9),
+        masks = MaskSpec(cams, mdir, int(dilate), mk.number("min_inside", minimum=0.0, maximum=1.0),
                          None if max_out is None else int(max_out))
 
     raw_objects = data.get("objects", [])
@@ -388,21 +380,21 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
     for i, o in enumerate(raw_objects):
         name = o.get("name")
         label = f"objects[{i}]" + (f" ({name!r})" if name else "")
-        r.keys(o, label, ["name", "center", "size", "yaw_deg", "mass", "friction", "mask_id", "role"])
-        name = r.string(o, f"{label}.name", required=True)
+        ob = _Table(r, o, label, ObjectSpec, keys=_OBJECT_KEYS)
+        box_table = _Table(r, o, label, CropBox, keys=_OBJECT_KEYS)
+        name = ob.string("name", required=True)
         if not (name[0].isalpha() and all(c.isalnum() or c == "_" for c in name)):
             raise SceneConfigError(f"{where}: {label}.name {name!r} is not a valid name; use letters, digits and '_' "
                                    "starting with a letter (e.g. 'red_mug')")
-        box = CropBox(r.vec(o, f"{label}.center", 3, required=True),
-                      r.vec(o, f"{label}.size", 3, required=True, positive=True),
-                      r.number(o, f"{label}.yaw_deg", default=0.0))
-        mass = r.number(o, f"{label}.mass", required=True)
+        box = CropBox(box_table.vec("center", 3, required=True), box_table.vec("size", 3, required=True, positive=True),
+                      box_table.number("yaw_deg"))
+        mass = ob.number("mass", required=True)
         if not mass > 0:
             raise SceneConfigError(f"{where}: {label}.mass = {mass} kg; mass must be a positive number of kilograms "
                                    "(e.g. 0.3 for a mug)")
         if mass > 500:
             raise SceneConfigError(f"{where}: {label}.mass = {mass} kg is not a movable object; mass is in kg, not grams")
-        friction = r.number(o, f"{label}.friction", minimum=0.0, default=0.6)
+        friction = ob.number("friction", minimum=0.0)
         if friction > 5:
             raise SceneConfigError(f"{where}: {label}.friction = {friction} is not a friction coefficient (0..~1.5)")
         if max(box.size) > MAX_OBJECT_SIZE_M:
@@ -423,7 +415,7 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         elif masks is not None:
             raise SceneConfigError(f"{where}: {label} has no mask_id but [masks] is given; add the object's pixel "
                                    "value in the masks (mask_id = N)")
-        role = r.choice(o, f"{label}.role", OBJECT_ROLES, None)
+        role = ob.choice("role", OBJECT_ROLES)
         objects.append(ObjectSpec(name, box, float(mass), float(friction), mask_id, role))
     names = [o.name for o in objects]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -435,6 +427,9 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         raise SceneConfigError(f"{where}: objects' mask_id values must be unique; {dup} repeat. Each object needs "
                                "its own id in the masks")
 
+    if not objects:
+        warnings.warn(f"{where}: no [[objects]]: the scene is background only, with nothing for the robot to move; "
+                      "add [[objects]] (or write the file with `gwm scene init`)", SceneWarning, stacklevel=2)
     return SceneConfig(splat=splat, sfm_points=sfm_path, up_axis=up_axis, scale=scale, plane=plane, bounds=bounds,
                        robot=robot, assembly=assembly, objects=tuple(objects), masks=masks, source_file=source_file)
 
@@ -444,6 +439,48 @@ def _check_distance(where: str, key: str, xyz) -> None:
     if d > MAX_SCENE_DISTANCE_M:
         raise SceneConfigError(f"{where}: {key} = {list(xyz)} is {d:.0f} m from the origin; coordinates are metres "
                                "in the world frame (check for millimetres, or set [scale])")
+
+
+# A [[objects]] entry: the ObjectSpec fields with the crop box's fields in place of `box`.
+_OBJECT_KEYS = ("name", "center", "size", "yaw_deg", "mass", "friction", "mask_id", "role")
+
+
+def _field_default(cls, name: str):
+    """The default a dataclass gives field name (None when it has none): the one place each default is written."""
+    f = cls.__dataclass_fields__[name]
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return None
+
+
+class _Table:
+    """One TOML table read into one dataclass: its allowed keys are the dataclass's fields (or `keys`), and a
+    missing key takes that field's default, so keys and defaults are written once, in the dataclass."""
+
+    def __init__(self, reader: "_Reader", data: dict, name: str, cls, keys: tuple[str, ...] | None = None):
+        self.r, self.data, self.name, self.cls = reader, data, name, cls
+        reader.keys(data, name, list(keys) if keys is not None else [f.name for f in fields(cls)])
+
+    def _key(self, key: str) -> str:
+        return f"{self.name}.{key}"
+
+    def string(self, key: str, required: bool = False) -> str | None:
+        return self.r.string(self.data, self._key(key), required)
+
+    def choice(self, key: str, options):
+        return self.r.choice(self.data, self._key(key), options, _field_default(self.cls, key))
+
+    def boolean(self, key: str) -> bool:
+        return self.r.boolean(self.data, self._key(key), _field_default(self.cls, key))
+
+    def number(self, key: str, required: bool = False, **limits) -> float | None:
+        return self.r.number(self.data, self._key(key), required, default=_field_default(self.cls, key), **limits)
+
+    def vec(self, key: str, n: int, required: bool = False, positive: bool = False):
+        v = self.r.vec(self.data, self._key(key), n, required, positive)
+        return _field_default(self.cls, key) if v is None else v
 
 
 class _Reader:
@@ -527,5 +564,5 @@ class _Reader:
         return tuple(float(x) for x in v)
 
 
-__all__ = ["SceneConfig", "SceneConfigError", "ObjectSpec", "CropBox", "PlaneSpec", "ScaleSpec", "KnownDistance",
+__all__ = ["SceneConfig", "SceneConfigError", "SceneWarning", "ObjectSpec", "CropBox", "PlaneSpec", "ScaleSpec", "KnownDistance",
            "BoundsSpec", "RobotSpec", "AssemblySpec", "MaskSpec", "Region", "load_scene_config", "parse_scene_config"]

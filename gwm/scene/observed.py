@@ -68,7 +68,7 @@ def view_evidence(splats, objects: np.ndarray, views: CaptureImages, config: Vie
 
     from gwm.render import rasterize
 
-    cams = views.cameras()
+    cams = views.cameras.to(dtype=torch.float32)
     splats = splats.detach()
     background = splats[torch.from_numpy(~np.asarray(objects, dtype=bool))]
     iterator = range(len(views))

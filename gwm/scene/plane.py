@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gwm.geometry import make_transform, yaw_rotation
+
 
 @dataclass(frozen=True)
 class Plane:
@@ -168,7 +170,7 @@ def support_box(center_xy, size_xy, top_z: float, thickness: float, yaw_deg: flo
     import trimesh
 
     box = trimesh.creation.box(extents=[size_xy[0], size_xy[1], thickness])
-    box.apply_transform(trimesh.transformations.rotation_matrix(np.radians(yaw_deg), [0, 0, 1]))
+    box.apply_transform(make_transform(yaw_rotation(np.radians(yaw_deg)), np.zeros(3)))
     box.apply_translation([center_xy[0], center_xy[1], top_z - thickness / 2])
     return np.asarray(box.vertices, np.float32), np.asarray(box.faces, np.int32)
 

@@ -9,10 +9,11 @@ through that view's camera.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
+
+from gwm.atomic_io import atomic_write_path
 
 BOX_EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)]
 COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#17becf"]
@@ -152,10 +153,9 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
     cam.set_title(f"capture view {cams.image_paths[k].name}: boxes, support (dashed), robot, tasks' workspace")
     fig.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp)
+    with atomic_write_path(path, keep_suffix=True) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

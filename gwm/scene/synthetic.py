@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gwm.geometry import rotmat_to_quat
+from gwm.geometry import rotmat_to_quat, yaw_rotation
 from gwm.sh import num_sh_bases
 from gwm.splats import GaussianSplats, rgb_to_sh_dc
 
@@ -74,8 +74,7 @@ def _box_surface(center, size, yaw_deg, spacing, rng, bottom=False):
             pts.append(p)
             nrm.append(n)
     pts, nrm = np.concatenate(pts), np.concatenate(nrm)
-    yaw = np.deg2rad(yaw_deg)
-    rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    rz = yaw_rotation(np.deg2rad(yaw_deg))
     return pts @ rz.T + np.asarray(center), nrm @ rz.T
 
 
@@ -197,7 +196,7 @@ def write_synthetic_capture(splats: GaussianSplats, out_dir, cameras, metric: bo
 
     from PIL import Image
 
-    from gwm.capture.nerfstudio import write_json_atomic
+    from gwm.atomic_io import write_json_atomic
     from gwm.render import rasterize
 
     out = Path(out_dir)
@@ -216,7 +215,7 @@ def write_synthetic_capture(splats: GaussianSplats, out_dir, cameras, metric: bo
         "cx": float(K[0, 2]), "cy": float(K[1, 2]), "k1": 0.0, "k2": 0.0, "p1": 0.0, "p2": 0.0,
         "camera_model": "OPENCV", "frames": frames,
         "gwm": {"format": "gwm.capture", "source": {"kind": "synthetic"}, "scale_is_metric": metric,
-                "units": "metres" if metric else "sfm units", "up_axis": "+z"}})
+                "units": "metres" if metric else "sfm units", "up_axis": "+z"}}, indent=2)
     return out
 
 

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from gwm.cameras import Cameras
+from gwm.geometry import scale_intrinsics
 
 DISTORTION_KEYS = ("k1", "k2", "p1", "p2", "k3")
 
@@ -22,25 +26,45 @@ class CaptureViewsError(ValueError):
     """A problem with a capture's cameras or images; the message names the file and the fix."""
 
 
-@dataclass
-class CaptureCameras:
-    """Cameras of one capture, OpenCV axes, in the world frame."""
+class _NumpyCameraViews:
+    """Ks, world_from_cam, cam_from_world, width, height of a `cameras` (gwm.cameras.Cameras) as numpy, for the
+    numpy scene tools: the camera conventions stay those of the one camera type."""
 
-    Ks: np.ndarray  # (V, 3, 3)
-    world_from_cam: np.ndarray  # (V, 4, 4)
-    width: int
-    height: int
+    cameras: Cameras
+
+    @property
+    def Ks(self) -> np.ndarray:  # (V, 3, 3)
+        return self.cameras.Ks.double().numpy()
+
+    @property
+    def world_from_cam(self) -> np.ndarray:  # (V, 4, 4)
+        return self.cameras.world_from_cam.double().numpy()
+
+    @property
+    def cam_from_world(self) -> np.ndarray:
+        return np.linalg.inv(self.world_from_cam)
+
+    @property
+    def width(self) -> int:
+        return self.cameras.width
+
+    @property
+    def height(self) -> int:
+        return self.cameras.height
+
+
+@dataclass
+class CaptureCameras(_NumpyCameraViews):
+    """Cameras of one capture, OpenCV axes, in the world frame (float64), with what the capture adds."""
+
+    cameras: Cameras
     distortion: np.ndarray  # (5,) OPENCV k1 k2 p1 p2 k3 (zeros: pinhole)
     image_paths: list[Path]
     frames: list[dict]  # the transforms.json frame entries, same order
     transforms: Path  # the transforms.json read
 
     def __len__(self) -> int:
-        return len(self.Ks)
-
-    @property
-    def cam_from_world(self) -> np.ndarray:
-        return np.linalg.inv(self.world_from_cam)
+        return len(self.cameras)
 
 
 def transforms_path(cameras: str | Path) -> Path:
@@ -67,8 +91,8 @@ def load_capture_cameras(cameras: str | Path, world_from_input: np.ndarray | Non
     wfc[:, :3, :3] = rot @ wfc[:, :3, :3]  # a camera's axes rotate, its centre moves with the points
     wfc[:, :3, 3] = wfc[:, :3, 3] @ a[:3, :3].T + a[:3, 3]
     dist = np.array([float(meta.get(k, 0.0) or 0.0) for k in DISTORTION_KEYS])
-    return CaptureCameras(Ks=cams.Ks.double().numpy(), world_from_cam=wfc, width=cams.width, height=cams.height,
-                          distortion=dist, image_paths=paths, frames=frames, transforms=tf)
+    cameras = Cameras(cams.Ks.double(), torch.from_numpy(wfc), cams.width, cams.height)
+    return CaptureCameras(cameras=cameras, distortion=dist, image_paths=paths, frames=frames, transforms=tf)
 
 
 def project_points(Ks: np.ndarray, cam_from_world: np.ndarray, points: np.ndarray,
@@ -115,33 +139,15 @@ def require_metric_capture(cameras: str | Path, scale: float | None) -> None:
 
 
 @dataclass
-class CaptureImages:
+class CaptureImages(_NumpyCameraViews):
     """Undistorted (pinhole) RGB images with their cameras, at a working resolution."""
 
-    Ks: np.ndarray  # (V, 3, 3)
-    world_from_cam: np.ndarray  # (V, 4, 4)
+    cameras: Cameras  # at the images' size
     images: np.ndarray  # (V, H, W, 3) float32 in [0, 1]
     names: list[str]
 
-    @property
-    def width(self) -> int:
-        return self.images.shape[2]
-
-    @property
-    def height(self) -> int:
-        return self.images.shape[1]
-
     def __len__(self) -> int:
         return len(self.images)
-
-    def cameras(self):
-        """As gwm.cameras.Cameras (for gwm.render.rasterize)."""
-        import torch
-
-        from gwm.cameras import Cameras
-
-        return Cameras(torch.from_numpy(self.Ks).float(), torch.from_numpy(self.world_from_cam).float(),
-                       self.width, self.height)
 
 
 def load_capture_images(cams: CaptureCameras, max_views: int = 48, max_side: int = 320) -> CaptureImages:
@@ -169,10 +175,10 @@ def load_capture_images(cams: CaptureCameras, max_views: int = 48, max_side: int
             img = cv2.undistort(img, K, cams.distortion[[0, 1, 2, 3, 4]])
         if factor < 1.0:
             img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-        Ks.append(np.diag([sx, sy, 1.0]) @ K)
+        Ks.append(scale_intrinsics(K, sx, sy))
         images.append(img.astype(np.float32) / 255.0)
-    return CaptureImages(Ks=np.stack(Ks), world_from_cam=cams.world_from_cam[idx], images=np.stack(images),
-                         names=[cams.image_paths[i].name for i in idx])
+    cameras = Cameras(torch.from_numpy(np.stack(Ks)), torch.from_numpy(cams.world_from_cam[idx]), w, h)
+    return CaptureImages(cameras=cameras, images=np.stack(images), names=[cams.image_paths[i].name for i in idx])
 
 
 __all__ = ["CaptureCameras", "CaptureImages", "CaptureViewsError", "capture_metadata",

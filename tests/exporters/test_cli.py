@@ -1,6 +1,6 @@
 from typer.testing import CliRunner
 
-from gwm.cli import app
+from pipelines.cli_main import app
 
 
 def test_scene_assemble_and_exports(tabletop, tmp_path):
@@ -25,3 +25,18 @@ def test_bad_scene_file_exit_code(tmp_path):
     r = CliRunner().invoke(app, ["scene", "check", str(tmp_path / "s.toml")])
     assert r.exit_code == 2
     assert "does not exist" in r.output
+
+
+def test_scene_assemble_is_export_usd(tabletop, tmp_path):
+    root, _, _ = tabletop
+    runner = CliRunner()
+    a = runner.invoke(app, ["scene", "assemble", str(root / "scene.toml"), str(tmp_path / "a.usda")])
+    b = runner.invoke(app, ["export", "usd", str(root / "scene.toml"), str(tmp_path / "b.usda")])
+    assert a.exit_code == b.exit_code == 0, a.output + b.output
+    # one command under two names: the same report, only the output path differs
+    assert a.output.replace("a.usda", "X") == b.output.replace("b.usda", "X")
+    r = runner.invoke(app, ["export", "usd", str(tmp_path / "a.usda"), str(tmp_path / "c.usda"),
+                            "--splat", str(root / "splat.ply")])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert r.output.strip().splitlines() == [f"error: --splat goes with a scene file (.toml); {tmp_path / 'a.usda'} "
+                                             "is not one"]

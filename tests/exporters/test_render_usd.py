@@ -4,7 +4,8 @@ frames, poses, SH and the quaternion order all survive the file."""
 import pytest
 import torch
 
-from exporters.usd import export_usd, read_usd_scene
+from exporters.usd import export_usd
+from gwm.scene.usd_scene import read_usd_scene
 
 render = pytest.importorskip("gwm.render")
 from gwm.cameras import Cameras, intrinsics_from_fov, look_at  # noqa: E402

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from exporters.usd import export_usd, read_splat_prim, read_usd_scene, solid_hull_inertia, write_splat_prim
+from exporters.usd import export_usd, solid_hull_inertia, write_splat_prim
+from gwm.scene.usd_scene import read_splat_prim, read_usd_scene
 from tests.exporters.helpers import assert_splats_equal, random_splats, validation_errors
 
 pxr = pytest.importorskip("pxr")

@@ -7,7 +7,8 @@ import torch
 
 from gwm.model.checkpoint import CheckpointError
 from gwm.model.config import OptimConfig, preset
-from gwm.model.train import Trainer, load_world_model
+from gwm.model.inference import load_world_model
+from gwm.model.train import Trainer
 
 
 def _tiny(vae_steps=4, dyn_steps=6, **kw):

@@ -35,7 +35,7 @@ def prefect_env(tmp_path_factory):
     os.environ.update(env)
     server = start_server(port=port)
     serve_log = open(home / "serve.log", "w")
-    serving = subprocess.Popen([sys.executable, "-m", "gwm.cli", "pipeline", "serve", "--no-start-server",
+    serving = subprocess.Popen([sys.executable, "-m", "pipelines.cli_main", "pipeline", "serve", "--no-start-server",
                                 "--port", str(port)], env=env, stdout=serve_log, stderr=subprocess.STDOUT)
     try:
         _wait_for_deployment(serving, home / "serve.log")

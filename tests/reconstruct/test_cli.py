@@ -25,6 +25,11 @@ def test_cli_errors(tiny_capture, tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["run", str(tiny_capture), str(tmp_path / "o"), "--backend", "colmap"])
     assert res.exit_code != 0 and "unknown backend 'colmap'" in res.output
     monkeypatch.delenv("GWM_NERFSTUDIO_VENV", raising=False)
+    venv = tmp_path / "none"
     res = CliRunner().invoke(app, ["run", str(tiny_capture), str(tmp_path / "o"), "--backend", "nerfstudio",
-                                   "--nerfstudio-venv", str(tmp_path / "none")])
-    assert res.exit_code != 0 and "pip install nerfstudio==1.1.5" in str(res.exception)
+                                   "--nerfstudio-venv", str(venv)])
+    # a missing venv is bad input: one line naming the fix, exit code 2, no traceback
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.exception
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: nerfstudio venv {venv} lacks ns-train, ns-export"), lines
+    assert "pip install nerfstudio==1.1.5" in lines[0] and "--backend builtin" in lines[0]

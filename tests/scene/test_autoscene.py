@@ -148,7 +148,7 @@ def test_existing_scene_file_is_not_overwritten(capture, tmp_path):
 def test_cli_reports_errors_in_one_line(capture, tmp_path):
     from typer.testing import CliRunner
 
-    from gwm.cli import app
+    from pipelines.cli_main import app
 
     root, _ = capture
     out = tmp_path / "scene.toml"

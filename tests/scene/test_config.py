@@ -152,3 +152,27 @@ def test_support_box_turns_with_support_yaw(good):
     y = np.radians(30.0)
     local = (v[:, :2] - [0.1, 0.0]) @ np.array([[np.cos(y), -np.sin(y)], [np.sin(y), np.cos(y)]])
     np.testing.assert_allclose(np.abs(local), np.tile([0.5, 0.25], (len(v), 1)), atol=1e-5)
+
+
+def test_keys_and_defaults_come_from_the_dataclasses(good):
+    """Each default is written once (in the dataclass): an absent key reads as that default, and every field
+    of a table's dataclass is a key the parser reads (a bad value names it, never 'unknown key')."""
+    from dataclasses import fields
+
+    from gwm.scene.config import AssemblySpec, BoundsSpec, CropBox, ObjectSpec, PlaneSpec, RobotSpec
+
+    root, data = good
+    minimal = {"input": {"splat": "splat.ply"},
+               "objects": [{"name": "a", "center": [0, 0, 0.8], "size": [0.1, 0.1, 0.1], "mass": 0.2}]}
+    cfg = parse_scene_config(minimal, base_dir=root)
+    assert cfg.plane == PlaneSpec() and cfg.assembly == AssemblySpec() and cfg.robot == RobotSpec()
+    assert cfg.bounds == BoundsSpec() and cfg.masks is None and cfg.up_axis == "+z"
+    obj = cfg.objects[0]
+    assert obj.friction == ObjectSpec.__dataclass_fields__["friction"].default and obj.role is None
+    assert obj.box.yaw_deg == CropBox.__dataclass_fields__["yaw_deg"].default
+    for table, cls in [("plane", PlaneSpec), ("assembly", AssemblySpec), ("robot", RobotSpec)]:
+        for f in fields(cls):
+            bad = copy.deepcopy(data)
+            bad.setdefault(table, {})[f.name] = [[]]  # wrong type for every kind of key
+            msg = _error(root, bad)
+            assert f"{table}.{f.name}" in msg and "unknown key" not in msg, msg

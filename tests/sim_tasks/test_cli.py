@@ -16,7 +16,7 @@ def test_rollout_rejects_an_unknown_task(scene_usd, tmp_path):
 
 
 def test_demo_scene_command_writes_a_readable_scene(tmp_path):
-    from exporters.usd import read_usd_scene
+    from gwm.scene.usd_scene import read_usd_scene
 
     result = CliRunner().invoke(app, ["demo-scene", str(tmp_path / "s.usda")])
     assert result.exit_code == 0, result.output

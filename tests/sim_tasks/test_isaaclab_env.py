@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from sim_tasks.backend import make_action
-from sim_tasks.isaaclab_env import (IsaacLabConfig, PoseXYZW, build_isaaclab_spec, from_isaaclab_action,
-                                    make_isaaclab_env_cfg, poses_from_isaaclab, to_isaaclab_action)
-from sim_tasks.kinematics import matrix_to_pose7, pose7_to_matrix
+from sim_tasks.isaaclab_env import make_isaaclab_env_cfg
+from sim_tasks.isaaclab_spec import (IsaacLabConfig, PoseXYZW, build_isaaclab_spec, from_isaaclab_action,
+                                    poses_from_isaaclab, to_isaaclab_action)
+from gwm.geometry import matrix_to_pose7, pose7_to_matrix
 
 
 @pytest.fixture(scope="module")

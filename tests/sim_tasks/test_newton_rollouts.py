@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sim_tasks.backend import make_action
-from sim_tasks.kinematics import matrix_to_pose7, pose7_to_matrix, rotation_error
+from gwm.geometry import matrix_to_pose7, pose7_to_matrix
+from sim_tasks.kinematics import rotation_error
 
 
 def _poses(result, t):
@@ -96,11 +97,9 @@ def test_fast_substeps_match_newton_stepping(runner):
     """The mj_step fast path against stepping every substep through SolverMuJoCo (the reference)."""
     be = runner.backend
 
-    from sim_tasks.demonstrator import ScriptedDemonstrator
-
     def run():
         inst = runner.task.sample(3)
-        demo = ScriptedDemonstrator(runner.task, inst, be.body_names, be.control_dt)
+        demo = runner.task.demonstrator(inst, be.body_names, be.control_dt)
         obs = be.reset(3, inst.object_poses)
         out = []
         for _ in range(30):  # approach + descend: arm motion and a tabletop at rest

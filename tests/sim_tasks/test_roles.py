@@ -40,7 +40,8 @@ def scene(scene_dir):
 
 @pytest.fixture(scope="module")
 def usd_scene(scene, scene_dir):
-    from exporters.usd import export_usd, read_usd_scene
+    from exporters.usd import export_usd
+    from gwm.scene.usd_scene import read_usd_scene
 
     path = export_usd(scene, scene_dir / "scene.usda")
     assert 'custom token gwm:role = "container"' in path.read_text()

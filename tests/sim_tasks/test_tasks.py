@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from sim_tasks.kinematics import pose7_to_matrix
+from gwm.geometry import pose7_to_matrix
 from sim_tasks.tasks import TaskConfig, TaskNotApplicable, make_task, skipped_tasks, task_names
 from sim_tasks.workspace import Workspace
 
@@ -127,7 +127,7 @@ def _tipped(pose, angle_deg, axis=(1.0, 0.0, 0.0)):
     """pose turned by angle about a horizontal world axis through its centre."""
     from scipy.spatial.transform import Rotation
 
-    from sim_tasks.kinematics import matrix_to_pose7
+    from gwm.geometry import matrix_to_pose7
 
     m = pose7_to_matrix(pose)
     m[:3, :3] = Rotation.from_rotvec(np.radians(angle_deg) * np.asarray(axis)).as_matrix() @ m[:3, :3]
@@ -224,3 +224,48 @@ def test_placements_unchanged_when_everything_fits(demo_scene):
     b = task.workspace.sample_placements(rng_b, task.object_names)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def _first_observation(task, instance):
+    names = tuple(instance.object_poses)
+    tool = np.array([0.4, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0])  # tool z pointing down
+    return names, {"body_poses": np.stack([instance.object_poses[n] for n in names]), "ee_pose": tool,
+                   "gripper": np.array([0.04])}
+
+
+@pytest.mark.parametrize("name, gripper_open", [("pick_place", True), ("pick_place_bowl", True), ("push", False)])
+def test_each_task_owns_its_scripted_policy(demo_scene, name, gripper_open):
+    from sim_tasks.backend import GRIPPER_CLOSED, GRIPPER_OPEN
+    from sim_tasks.demonstrator import ScriptedDemonstrator
+
+    task = make_task(name, demo_scene)
+    instance = task.sample(3)
+    names, obs = _first_observation(task, instance)
+    demo = task.demonstrator(instance, names, 0.01)
+    assert type(demo) is task.policy and isinstance(demo, ScriptedDemonstrator)
+    action = demo.act(obs)
+    assert action.shape == (8,) and action[7] == (GRIPPER_OPEN if gripper_open else GRIPPER_CLOSED)
+    # the first step moves the command towards the approach waypoint at the free-motion speed, no further
+    assert np.linalg.norm(action[:3] - obs["ee_pose"][:3]) == pytest.approx(demo.config.speed * 0.01, rel=1e-4)
+
+
+def test_a_new_task_brings_its_own_policy(demo_scene):
+    """A task with its own policy runs through task.demonstrator without any change to the demonstrator."""
+    from sim_tasks.demonstrator import ScriptedDemonstrator
+    from sim_tasks.tasks import PickPlaceTask
+
+    class HoldStill(ScriptedDemonstrator):
+        def _policy_step(self, poses, tool_pos, gripper_width):
+            self._set_phase("done")
+            return None
+
+    class HoldTask(PickPlaceTask):
+        policy = HoldStill
+
+    task = HoldTask(demo_scene)
+    instance = task.sample(0)
+    names, obs = _first_observation(task, instance)
+    demo = task.demonstrator(instance, names, 0.01)
+    action = demo.act(obs)
+    assert demo.done and isinstance(demo, HoldStill)
+    np.testing.assert_allclose(action[:3], obs["ee_pose"][:3])

@@ -1,4 +1,9 @@
-"""`gwm` command line: one sub-command group per stage, for people who do not use Prefect."""
+"""The `gwm` console script: one sub-command group per stage, for people who do not use Prefect.
+
+It lives in the top layer because it composes every layer (gwm <- exporters <- sim_tasks <- pipelines):
+a stage's own CLI module knows only its layer and the ones below. Run it as `gwm ...` (installed)
+or `python -m pipelines.cli_main ...` (also under torchrun).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ _STAGES = {
     "pipeline": "pipelines.cli",
 }
 
+_apps = {}
 for _name, _module in _STAGES.items():
     try:
         _mod = importlib.import_module(_module)
@@ -27,7 +33,16 @@ for _name, _module in _STAGES.items():
         if e.name != _module:  # a real missing dependency inside an existing module
             raise
         continue
+    _apps[_name] = _mod.app
     app.add_typer(_mod.app, name=_name)
+
+# `gwm scene assemble` is `gwm export usd` under the name the scene files and README use: one command,
+# registered here because assembling to USD crosses from gwm.scene into exporters.
+if "scene" in _apps and "export" in _apps:
+    from exporters.cli import usd as _export_usd
+
+    _apps["scene"].command("assemble", help="Assemble a scene file and write it as USD (same as `gwm export usd`)."
+                           )(_export_usd)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+"""The push task's scripted policy.
+
+Phases: approach (behind the object, gripper closed, tool x axis along the push) -> descend -> push
+(re-aimed every step at the line through the object towards the goal, slowing down near it) ->
+settle (ease off while the object comes to rest) -> back off -> rise -> (a corrective push from
+approach if the object stopped off the goal, at most `max_push_passes` in all) -> retreat -> done.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gwm.geometry import pose7_to_matrix
+from sim_tasks.backend import GRIPPER_CLOSED
+from sim_tasks.demonstrator import (CLOSED_FINGER_HALF_WIDTH, FINGERTIP_OFFSET, ScriptedDemonstrator, closest_mod_pi,
+                                    wrap_angle)
+
+
+class PushDemonstrator(ScriptedDemonstrator):
+    """Push the task's target object along the table to the instance's goal with the closed fingers."""
+
+    initial_gripper = GRIPPER_CLOSED
+
+    def _policy_step(self, poses, tool_pos, gripper_width) -> float | None:
+        cfg = self.config
+        obj = poses[self.target]
+        goal_xy = self.instance.goal_position[:2]
+        bottom, top = self._bottom_top(self.target, obj)
+        to_goal = goal_xy - obj[:2]
+        dist = float(np.linalg.norm(to_goal))
+        direction = to_goal / max(dist, 1e-9)
+        hull = self.ws.world_hull(self.target, pose7_to_matrix(obj))[:, :2] - obj[:2]
+        back = float(-(hull @ direction).min())  # object extent behind its centre along the push
+        push_z = bottom + cfg.push_tip_above_surface + FINGERTIP_OFFSET
+        phase = self.phase
+        if phase == "approach":
+            if self._entering():
+                self._push_dir = direction
+                # Tool x along the push: the closed fingers lead with their capsule ends, a 5 cm wide
+                # face of nearly constant depth (their travel-axis sides thicken towards the hand and
+                # catch the object's top edge, pressing it into the table).
+                self._push_yaw = closest_mod_pi(math.atan2(direction[1], direction[0]), self._cmd_yaw)
+            start = obj[:2] - self._push_dir * (back + CLOSED_FINGER_HALF_WIDTH + 0.03)
+            goal = np.array([start[0], start[1], top + cfg.push_clearance + FINGERTIP_OFFSET])
+            yaw_ok = abs(wrap_angle(self._push_yaw - self._cmd_yaw)) < 0.03
+            if (self._arrived(goal, tool_pos, cfg.speed) and yaw_ok) or self._timed_out():
+                self._set_phase("descend")
+            return self._push_yaw
+        if phase == "descend":
+            goal = np.array([self._cmd_pos[0], self._cmd_pos[1], push_z])
+            if self._arrived(goal, tool_pos, cfg.slow_speed, tolerance=0.006) or self._timed_out():
+                self._push_start_dist = dist
+                self._set_phase("push")
+            return self._push_yaw
+        if phase == "push":
+            # Progress along the original push line; stop on arrival, overshoot or lost contact.
+            along = float(np.dot(goal_xy - obj[:2], self._push_dir))
+            lost = dist > self._push_start_dist + 0.05
+            if along <= cfg.push_goal_tolerance or lost or self._phase_time > 2.5 * cfg.phase_timeout:
+                if along > cfg.push_goal_tolerance:
+                    self.timeouts.append("push")
+                # Stop pressing, then ease the tool away from the object while it comes to rest (an
+                # abrupt back-off swings the fingertips forward and kicks the object's base).
+                self._cmd_pos = np.array([tool_pos[0], tool_pos[1], self._cmd_pos[2]])
+                self._retreat_goal = self._cmd_pos - np.array([*self._push_dir * cfg.push_ease_off, 0.0])
+                self._set_phase("settle")
+                return None
+            # Aim at the point behind the object on its line to the goal, a little inside the
+            # object so contact is kept; re-aiming every step corrects lateral drift.
+            aim = direction if along > 0.02 else self._push_dir
+            back = float(-(hull @ aim).min())
+            contact = obj[:2] - aim * (back + CLOSED_FINGER_HALF_WIDTH - 0.008)
+            goal = np.array([*(contact + aim * min(along, 0.02)), push_z])
+            # Slow down towards the goal: a pushed object that is stopped abruptly (or left sliding,
+            # braked by friction at its base) tips forwards if it is tall for its footprint.
+            slow = min(1.0, max(along, 0.0) / cfg.push_slow_distance)
+            self._move(goal, max(cfg.push_min_speed, cfg.push_speed * slow))
+            # Bound the push force: the command may not run more than push_lead ahead of the
+            # measured tool (a position servo pushes harder the further it lags; a hard push on
+            # the upper edge jams the object into the table).
+            ahead = self._cmd_pos[:2] - tool_pos[:2]
+            n = float(np.linalg.norm(ahead))
+            if n > cfg.push_lead:
+                self._cmd_pos[:2] = tool_pos[:2] + ahead * (cfg.push_lead / n)
+            return None
+        if phase == "settle":
+            self._move(self._retreat_goal, cfg.push_min_speed)
+            self._dwell += self.dt
+            if self._dwell >= cfg.push_settle:
+                self._retreat_goal = self._cmd_pos - np.array([*self._push_dir * 0.03, 0.0])
+                self._set_phase("back_off")
+            return None
+        if phase == "back_off":
+            if self._arrived(self._retreat_goal, tool_pos, cfg.slow_speed) or self._timed_out():
+                self._set_phase("rise")
+            return None
+        if phase == "rise":
+            goal = np.array([self._cmd_pos[0], self._cmd_pos[1],
+                             max(self._cmd_pos[2], top + cfg.push_clearance + FINGERTIP_OFFSET)])
+            if self._arrived(goal, tool_pos, cfg.speed) or self._timed_out():
+                # Another, corrective push if the object stopped off the goal (e.g. it drifted sideways).
+                if dist > cfg.push_redo_distance and self.push_passes < cfg.max_push_passes:
+                    self.push_passes += 1
+                    self._set_phase("approach")
+                else:
+                    self._retreat_goal = self._cmd_pos + np.array([0.0, 0.0, 0.06])
+                    self._set_phase("retreat")
+            return None
+        if phase == "retreat":
+            if self._arrived(self._retreat_goal, tool_pos, cfg.speed) or self._timed_out():
+                self._set_phase("done")
+            return None
+        return None
+
+
+__all__ = ["PushDemonstrator"]
