@@ -6,12 +6,14 @@ against a sample's ground truth. No masks, no scene file: what a user with a pho
 
 SAMPLE is a sample folder with ground_truth.json (datasets/kitchen, datasets/workbench, ...).
 --capture / --splat default to the pipeline's outputs datasets/outputs/<sample>/{capture,reconstruct/splat.ply};
---make-inputs images|video runs `gwm capture run` (metric through the sample's reference poses, as the
-pipeline does today) and `gwm reconstruct run --preset cpu` into OUT first (a few minutes).
+--make-inputs images|video runs the capture and reconstruction into OUT first as the pipeline does (its
+settings for the sample's preset: metric and table frame from the printed marker, whose side comes from
+--marker-size or the sample's ground truth; the cpu reconstruction preset; a few minutes).
 
 Scores (targets from issue 12):
-  frame      the capture's cameras aligned to the reference poses by a robust similarity (RANSAC over
-             camera centres): its scale error, up error, median camera residual; ground truth is then
+  frame      the capture's cameras (metric frame from its own cue) aligned to the reference poses by a
+             robust similarity (gwm.metrics.robust_similarity, scoring only): scale error (target < 1% with
+             the marker), up error (< 0.5 deg), median camera residual (< 0.3 cm); ground truth is then
              expressed in the capture's frame through it, so the object figures below measure the scene
              stage alone;
   objects    found = present (matched by position, Hungarian), no invented object; each object's
@@ -21,7 +23,8 @@ Scores (targets from issue 12):
              (sim_tasks.workspace.Workspace.in_reach);
   support    plane height error, rectangle centre and size error against the true table top.
 Prints a table and writes OUT/scene_benchmark.png (top view: hulls, found boxes, true boxes, support,
-robot), OUT/scene.toml (+ preview) and OUT/scene_benchmark.json. Exit code 0 when every target is met.
+robot), OUT/scene.toml (+ preview), OUT/scene.usdz (as the pipeline's scene stage exports it) and
+OUT/scene_benchmark.json. Exit code 0 when every target is met.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ sys.path.insert(0, str(ROOT))
 CENTRE_TOL_M = 0.01
 EXTENT_TOL_M = 0.015
 MATCH_RADIUS_M = 0.06  # a found object farther than this from every true one is invented
+SCALE_TOL_PCT = {"marker": 1.0, "other": 2.0}  # issue 12: < 1% from the marker, < 2% from a known length
+UP_TOL_DEG = 0.5
+POSE_TOL_CM = 0.3  # median camera centre residual after the robust alignment
 
 
 # ground truth ------------------------------------------------------------------------------------
@@ -51,36 +57,15 @@ def truth_objects(gt: dict) -> list[dict]:
              "hi": np.asarray(o["bbox_body"]["max"], dtype=np.float64)} for o in gt["objects"]]
 
 
-def robust_similarity(src: np.ndarray, dst: np.ndarray, threshold: float = 0.02, iterations: int = 1000,
-                      seed: int = 0):
-    """Similarity dst ~ s R src + t by RANSAC over point triplets, refitted on the inliers (a flipped or
-    drifted camera cannot pull the frame). Returns (Similarity, inlier mask)."""
-    from gwm.metrics.poses import umeyama
-
-    rng = np.random.default_rng(seed)
-    best = None
-    for _ in range(iterations):
-        i = rng.choice(len(src), 3, replace=False)
-        try:
-            sim = umeyama(src[i], dst[i])
-        except ValueError:
-            continue
-        res = np.linalg.norm(sim.apply_points(src) - dst, axis=1)
-        key = ((res < threshold).sum(), -np.median(res))
-        if best is None or key > best[0]:
-            best = (key, res < threshold)
-    inliers = best[1]
-    for _ in range(2):
-        sim = umeyama(src[inliers], dst[inliers])
-        inliers = np.linalg.norm(sim.apply_points(src) - dst, axis=1) < threshold
-    return umeyama(src[inliers], dst[inliers]), inliers
-
-
 def align_capture(capture: Path, gt_path: Path) -> dict:
-    """The capture's frame against the reference poses: similarity truth_from_capture and its errors."""
+    """The capture's frame against the reference poses: a robust similarity truth_from_capture over the
+    cameras (gwm.metrics.robust_similarity: a flipped or drifted camera cannot pull it) and its errors.
+    Scoring only: the capture's frame itself came from its metric cue."""
+    from scipy.spatial.transform import Rotation
+
     from gwm.capture.alignment import load_reference_poses
     from gwm.capture.nerfstudio import read_transforms_cameras
-    from gwm.metrics.poses import rotation_angle_deg
+    from gwm.metrics import pose_errors, robust_similarity
 
     cams, paths, meta = read_transforms_cameras(capture)
     video = meta.get("gwm", {}).get("source", {}).get("kind") == "video"
@@ -92,17 +77,21 @@ def align_capture(capture: Path, gt_path: Path) -> dict:
                          "use the sample the capture was made from")
     est = cams.world_from_cam.double().numpy()[common]
     truth = np.stack([ref[names[i]] for i in common])
-    sim, inliers = robust_similarity(est[:, :3, 3], truth[:, :3, 3])
-    moved = sim.apply_poses(est)
-    t_err = np.linalg.norm(moved[:, :3, 3] - truth[:, :3, 3], axis=1)
-    r_err = rotation_angle_deg(moved[:, :3, :3], truth[:, :3, :3])
-    up = sim.rotation @ np.array([0.0, 0.0, 1.0])
-    return {"similarity": sim, "cameras": len(common), "outlier_cameras": int((~inliers).sum()),
-            "scale_error_pct": 100.0 * (sim.scale - 1.0),
+    fit = robust_similarity(est, truth)
+    sim, inl = fit.similarity, fit.inliers
+    err = pose_errors(est, truth, align="robust").summary()
+    # up from the inlier cameras' orientations (sharper than from their centres)
+    rot = Rotation.from_matrix(truth[inl, :3, :3] @ np.swapaxes(est[inl, :3, :3], 1, 2)).mean().as_matrix()
+    up = rot @ np.array([0.0, 0.0, 1.0])
+    alignment = meta.get("gwm", {}).get("alignment", {})
+    return {"similarity": sim, "cameras": len(common), "outlier_cameras": int((~inl).sum()),
+            # the capture is too large by this fraction (metres per capture unit vs truth)
+            "scale_error_pct": 100.0 * (1.0 / sim.scale - 1.0),
             "up_error_deg": float(np.degrees(np.arccos(np.clip(up[2], -1, 1)))),
             "translation_m": sim.translation.tolist(),
-            "camera_residual_cm_median": float(100 * np.median(t_err[inliers])),
-            "camera_rotation_deg_median": float(np.median(r_err[inliers])),
+            "camera_residual_cm_median": float(err["translation_cm_median"]),
+            "camera_rotation_deg_median": float(err["rotation_deg_median"]),
+            "metric_from": alignment.get("metric_from"), "scale_uncertainty": alignment.get("scale_uncertainty"),
             "video": video}
 
 
@@ -168,17 +157,27 @@ def score(scene, result, gt: dict, world_from_truth: np.ndarray, truth_scale: fl
     }
 
 
-def passed(s: dict) -> dict:
+def passed(frame: dict, s: dict) -> dict:
     obj_ok = [o["centre_err_m"] <= CENTRE_TOL_M and max(abs(e) for e in o["extent_err_m"]) <= EXTENT_TOL_M
               for o in s["objects"]]
-    return {"found_equals_present": not s["missed"] and not s["invented"], "objects_within_tolerance": all(obj_ok),
+    return {"scale": abs(frame["scale_error_pct"]) < SCALE_TOL_PCT.get(frame["metric_from"], SCALE_TOL_PCT["other"]),
+            "up": frame["up_error_deg"] < UP_TOL_DEG, "pose_median": frame["camera_residual_cm_median"] < POSE_TOL_CM,
+            "found_equals_present": not s["missed"] and not s["invented"], "objects_within_tolerance": all(obj_ok),
             "robot_reaches_all": all(o["in_reach"] for o in s["objects"]) and not s["missed"]}
+
+
+def worst(s: dict) -> dict:
+    """The largest centre error and the largest extent error (absolute, any axis) over the matched objects, m."""
+    return {"centre_err_m": max((o["centre_err_m"] for o in s["objects"]), default=float("nan")),
+            "extent_err_m": max((max(abs(e) for e in o["extent_err_m"]) for o in s["objects"]), default=float("nan"))}
 
 
 def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
     print(f"\n== {sample}: capture frame vs reference poses (robust similarity over {frame['cameras']} cameras, "
           f"{frame['outlier_cameras']} outliers)")
-    print(f"   scale error {frame['scale_error_pct']:+.3f} %, up error {frame['up_error_deg']:.3f} deg, "
+    unc = frame["scale_uncertainty"]
+    print(f"   metric from {frame['metric_from']}" + ("" if unc is None else f" (reported +-{100 * unc:.2f} %)") +
+          f"; scale error {frame['scale_error_pct']:+.3f} %, up error {frame['up_error_deg']:.3f} deg, "
           f"camera residual median {frame['camera_residual_cm_median']:.3f} cm / "
           f"{frame['camera_rotation_deg_median']:.3f} deg")
     sup = s["support"]
@@ -197,8 +196,11 @@ def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
               f"{'[' + ', '.join(f'{x:+.1f}' for x in e) + ']':>28}{o['robot_distance_m']:>9.2f}"
               f"{'yes' if o['in_reach'] else 'NO':>7}{'yes' if o['in_task_workspace'] else 'no':>8}  "
               f"{'yes' if ok else 'NO'}")
-    p = passed(s)
-    print(f"targets: found = present {'PASS' if p['found_equals_present'] else 'FAIL'}; centres <= "
+    p = passed(frame, s)
+    w = worst(s)
+    print(f"worst centre error {w['centre_err_m'] * 1000:.1f} mm, worst extent error {w['extent_err_m'] * 1000:.1f} mm")
+    print(f"targets: scale ({frame['metric_from']}) {'PASS' if p['scale'] else 'FAIL'}; up {'PASS' if p['up'] else 'FAIL'}; "
+          f"median pose {'PASS' if p['pose_median'] else 'FAIL'}; found = present {'PASS' if p['found_equals_present'] else 'FAIL'}; centres <= "
           f"{CENTRE_TOL_M * 1000:.0f} mm and extents <= {EXTENT_TOL_M * 1000:.0f} mm "
           f"{'PASS' if p['objects_within_tolerance'] else 'FAIL'}; robot reaches every object "
           f"{'PASS' if p['robot_reaches_all'] else 'FAIL'}   (scene init + assembly {seconds:.0f} s)")
@@ -250,16 +252,24 @@ def plot(scene, result, s: dict, path: Path, title: str) -> Path:
 
 
 # inputs ----------------------------------------------------------------------------------------
-def make_inputs(sample: Path, kind: str, out: Path) -> tuple[Path, Path]:
-    """Capture (metric through the reference poses) and reconstruct the sample's images or video into out."""
-    gt = sample / "ground_truth.json"
-    src = sample / "images" if kind == "images" else sample / json.loads(gt.read_text())["video"]["file_path"]
+def make_inputs(sample: Path, kind: str, out: Path, marker_size_m: float) -> tuple[Path, Path]:
+    """Capture and reconstruct the sample's images or video into out as the pipeline does: its capture and
+    reconstruction settings (pipelines.stages, the sample's preset if it has one), metric from the printed
+    marker of the given side, no reference poses."""
+    from gwm.capture import run_capture
+    from gwm.reconstruct import reconstruct
+    from pipelines.config import PRESETS, resolve_config
+    from pipelines.stages import capture_settings, reconstruct_settings
+
+    gt = json.loads((sample / "ground_truth.json").read_text())
+    src = sample / "images" if kind == "images" else sample / gt["video"]["file_path"]
+    preset = sample.name if sample.name in PRESETS else "capture"
+    cfg = resolve_config(preset, {"capture_input": str(src), "marker_size_m": marker_size_m, "out_root": str(out)})
     capture, recon = out / "capture", out / "reconstruct"
-    py = [sys.executable, "-m", "pipelines.cli_main"]
     if not (capture / "transforms.json").is_file():
-        subprocess.run(py + ["capture", "run", str(src), str(capture), "--reference", str(gt)], check=True, cwd=ROOT)
+        print(run_capture(src, capture, capture_settings(cfg)["capture"], overwrite=True).summary(), flush=True)
     if not (recon / "splat.ply").is_file():
-        subprocess.run(py + ["reconstruct", "run", str(capture), str(recon), "--preset", "cpu"], check=True, cwd=ROOT)
+        reconstruct(capture, recon, reconstruct_settings(cfg)["reconstruct"])
     return capture, recon / "splat.ply"
 
 
@@ -271,6 +281,8 @@ def main(argv=None) -> int:
     ap.add_argument("--splat", type=Path, help="splat PLY (default datasets/outputs/<sample>/reconstruct/splat.ply)")
     ap.add_argument("--make-inputs", choices=("images", "video"),
                     help="capture + reconstruct the sample into OUT first")
+    ap.add_argument("--marker-size", type=float,
+                    help="--make-inputs: side (m) of the printed marker (default: the sample's ground truth)")
     ap.add_argument("--out", type=Path, help="output folder (default datasets/outputs/bench_scene/<sample>)")
     args = ap.parse_args(argv)
 
@@ -285,7 +297,11 @@ def main(argv=None) -> int:
     out = args.out or ROOT / "datasets" / "outputs" / "bench_scene" / sample.name
     out.mkdir(parents=True, exist_ok=True)
     if args.make_inputs:
-        capture, splat = make_inputs(sample, args.make_inputs, out / args.make_inputs)
+        marker = args.marker_size or json.loads(gt_path.read_text()).get("marker", {}).get("side_m")
+        if not marker:
+            print(f"error: {gt_path} names no marker; pass --marker-size", file=sys.stderr)
+            return 2
+        capture, splat = make_inputs(sample, args.make_inputs, out / args.make_inputs, marker)
     else:
         capture = args.capture or ROOT / "datasets" / "outputs" / sample.name / "capture"
         splat = args.splat or ROOT / "datasets" / "outputs" / sample.name / "reconstruct" / "splat.ply"
@@ -313,14 +329,18 @@ def main(argv=None) -> int:
     world_from_truth = np.asarray(scene.metadata["normalisation"]) @ capture_from_truth
     s = score(scene, result, gt, world_from_truth, 1.0 / sim.scale)
     print_report(sample.name, frame, s, seconds)
+    from exporters.usd import export_usd
+
+    usd = export_usd(scene, out / "scene.usdz")  # as the pipeline's scene stage writes it (rollouts run on it)
     png = plot(scene, result, s, out / "scene_benchmark.png",
                f"{sample.name}: scene init + assembly, no masks (hulls blue, truth red)")
     report = {"sample": str(sample), "capture": str(capture), "splat": str(splat), "seconds": seconds,
               "frame": {k: v for k, v in frame.items() if k != "similarity"},
-              **{k: v for k, v in s.items() if k != "truths"}, "targets": passed(s)}
+              **{k: v for k, v in s.items() if k != "truths"}, "worst": worst(s), "usd": str(usd),
+              "targets": passed(frame, s)}
     (out / "scene_benchmark.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     print(f"wrote {png}, {out / 'scene_benchmark.json'}, {result.scene_file}, {result.preview}")
-    return 0 if all(passed(s).values()) else 1
+    return 0 if all(passed(frame, s).values()) else 1
 
 
 if __name__ == "__main__":

@@ -66,6 +66,12 @@ SLENDER_RATIO = 4.0
 PLANE_MIN_OPACITY = 0.5  # as in assembly: Gaussians that vote for the plane
 PLANE_SAME_SURFACE_M = 0.05  # horizontal planes closer than this are one surface's noise layers
 PLANE_REFIT_BAND_M = 0.01  # the plane is refitted on all opaque Gaussians this close to it
+# What a hand-held capture of a tabletop looks like in metres: cameras a median 0.1-5 m from what they look at,
+# a support surface no longer than 6 m. Outside these the capture's scale is wrong (a marker side in cm or mm
+# given as metres, a table size in the wrong unit): the check catches such unit slips (factors of ~5 and more),
+# not a marker printed 20% off (a second cue catches that: the capture warns when its cues disagree).
+CAPTURE_DISTANCE_RANGE_M = (0.1, 5.0)
+SUPPORT_MAX_SIZE_M = 6.0
 
 
 @dataclass(frozen=True)
@@ -173,8 +179,13 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     means_m = metric.means.double().numpy()
     opac = metric.opacities.double().numpy()
 
-    # 1. support plane, below where the cameras look
+    # 1. support plane, below where the cameras look (at a distance a hand-held capture has)
     gaze = gaze_point(cams.world_from_cam)
+    distance = float(np.median(np.linalg.norm(cams.world_from_cam[:, :3, 3] - gaze, axis=1)))
+    if not CAPTURE_DISTANCE_RANGE_M[0] <= distance <= CAPTURE_DISTANCE_RANGE_M[1]:
+        raise SceneConfigError(_implausible_scale(f"the cameras a median {distance:.3g} m from what they look at "
+                                                  f"(a hand-held capture: {CAPTURE_DISTANCE_RANGE_M[0]:g}-"
+                                                  f"{CAPTURE_DISTANCE_RANGE_M[1]:g} m)", meta, config.scale))
     plane = _find_plane(means_m, opac, cams.world_from_cam, gaze, config, splat)
     from gwm.scene.plane import level_transform
 
@@ -202,6 +213,10 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
         raise SceneConfigError(f"{splat}: no support region: {e}; capture the counter top with more of it in "
                                "view") from e
     support = region.rect
+    if max(support.size) > SUPPORT_MAX_SIZE_M:
+        raise SceneConfigError(_implausible_scale(f"the support surface {support.size[0]:.3g} x {support.size[1]:.3g} m "
+                                                  f"(a table or counter: at most {SUPPORT_MAX_SIZE_M:g} m)", meta,
+                                                  config.scale))
     if min(support.size) < 0.15:
         raise SceneConfigError(f"{splat}: the support surface found is only {support.size[0]:.2f} x "
                                f"{support.size[1]:.2f} m; capture the whole counter top (and check the capture's "
@@ -297,6 +312,21 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
 
 
 # steps -----------------------------------------------------------------------------------------
+def _implausible_scale(what: str, meta: dict, scale: float | None) -> str:
+    """One line: the capture's scale makes `what`; where that scale came from and what to check."""
+    if scale is not None:
+        source, fix = f"--scale {scale:g}", "check --scale (metres per capture unit)"
+    else:
+        cue = meta.get("metric_from") or "its metric cue"
+        given = (meta.get("config") or {})
+        source = {"marker": f"the marker (side given as {given.get('marker_size_m')} m)",
+                  "table_size": f"the table size (given as {given.get('table_width_m')} x {given.get('table_depth_m')} m)",
+                  }.get(cue, f"its {cue.replace('_', ' ')} cue")
+        fix = ("check the metric cue's value and unit (a marker's side is its black square's edge in metres, "
+               "e.g. 0.10 for 10 cm) and re-run `gwm capture run`, or give a second cue (--table-width) to cross-check")
+    return f"the capture's scale looks wrong: it makes {what}; the scale came from {source}: {fix}"
+
+
 def gaze_point(world_from_cam: np.ndarray) -> np.ndarray:
     """The point closest (least squares) to every camera's optical axis: what the capture looks at."""
     c = world_from_cam[:, :3, 3]

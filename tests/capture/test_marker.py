@@ -120,3 +120,17 @@ def test_config_rejects_bad_marker_settings():
         CaptureConfig(marker_size_m=-0.1)
     with pytest.raises(CaptureError, match="DICT_4X4_50"):
         CaptureConfig(marker_size_m=0.1, marker_dictionary="DICT_9X9_1")
+
+
+def test_a_marker_of_the_wrong_size_disagrees_with_the_table_size(scene):
+    """Given 0.20 m for a 0.10 m marker, the marker alone cannot tell (test_marker_size_scales_the_result);
+    with the table's measured size as a second cue the capture warns, naming both settings."""
+    folder, model, _, sfm_from_world = scene
+    right = choose_output_frame(model, CaptureConfig(marker_size_m=SIDE, table_width_m=S.TABLE[0],
+                                                     table_depth_m=S.TABLE[1]), folder)
+    assert not [w for w in right.info["warnings"] if "disagree" in w]
+    wrong = choose_output_frame(model, CaptureConfig(marker_size_m=2 * SIDE, table_width_m=S.TABLE[0],
+                                                     table_depth_m=S.TABLE[1]), folder)
+    (warning,) = [w for w in wrong.info["warnings"] if "scale cues disagree" in w]
+    assert "table_size gives a scale -50." in warning and "marker" in warning and "\n" not in warning
+    assert wrong.info["metric_from"] == "marker"  # the more certain cue is still used; the warning says so
