@@ -80,7 +80,7 @@ def test_an_earlier_scene_file_survives_a_failed_overwrite(capture, tmp_path):
 def test_cli_names_the_marker_in_one_line(capture, tmp_path):
     from typer.testing import CliRunner
 
-    from gwm.cli import app
+    from pipelines.cli_main import app
 
     bad = _rescaled(capture, tmp_path, 10.0, 1.0)
     res = CliRunner().invoke(app, ["scene", "init", str(bad / "splat.ply"), str(bad / "capture"),
