@@ -224,8 +224,8 @@ def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int)
             tmp = final.with_name(final.name + ".partial")
             if tmp.exists():
                 shutil.rmtree(tmp)
-            if fmt == "lerobot":
-                merge_datasets(shards, tmp, "lerobot")
+            if fmt == "lerobot":  # the held-out seeds are the last shards: marked as the dataset's valid split
+                merge_datasets(shards, tmp, "lerobot", heldout_episodes=settings["heldout_episodes"] or None)
             else:
                 convert_dataset(outputs["lerobot"], tmp, "hdf5")
             if final.exists():
