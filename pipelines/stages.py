@@ -27,7 +27,8 @@ CODE: dict[str, tuple[str, ...]] = {
     "rollouts": ("sim_tasks.rollout", "gwm.data"),
     "datasets": ("gwm.data",),
     "train": ("gwm.model.training", "gwm.data"),
-    "validate": ("gwm.model.validate", "sim_tasks.replay", "sim_tasks.newton_backend", "gwm.data"),
+    "validate": ("gwm.model.validate", "sim_tasks.replay", "sim_tasks.newton_backend", "sim_tasks.kinematic_baseline",
+                 "gwm.data"),
 }
 
 
@@ -289,13 +290,16 @@ def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_
         from sim_tasks.newton_backend import NewtonBackend
         from sim_tasks.replay import SimulatorReplay
 
+        from sim_tasks.kinematic_baseline import kinematic_baselines
+
         ds = open_dataset(dataset)
         replay = SimulatorReplay(scene_usd, ds, backend=NewtonBackend(scene_usd, settings["replay_sim"]))
-        result = validate(model, ds, out, settings["validation"], replay=replay, progress=True)
+        result = validate(model, ds, out, settings["validation"], replay=replay, baselines=kinematic_baselines(ds),
+                          progress=True)
         h = settings["validation"].horizon - 1
         figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
                    if k in ("psnr", "object_position_error_m")}
-        figures["beats_baselines"] = str(result.info["beats_baselines"])
+        figures["beats_baselines"] = json.dumps(result.info["beats_baselines"])
         return {"report": out / "report.md"}, figures
 
     return run_stage("validate", cfg.out, out, {"model": model, "dataset": dataset, "scene": scene_usd}, settings,
