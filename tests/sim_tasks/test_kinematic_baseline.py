@@ -103,3 +103,4 @@ def test_carry_variant_moves_a_held_object_with_the_tool():
     np.testing.assert_allclose(carried[-1, 1, :3] - poses0[1, :3], moved_tool, atol=0.01)
     assert np.linalg.norm(carried[-1, 1, :3] - poses0[1, :3]) > 0.08
     del tool_end
+
