@@ -74,7 +74,9 @@ def write_report(out: Path, r) -> None:
              f"training samples: GWM {info['training_samples']['gwm']:,}, 2D video "
              f"{info['training_samples']['video']:,}",
              f"- cameras: {info['cameras']['count']} fixed at {info['cameras']['size'][1]}x{info['cameras']['size'][0]} "
-             "(the dataset's own resolution; cameras on the robot move and are not rendered)",
+             + ("(the dataset's own resolution" if info["validation_config"].get("image_size") is None
+                else "(resized from the dataset's resolution by ValidationConfig.image_size")
+             + "; cameras on the robot move and are not rendered)",
              "- baselines: copy-last; kinematic (robot links by IK of the commanded targets + FK, objects copied); "
              "kinematic+carry (a held object moves with the tool); 2D video (frames, object positions from a probe)",
              f"- GWM better than each baseline at every step: {json.dumps(info['beats_baselines'])}",
