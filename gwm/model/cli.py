@@ -72,8 +72,8 @@ def validate(
     from gwm.model.validate import validate as run_validation
 
     cfg = ValidationConfig(horizon=horizon, max_windows=max_windows, image_size=image_size)
-    if baseline_steps is not None:
-        cfg = replace(cfg, baseline=replace(cfg.baseline, steps=baseline_steps))
+    if baseline_steps is not None:  # an explicit budget replaces "as many samples as the world model saw"
+        cfg = replace(cfg, baseline=replace(cfg.baseline, steps=baseline_steps), baseline_match_samples=False)
     result = run_validation(model, open_world_dataset(dataset), out, cfg)
     typer.echo(markdown_table(result))
     typer.echo(f"GWM better than each baseline at every step: {result.info['beats_baselines']}; "
