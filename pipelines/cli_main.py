@@ -23,6 +23,7 @@ _STAGES = {
     "data": "gwm.data.cli",
     "model": "gwm.model.cli",
     "pipeline": "pipelines.cli",
+    "plan": "sim_tasks.plan_cli",
 }
 
 _apps = {}

@@ -51,7 +51,7 @@ class PipelineConfig:
     train_preset: str = "cpu"
     # total VAE + dynamics steps, split as the preset splits them; None: the preset's own
     train_steps: int | None = None
-    validate_horizon: int = 8
+    validate_horizon: int = 16
     validate_windows: int = 64
     baseline_steps: int | None = None  # training steps of the 2D video baseline; None: its default
     out_root: str = "datasets/outputs/kitchen"

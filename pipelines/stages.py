@@ -26,7 +26,8 @@ CODE: dict[str, tuple[str, ...]] = {
     "rollouts": ("sim_tasks.rollout", "gwm.data"),
     "datasets": ("gwm.data",),
     "train": ("gwm.model.training", "gwm.data"),
-    "validate": ("gwm.model.validate", "sim_tasks.replay", "sim_tasks.newton_backend", "gwm.data"),
+    "validate": ("gwm.model.validate", "sim_tasks.replay", "sim_tasks.newton_backend", "sim_tasks.kinematic_baseline",
+                 "gwm.data"),
 }
 
 
@@ -223,8 +224,8 @@ def merge_shards(cfg: PipelineConfig, shards: list[Path], heldout_episodes: int)
             final = out / fmt
             with atomic_dir(final) as tmp:  # a dataset appears whole or not at all
                 shutil.rmtree(tmp)  # the writers create their own root
-                if fmt == "lerobot":
-                    merge_datasets(shards, tmp, "lerobot")
+                if fmt == "lerobot":  # the held-out seeds are the last shards: marked as the dataset's valid split
+                    merge_datasets(shards, tmp, "lerobot", heldout_episodes=settings["heldout_episodes"] or None)
                 else:
                     convert_dataset(outputs["lerobot"], tmp, "hdf5")
             outputs[fmt] = final
@@ -269,8 +270,8 @@ def validate_settings(cfg: PipelineConfig) -> dict:
     from sim_tasks.newton_backend import NewtonSimConfig
 
     vcfg = ValidationConfig(horizon=cfg.validate_horizon, max_windows=cfg.validate_windows)
-    if cfg.baseline_steps:
-        vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps))
+    if cfg.baseline_steps:  # an explicit budget replaces "as many samples as the world model saw"
+        vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps), baseline_match_samples=False)
     return {"validation": vcfg, "replay_sim": NewtonSimConfig()}  # the simulator that replays the actions
 
 
@@ -285,13 +286,16 @@ def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_
         from sim_tasks.newton_backend import NewtonBackend
         from sim_tasks.replay import SimulatorReplay
 
+        from sim_tasks.kinematic_baseline import kinematic_baselines
+
         ds = open_dataset(dataset)
         replay = SimulatorReplay(scene_usd, ds, backend=NewtonBackend(scene_usd, settings["replay_sim"]))
-        result = validate(model, ds, out, settings["validation"], replay=replay, progress=True)
+        result = validate(model, ds, out, settings["validation"], replay=replay, baselines=kinematic_baselines(ds),
+                          progress=True)
         h = settings["validation"].horizon - 1
         figures = {f"{m}_{k}@{h + 1}": round(v[h], 4) for m, d in result.metrics.items() for k, v in d.items()
                    if k in ("psnr", "object_position_error_m")}
-        figures["beats_baselines"] = str(result.info["beats_baselines"])
+        figures["beats_baselines"] = json.dumps(result.info["beats_baselines"])
         return {"report": out / "report.md"}, figures
 
     return run_stage("validate", cfg.out, out, {"model": model, "dataset": dataset, "scene": scene_usd}, settings,

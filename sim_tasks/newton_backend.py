@@ -302,6 +302,30 @@ class NewtonBackend(SimBackend):
             out[record] = meshes
         return out
 
+    def snapshot(self) -> dict:
+        """Everything step() depends on (Newton state, MuJoCo's data incl. its warm start, the controller's
+        command), so restore() followed by the same actions reproduces the same rollout (the planning oracle
+        rolls candidate action sequences out from one state)."""
+        import copy
+
+        arrays = {name: getattr(self.state_0, name).numpy().copy()
+                  for name in ("joint_q", "joint_qd", "body_q", "body_qd") if getattr(self.state_0, name, None) is not None}
+        return {"state": arrays, "mj_data": copy.copy(self.solver.mj_data) if hasattr(self.solver, "mj_data") else None,
+                "q_cmd": self._q_cmd.copy(), "targets": self._targets.copy(), "steps": self.steps_taken}
+
+    def restore(self, snap: dict) -> None:
+        import mujoco
+
+        for name, value in snap["state"].items():
+            for state in (self.state_0, self.state_1):
+                getattr(state, name).assign(value)
+        if snap["mj_data"] is not None:
+            mujoco.mj_copyData(self.solver.mj_data, self.solver.mj_model, snap["mj_data"])
+        self._q_cmd = snap["q_cmd"].copy()
+        self._targets = snap["targets"].copy()
+        self.control.joint_target_q.assign(self._targets.astype(np.float32))
+        self.steps_taken = snap["steps"]
+
     def link_matrices(self) -> np.ndarray:
         """(num_links, 4, 4) world poses of the robot links (LINK_RECORD_NAMES order)."""
         return pose7_xyzw_to_matrix(self.state_0.body_q.numpy()[self.link_bodies].astype(np.float64))

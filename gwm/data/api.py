@@ -82,14 +82,19 @@ def check_dataset(path) -> dict:
 
 
 def convert_dataset(src, dst, to: str, *, image_format: str = "video", progress: bool = False) -> object:
-    """Re-record every episode of src into a new dataset at dst in format `to`. Returns its path."""
-    return merge_datasets([src], dst, to, image_format=image_format, progress=progress)
+    """Re-record every episode of src into a new dataset at dst in format `to` (its held-out split kept).
+    Returns its path."""
+    held = open_dataset(src).heldout_episodes()
+    return merge_datasets([src], dst, to, image_format=image_format, progress=progress,
+                          heldout_episodes=len(held) if held else None)
 
 
-def merge_datasets(srcs, dst, to: str, *, image_format: str = "video", progress: bool = False) -> object:
+def merge_datasets(srcs, dst, to: str, *, image_format: str = "video", progress: bool = False,
+                   heldout_episodes: int | None = None) -> object:
     """Re-record the episodes of several datasets (same features and bodies), in order, into dst.
 
-    Used to join rollout shards recorded by parallel workers into one dataset.
+    Used to join rollout shards recorded by parallel workers into one dataset. heldout_episodes: the
+    last this many episodes are marked as the held-out split (Recorder.mark_heldout).
     """
     readers = [open_dataset(s) for s in srcs]
     if not readers:
@@ -106,6 +111,12 @@ def merge_datasets(srcs, dst, to: str, *, image_format: str = "video", progress:
         rec.finalize()
         raise DatasetError(f"{dst}: already holds {rec.num_episodes} episodes; convert into an empty folder")
     episodes = [(ds, i) for ds in readers for i in range(ds.num_episodes)]
+    if heldout_episodes:
+        if not 0 < heldout_episodes < len(episodes):
+            rec.finalize()
+            raise DatasetError(f"heldout_episodes={heldout_episodes} must leave training episodes of the "
+                               f"{len(episodes)} being merged")
+        rec.mark_heldout(len(episodes) - heldout_episodes)
     if progress:
         from tqdm import tqdm
 

@@ -32,6 +32,8 @@ class Recorder(ABC):
         self._buffer: dict[str, list[np.ndarray]] = {k: [] for k in spec.features}
         self._buffer_tasks: list[str] = []
         self._closed = False
+        # episodes [heldout_from, n) are the held-out (validation) split; None: no split marked
+        self.heldout_from: int | None = None
 
     def _open_root(self, exists: bool) -> None:
         """Resume the dataset on disk (exists) or create a new one; if that fails the writer lock is let go."""
@@ -80,6 +82,21 @@ class Recorder(ABC):
         index = self._write_episode(episode, list(self._buffer_tasks), bool(success), int(seed))
         self.discard_episode()
         return index
+
+    def mark_heldout(self, first_episode: int) -> None:
+        """Mark episodes first_episode.. (to the end) as the held-out split: LeRobot info.json `splits`
+        {"train": "0:k", "valid": "k:n"}, HDF5 mask/train and mask/valid; LeRobot's stats.json is then
+        computed from the training episodes only. Written at the next save_episode or finalize."""
+        first = int(first_episode)
+        if first < 1:
+            raise DatasetError(f"mark_heldout({first_episode}): the held-out split must leave training episodes "
+                               "(first held-out episode >= 1)")
+        self.heldout_from = first
+
+    def _split_bounds(self, n: int) -> int:
+        """Training episodes are [0, returned); the rest are held out (n when nothing is marked, or while
+        the episodes recorded so far do not reach the marked split)."""
+        return n if self.heldout_from is None else min(self.heldout_from, n)
 
     def discard_episode(self) -> None:
         for v in self._buffer.values():
@@ -147,6 +164,14 @@ class DatasetReader(ABC):
 
     @abstractmethod
     def _load_canonical_gaussians(self) -> dict[str, GaussianSplats]: ...
+
+    def heldout_episodes(self) -> list[int]:
+        """Episodes the dataset marks as held out (validation split); [] when it marks none."""
+        return []
+
+    def training_episodes(self) -> list[int]:
+        held = set(self.heldout_episodes())
+        return [i for i in range(self.num_episodes) if i not in held]
 
     # shared ---------------------------------------------------------------------------
     @property

@@ -8,8 +8,10 @@ Layout under root:
       data/  attrs: total (frames), env_args (JSON: env_name, type, env_kwargs),
              gwm_spec (JSON DatasetSpec), gwm_metadata (JSON), tasks (JSON list)
       data/demo_<k>  -> external link to episodes/demo_<k:06d>.hdf5:/demo_<k>
-      mask/train, mask/valid      demo names (bytes); demo k is "valid" iff k % 10 == 9
-                                  (or, with fewer than 10 demos, the last one); the rest "train"
+      mask/train, mask/valid      demo names (bytes); the held-out split the recorder marked
+                                  (mark_heldout: the last episodes), else demo k is "valid" iff
+                                  k % 10 == 9 (or, with fewer than 10 demos, the last one)
+      data attrs gwm_heldout_from  first held-out demo when a split was marked
       gaussians  -> external link to gaussians.hdf5:/gaussians (if canonical Gaussians were given)
     episodes/demo_<k:06d>.hdf5   /demo_<k>: attrs num_samples, seed, success, task;
                                  actions (T, A), rewards (T,), dones (T,), states (T, D),
@@ -128,6 +130,8 @@ class Hdf5Recorder(Recorder):
         self.metadata = reader.metadata
         self._task_names = list(reader.tasks)
         self._demos = [reader.demo_attrs(i) for i in range(reader.num_episodes)]
+        held = reader.heldout_episodes()
+        self.heldout_from = held[0] if held else None
         reader.close()
         remove_stray_temps(self.root)
         for p in (self.root / EPISODES_DIR).glob("demo_*.hdf5"):  # orphans of a crash before the master update
@@ -214,7 +218,12 @@ class Hdf5Recorder(Recorder):
             data.attrs["states_layout"] = json.dumps(states_layout)
             for k in range(n):
                 data[f"demo_{k}"] = h5py.ExternalLink(f"{EPISODES_DIR}/demo_{k:06d}.hdf5", f"/demo_{k}")
-            train, valid = train_valid_split(n)
+            if self.heldout_from is not None and n:
+                k = self._split_bounds(n)
+                train, valid = list(range(k)), list(range(k, n))
+                data.attrs["gwm_heldout_from"] = k
+            else:
+                train, valid = train_valid_split(n)
             mask = f.create_group("mask")
             for name, ids in (("train", train), ("valid", valid)):
                 mask.create_dataset(name, data=np.array([f"demo_{k}".encode() for k in ids], dtype="S16"))
@@ -345,6 +354,19 @@ class Hdf5Reader(DatasetReader):
         a = self.demo_attrs(self._check_index(i))
         task = a["task"] or self.env_args.get("env_name", "")
         return {"success": a["success"], "seed": a["seed"], "task": task, "length": a["num_samples"]}
+
+    def heldout_episodes(self) -> list[int]:
+        """mask/valid, when the recorder marked a held-out split (gwm_heldout_from); [] for the legacy
+        every-tenth-demo mask, which is no held-out layout set."""
+        f = self._file()
+        if "gwm_heldout_from" not in f["data"].attrs or "mask/valid" not in f:
+            return []
+        index = {n: i for i, n in enumerate(self.demo_names)}
+        names = [x.decode() if isinstance(x, bytes) else str(x) for x in f["mask/valid"][()]]
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise DatasetError(f"{self.path}: mask/valid names demos {missing[:5]} that the file does not hold")
+        return sorted(index[n] for n in names)
 
     def frame_tasks(self, i: int) -> list[str]:
         g = self._demo(self._check_index(i))

@@ -206,6 +206,8 @@ class LeRobotRecorder(Recorder):
         self.metadata = reader.metadata
         self.image_format = reader.image_format
         self._rows = reader.rows
+        held = reader.heldout_episodes()
+        self.heldout_from = held[0] if held else None
         self._row_tables = []
         stats_rows = read_episode_stats(self.root)
         self._episode_stats = [_row_stats(r) for r in stats_rows]
@@ -380,15 +382,23 @@ class LeRobotRecorder(Recorder):
             "data_files_size_in_mb": DATA_FILES_SIZE_IN_MB,
             "video_files_size_in_mb": VIDEO_FILES_SIZE_IN_MB,
             "fps": self.spec.fps,
-            "splits": {"train": f"0:{n}"} if n else {},
+            "splits": self._splits(n),
             "data_path": DATA_PATH,
             "video_path": VIDEO_PATH if self.video_keys else None,
             "features": self._info_features(),
         }
         write_json_atomic(self.root / INFO_PATH, info)
 
+    def _splits(self, n: int) -> dict:
+        if not n:
+            return {}
+        k = self._split_bounds(n)
+        return {"train": f"0:{k}", "valid": f"{k}:{n}"} if k < n else {"train": f"0:{n}"}
+
     def _write_stats(self) -> None:
-        stats = aggregate_stats(self._episode_stats) if self._episode_stats else {}
+        # normalisation statistics from the training episodes only: held-out episodes must not leak into them
+        train = self._episode_stats[:self._split_bounds(len(self._episode_stats))]
+        stats = aggregate_stats(train) if train else {}
         write_json_atomic(self.root / STATS_PATH, stats_to_json(stats))
         self._stats_written_at = time.monotonic()
 
@@ -526,6 +536,17 @@ class LeRobotReader(DatasetReader):
         seed = r.get("seed")
         return {"success": bool(r.get("success")), "seed": -1 if seed is None else int(seed),
                 "task": tasks[0], "length": int(r["length"])}
+
+    def heldout_episodes(self) -> list[int]:
+        """info.json's splits["valid"] ("start:end"), as the recorder's mark_heldout wrote it."""
+        valid = (self.info.get("splits") or {}).get("valid")
+        if not valid:
+            return []
+        try:
+            start, end = (int(x) for x in str(valid).split(":"))
+        except ValueError as e:
+            raise DatasetError(f"{self.root}/{INFO_PATH}: splits['valid'] is {valid!r}, expected 'start:end'") from e
+        return list(range(max(0, start), min(end, self.num_episodes)))
 
     def frame_tasks(self, i: int) -> list[str]:
         table = self._episode_table(self._check_index(i), ["task_index"])

@@ -124,12 +124,11 @@ def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Tr
     static_splats = (pose_body_gaussians(BodyGaussians.stack(body_names, static), ref) if static
                      else GaussianSplats.empty())
 
-    # normalisation: a box around every modelled centre over all frames
-    n_ep = len(poses_all)
-    val_count = max(1, int(round(cfg.val_fraction * n_ep)))
-    train, val = list(range(n_ep - val_count)), list(range(n_ep - val_count, n_ep))
+    train, val = split_episodes(ds, cfg)
+    # normalisation: a box around every modelled centre over the training frames (held-out episodes
+    # must not shape the model's inputs)
     radius = float(canon.means.norm(dim=-1).max())
-    positions = torch.cat([p[:, modelled, :3].reshape(-1, 3) for p in poses_all])
+    positions = torch.cat([poses_all[e][:, modelled, :3].reshape(-1, 3) for e in train])
     lo, hi = positions.amin(0) - radius, positions.amax(0) + radius
     log_s = canon.log_scales
     space = GaussianSpace(canon, body_id, len(modelled), centre=(lo + hi) / 2, extent=float((hi - lo).max() / 2),
@@ -147,6 +146,18 @@ def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Tr
     return Trajectories(body_names=body_names, modelled=modelled, objects=objects, space=space,
                         static_splats=static_splats, poses=[p[:, modelled] for p in poses_all], actions=actions,
                         train=train, val=val, fps=fps, cameras=world_model_cameras(ds, (scene_lo, scene_hi)))
+
+
+def split_episodes(ds, cfg: DataConfig = DataConfig()) -> tuple[list[int], list[int]]:
+    """(training, held-out) episode indices: the dataset's own held-out split when it marks one (LeRobot
+    splits["valid"], HDF5 mask/valid as Recorder.mark_heldout writes them), else the last val_fraction."""
+    n_ep = ds.num_episodes
+    marked = list(getattr(ds, "heldout_episodes", lambda: [])())
+    if marked:
+        held = set(marked)
+        return [e for e in range(n_ep) if e not in held], sorted(held)
+    val_count = max(1, int(round(cfg.val_fraction * n_ep)))
+    return list(range(n_ep - val_count)), list(range(n_ep - val_count, n_ep))
 
 
 def _check_against_gaussians_at(ds, body_names, canonical, poses_all, frames: int) -> None:
@@ -170,4 +181,4 @@ def _check_against_gaussians_at(ds, body_names, canonical, poses_all, frames: in
                                  "Gaussians disagree (re-record it, or check the quaternion order w,x,y,z)")
 
 
-__all__ = ["DataConfig", "Trajectories", "load_trajectories", "world_model_cameras"]
+__all__ = ["DataConfig", "Trajectories", "load_trajectories", "split_episodes", "world_model_cameras"]

@@ -40,18 +40,38 @@ def test_validation_report(trained, tmp_path):
     cfg = ValidationConfig(horizon=3, max_windows=4, image_size=32, videos=1, batch_size=4,
                            baseline=VideoBaselineConfig(width=32, depth=1, heads=2, steps=3, probe_steps=3),
                            baseline_max_episodes=2)
-    r = validate(trained / "model.safetensors", ds, tmp_path, cfg, progress=False)
-    for name in ("report.md", "metrics.json", "psnr.png", "ssim.png", "object_position_error_m.png",
-                 "centre_error_m.png"):
-        assert (tmp_path / name).stat().st_size > 0, name
-    assert len(list(tmp_path.glob("rollout_*.mp4"))) == 1
-    assert set(r.metrics) == {"gwm", "copy_last", "video"}
-    assert all(len(v) == 3 for m in r.metrics.values() for v in m.values())
-    # copy-last centre error, recomputed independently from the recorded poses
     from gwm.model.trajectories import load_trajectories
-    from gwm.model.validate import _window_starts
 
     traj = load_trajectories(ds)
+
+    def truth_baseline(e, t, actions):  # a pose baseline that knows the future exactly: zero pose error
+        full = np.asarray(ds.episode(e)["observation.body_poses"])
+        return full[t + 1:t + 1 + len(actions)]
+
+    r = validate(trained / "model.safetensors", ds, tmp_path, cfg, baselines={"oracle": truth_baseline},
+                 progress=False)
+    for name in ("report.md", "metrics.json", "psnr.png", "psnr_objects.png", "object_position_error_m.png",
+                 "robot_position_error_m.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert len(list(tmp_path.glob("rollout_*.mp4"))) == 1
+    assert set(r.metrics) == {"gwm", "copy_last", "oracle", "video"}
+    assert all(len(v) == 3 for m in r.metrics.values() for v in m.values())
+    # the split metrics exist, and a baseline that knows the truth has zero pose error
+    for k in ("robot_position_error_m", "object_position_error_m", "object_centre_error_m", "psnr_cam0"):
+        assert k in r.metrics["gwm"], k
+    assert max(r.metrics["oracle"]["object_position_error_m"]) < 1e-4
+    assert max(r.metrics["oracle"]["robot_position_error_m"]) < 1e-4
+    assert r.comparison("object_position_error_m")["oracle"] is False  # nothing beats the truth
+    # contact / free windows partition the windows at every step
+    n = np.array(r.counts["gwm"]["object_position_error_m@contact"]) + np.array(
+        r.counts["gwm"]["object_position_error_m@free"])
+    assert (n == r.windows).all()
+    # the video baseline trained on as many samples as the world model's dynamics stage
+    assert r.info["training_samples"]["video"] >= r.info["training_samples"]["gwm"]
+    assert r.info["training_samples"]["video"] < r.info["training_samples"]["gwm"] + cfg.baseline.batch_size
+    # copy-last centre error, recomputed independently from the recorded poses
+    from gwm.model.validate import _window_starts
+
     starts = _window_starts(traj, cfg, 1)
     sp = traj.space
     want = np.zeros(3)
@@ -64,7 +84,7 @@ def test_validation_report(trained, tmp_path):
     # copy-last object position error is the true object displacement: 0 error needs 0 motion
     assert min(r.metrics["copy_last"]["object_position_error_m"]) >= 0
     report = (tmp_path / "report.md").read_text()
-    assert "| h |" in report and "copy-last" in report and "2D video" in report
+    assert "| h |" in report and "copy-last" in report and "2D video" in report and "contact windows" in report
     # a model trained on another dataset is refused
     two_boxes = SyntheticPushDataset(SyntheticPushConfig(num_episodes=4, episode_length=12, num_boxes=2))
     with pytest.raises(ValueError, match="other bodies or Gaussians"):
