@@ -269,7 +269,8 @@ def validate_settings(cfg: PipelineConfig) -> dict:
     from gwm.model.validate import ValidationConfig
     from sim_tasks.newton_backend import NewtonSimConfig
 
-    vcfg = ValidationConfig(horizon=cfg.validate_horizon, max_windows=cfg.validate_windows)
+    vcfg = ValidationConfig(horizon=cfg.validate_horizon, max_windows=cfg.validate_windows,
+                            video_baseline=cfg.validate_video_baseline)
     if cfg.baseline_steps:  # an explicit budget replaces "as many samples as the world model saw"
         vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps), baseline_match_samples=False)
     return {"validation": vcfg, "replay_sim": NewtonSimConfig()}  # the simulator that replays the actions

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from gwm.atomic_io import atomic_write_path, write_json_atomic, write_text_atomic
 
 # metric -> (label, unit, scale); the tables and plots follow this order
 LABELS = {
@@ -60,25 +61,26 @@ def markdown_table(r, metrics=("object_position_error_m", "robot_position_error_
 
 
 def write_report(out: Path, r) -> None:
-    tmp = out / f"metrics.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps({"horizon": r.horizon, "windows": r.windows, "metrics": r.metrics,
-                               "stderr": r.stderr, "counts": r.counts, "info": r.info}, indent=1))
-    os.replace(tmp, out / "metrics.json")
+    write_json_atomic(out / "metrics.json", {"horizon": r.horizon, "windows": r.windows, "metrics": r.metrics,
+                                             "stderr": r.stderr, "counts": r.counts, "info": r.info}, indent=1)
     info = r.info
     lines = [f"# World model validation ({info['reference']})", "",
              f"- held-out episodes: {len(info['held_out_episodes'])}, windows: {r.windows} "
              f"({info['contact_windows']} with object motion > {info['contact_motion_m'] * 1e3:.0f} mm), "
              f"horizon: {r.horizon} steps",
              f"- objects scored: {', '.join(info['objects']) or '-'}; robot links scored: {len(info['robot'])}",
-             f"- parameters: GWM {info['parameters']['gwm']:,}; 2D video baseline {info['parameters']['video']:,}; "
-             f"training samples: GWM {info['training_samples']['gwm']:,}, 2D video "
-             f"{info['training_samples']['video']:,}",
+             (f"- parameters: GWM {info['parameters']['gwm']:,}; 2D video baseline {info['parameters']['video']:,}; "
+              f"training samples: GWM {info['training_samples']['gwm']:,}, 2D video "
+              f"{info['training_samples']['video']:,}" if "skipped" not in info["video_baseline"] else
+              f"- parameters: GWM {info['parameters']['gwm']:,}; training samples {info['training_samples']['gwm']:,}; "
+              f"2D video baseline not run: {info['video_baseline']['skipped']}"),
              f"- cameras: {info['cameras']['count']} fixed at {info['cameras']['size'][1]}x{info['cameras']['size'][0]} "
              + ("(the dataset's own resolution" if info["validation_config"].get("image_size") is None
                 else "(resized from the dataset's resolution by ValidationConfig.image_size")
              + "; cameras on the robot move and are not rendered)",
              "- baselines: copy-last; kinematic (robot links by IK of the commanded targets + FK, objects copied); "
-             "kinematic+carry (a held object moves with the tool); 2D video (frames, object positions from a probe)",
+             "kinematic+carry (a held object moves with the tool)"
+             + ("; 2D video (frames, object positions from a probe)" if "skipped" not in info["video_baseline"] else ""),
              f"- GWM better than each baseline at every step: {json.dumps(info['beats_baselines'])}",
              ""]
     probe = info["video_baseline"].get("probe_floor_object_position_error_m")
@@ -91,11 +93,10 @@ def write_report(out: Path, r) -> None:
         if any(k in d for d in r.metrics.values()):
             lines += [metric_table(r, k), ""]
     lines += ["Plots: " + ", ".join(f"[{_file(k)}]({_file(k)}.png)" for k in PLOTTED if k in r.metrics["gwm"]),
-              "Videos: simulator | GWM | 2D video, one row per camera: " +
+              "Videos: simulator | GWM" + (" | 2D video" if "skipped" not in info["video_baseline"] else "")
+              + ", one row per camera: " +
               ", ".join(f"[{p.name}]({p.name})" for p in sorted(out.glob("rollout_*.mp4")))]
-    tmp = out / f"report.md.tmp{os.getpid()}"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out / "report.md")
+    write_text_atomic(out / "report.md", "\n".join(lines) + "\n")
 
 
 def _file(metric: str) -> str:
@@ -123,10 +124,9 @@ def write_plots(out: Path, r) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        tmp = out / f".{_file(k)}.tmp.png"
-        fig.savefig(tmp)
+        with atomic_write_path(out / f"{_file(k)}.png", keep_suffix=True) as tmp:
+            fig.savefig(tmp)
         plt.close(fig)
-        os.replace(tmp, out / f"{_file(k)}.png")
 
 
 def write_videos(out: Path, cfg, starts, ctx_img, truth_img, gwm_img, video_img) -> None:
@@ -135,16 +135,18 @@ def write_videos(out: Path, cfg, starts, ctx_img, truth_img, gwm_img, video_img)
     import imageio.v2 as imageio
 
     picks = np.linspace(0, len(starts) - 1, min(cfg.videos, len(starts))).round().astype(int)
+    names = ("simulator", "GWM") + (() if video_img is None else ("2D video",))
     size = truth_img.shape[-2]
     up = max(1, 256 // size)
     for n, w in enumerate(sorted(set(picks.tolist()))):
         frames = []
-        seq = [(ctx_img[w, i], ctx_img[w, i], ctx_img[w, i], f"context {i + 1}") for i in range(ctx_img.shape[1])]
-        seq += [(truth_img[w, h], gwm_img[w, h], video_img[w, h], f"h = {h + 1}") for h in range(truth_img.shape[1])]
-        for sim, pred, vid, text in seq:
-            rows = [np.concatenate([_to_u8(x[k], up) for x in (sim, pred, vid)], axis=1) for k in range(sim.shape[0])]
+        seq = [((ctx_img[w, i],) * len(names), f"context {i + 1}") for i in range(ctx_img.shape[1])]
+        seq += [((truth_img[w, h], gwm_img[w, h]) + (() if video_img is None else (video_img[w, h],)), f"h = {h + 1}")
+                for h in range(truth_img.shape[1])]
+        for cols, text in seq:
+            rows = [np.concatenate([_to_u8(x[k], up) for x in cols], axis=1) for k in range(cols[0].shape[0])]
             img = np.ascontiguousarray(np.concatenate(rows, axis=0))
-            for j, name in enumerate(("simulator", "GWM", "2D video")):
+            for j, name in enumerate(names):
                 cv2.putText(img, name, (4 + j * size * up, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                             cv2.LINE_AA)
             cv2.putText(img, text, (4, img.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1,
@@ -152,9 +154,8 @@ def write_videos(out: Path, cfg, starts, ctx_img, truth_img, gwm_img, video_img)
             frames.append(img)
         e, t = starts[w]
         path = out / f"rollout_{n}_ep{e}_t{t}.mp4"
-        tmp = path.with_name(f".{path.stem}.tmp.mp4")
-        imageio.mimwrite(tmp, frames, fps=cfg.video_fps, macro_block_size=1)
-        os.replace(tmp, path)
+        with atomic_write_path(path, keep_suffix=True) as tmp:
+            imageio.mimwrite(tmp, frames, fps=cfg.video_fps, macro_block_size=1)
 
 
 def _to_u8(img, up: int) -> np.ndarray:
