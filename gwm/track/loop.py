@@ -1,0 +1,154 @@
+"""The correction loop: twin simulator + body-bound Gaussians + visual forces, one camera frame per step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from gwm.cameras import Cameras
+from gwm.geometry import quat_to_rotmat
+from gwm.roles import ROBOT_ROLES
+from gwm.splats import GaussianSplats
+from gwm.track.bodies import BodyGaussians
+from gwm.track.config import TrackerConfig
+from gwm.track.visual_forces import PoseErrorEstimate, estimate_pose_errors
+
+BACKGROUND = "background"
+
+
+class TrackInputError(ValueError):
+    """Frames, cameras or poses given to the tracker do not fit together; the message says how."""
+
+
+class Twin(Protocol):
+    """A rigid-body simulator the tracker can drive (sim_tasks.newton_twin.NewtonTwin is one)."""
+
+    body_names: tuple[str, ...]  # simulated bodies (the static background is not one of them)
+    body_roles: tuple[str, ...]  # gwm.roles role of each
+    control_dt: float  # seconds per step()
+
+    def body_poses(self) -> np.ndarray:
+        """(B,7) xyz + quat wxyz, world frame."""
+
+    def mass_properties(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """masses (B,) kg, inertia (B,3,3) about the COM in the body frame, COM (B,3) in the body frame."""
+
+    def step(self, wrenches: np.ndarray) -> None:
+        """Advance control_dt with wrenches (B,6) [force (N), torque (N m)], world frame, at each COM."""
+
+
+@dataclass
+class TrackStep:
+    """What one step saw and did. Poses are the twin's at the frame (before the step's forces act)."""
+
+    poses: np.ndarray  # (B,7) twin body poses at this frame (twin.body_names order)
+    wrenches: np.ndarray  # (B,6) visual wrenches applied during the next physics step
+    estimate: PoseErrorEstimate | None
+    rendered: torch.Tensor | None  # (C,H,W,3) render at the twin's poses
+    seconds: float  # wall time of the whole step (render-and-compare + physics)
+
+
+class Tracker:
+    """Keeps a twin in sync with camera frames by visual forces (see gwm.track)."""
+
+    def __init__(self, twin: Twin, canonical: dict[str, GaussianSplats], cameras: Cameras,
+                 config: TrackerConfig = TrackerConfig()):
+        self.twin, self.cameras, self.config = twin, cameras, config
+        names = (BACKGROUND, *twin.body_names)
+        roles = ("background", *twin.body_roles)
+        self.masses, self.inertia_body, com = (np.asarray(a, np.float64) for a in twin.mass_properties())
+        self.bodies = BodyGaussians(canonical, names, roles, np.concatenate([np.zeros((1, 3)), com]),
+                                    device=config.device)
+        if config.correct_bodies is not None:
+            unknown = [n for n in config.correct_bodies if n not in twin.body_names]
+            if unknown:
+                raise TrackInputError(f"correct_bodies {unknown} are not bodies of the twin {list(twin.body_names)}")
+            fixed = [n for n in config.correct_bodies if roles[names.index(n)] not in config.correct_roles]
+            if fixed:
+                raise TrackInputError(f"bodies {fixed} may not receive visual forces: their roles are not in "
+                                      f"{config.correct_roles} (robot links follow their joint state)")
+        # Index into names (0 = background). Robot roles are excluded here, whatever the config says.
+        self.movable = np.array([i for i, (n, r) in enumerate(zip(names, roles))
+                                 if r in config.correct_roles and r not in ROBOT_ROLES
+                                 and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
+        self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
+        self.reset_controller()
+
+    def reset_controller(self) -> None:
+        m = len(self.movable)
+        self._prev = np.zeros((m, 6))
+        self._integral = np.zeros((m, 6))
+        self._first = True
+
+    def check_frames(self, frames) -> torch.Tensor:
+        """(C,H,W,3) uint8 or float in [0,1] -> float tensor; one clear error when it does not fit."""
+        arr = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
+        c, w, h = len(self.cameras), self.cameras.width, self.cameras.height
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise TrackInputError(f"frames must be (cameras, H, W, 3) RGB, got shape {tuple(arr.shape)}")
+        if arr.shape[0] != c:
+            raise TrackInputError(f"{arr.shape[0]} frames for {c} cameras: give one frame per camera per step")
+        if tuple(arr.shape[1:3]) != (h, w):
+            raise TrackInputError(f"frames are {arr.shape[2]}x{arr.shape[1]} but the cameras are {w}x{h}: "
+                                  "resize the frames or give the intrinsics of their size")
+        if arr.dtype == torch.uint8:
+            return arr.float() / 255.0
+        return arr.float()
+
+    def all_poses(self) -> np.ndarray:
+        """(1 + B, 7): the background's identity pose, then the twin's bodies."""
+        poses = np.asarray(self.twin.body_poses(), np.float64)
+        return np.concatenate([[[0, 0, 0, 1, 0, 0, 0]], poses])
+
+    def step(self, frames, known_wrenches: np.ndarray | None = None) -> TrackStep:
+        """Correct the twin with one frame per camera, then advance it one control step.
+
+        known_wrenches (B,6): forces the twin should apply anyway (e.g. a modelled push), added to
+        the visual ones.
+        """
+        t0 = time.perf_counter()
+        observed = self.check_frames(frames)
+        poses = self.all_poses()
+        cfg = self.config
+        estimate = estimate_pose_errors(
+            self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations,
+            lr_translation=cfg.lr_translation, lr_rotation=cfg.lr_rotation, blur_px=cfg.blur_px,
+            background=self.background, render_backend=cfg.render_backend)
+        wrenches = self.visual_wrenches(estimate, poses)
+        total = wrenches.copy()
+        if known_wrenches is not None:
+            total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
+        self.twin.step(total)
+        return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
+                         seconds=time.perf_counter() - t0)
+
+    def visual_wrenches(self, estimate: PoseErrorEstimate, poses: np.ndarray) -> np.ndarray:
+        """PD + integral law on the estimated errors -> (B,6) wrenches; zero rows for bodies not corrected."""
+        cfg = self.config
+        out = np.zeros((len(self.twin.body_names), 6))
+        if not len(self.movable):
+            return out
+        err = np.concatenate([estimate.position, estimate.rotation], 1)  # (M,6)
+        if self._first:
+            self._prev = err.copy()
+            self._first = False
+        limit = cfg.integral_limit * np.array([0.01] * 3 + [0.1] * 3)
+        self._integral = np.clip(self._integral + err, -limit, limit)
+        t2 = self.twin.control_dt ** 2
+        accel = (2 * cfg.position_gain * err + cfg.velocity_gain * (err - self._prev)
+                 + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
+        self._prev = err
+        for j, b in enumerate(self.movable):
+            k = b - 1  # twin body index (names[0] is the background)
+            rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()
+            inertia_world = rot @ self.inertia_body[k] @ rot.T
+            out[k, :3] = self.masses[k] * accel[j, :3]
+            out[k, 3:] = inertia_world @ accel[j, 3:]
+        return out
+
+
+__all__ = ["BACKGROUND", "TrackInputError", "TrackStep", "Tracker", "Twin"]
