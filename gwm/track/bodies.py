@@ -62,13 +62,20 @@ class BodyGaussians:
         self.device = torch.device(device)
         self.splats = GaussianSplats.cat([p for _, p in parts]).to(self.device)
         self.body_index = torch.cat([torch.full((len(p),), i, dtype=torch.long) for i, p in parts]).to(self.device)
+        self.body_splats = {i: p.to(self.device) for i, p in parts}  # per body, for the offset path
         com = np.zeros((len(self.body_names), 3)) if centers_of_mass is None else np.asarray(centers_of_mass)
         if com.shape != (len(self.body_names), 3):
             raise ValueError(f"centers_of_mass must be ({len(self.body_names)}, 3), got {com.shape}")
         self.com_body = torch.tensor(com, dtype=torch.float32, device=self.device)
 
+    def set_appearance(self, sh: torch.Tensor, logit_opacities: torch.Tensor, log_scales: torch.Tensor) -> None:
+        """Replace colours, opacities and sizes of all Gaussians (stacked order); positions stay bound."""
+        s = self.splats
+        self.splats = GaussianSplats(s.means, s.quats_wxyz, log_scales, logit_opacities, sh)
+        self.body_splats = {i: self.splats[self.body_index == i] for i in self.body_splats}
+
     def gaussian_count(self, body: int) -> int:
-        return int((self.body_index == body).sum())
+        return len(self.body_splats[body]) if body in self.body_splats else 0
 
     def world_splats(self, poses: np.ndarray | torch.Tensor, delta_t: torch.Tensor | None = None,
                      delta_r: torch.Tensor | None = None, bodies: torch.Tensor | None = None) -> GaussianSplats:
@@ -77,24 +84,44 @@ class BodyGaussians:
         delta_t, delta_r (M,3): a world-frame translation and a rotation vector about the body's
         COM applied on top of the poses of the bodies with indices `bodies` (M,); differentiable.
         """
+        if delta_t is None:
+            return self.posed(poses)
+        return GaussianSplats.cat([self.posed(poses, exclude=bodies), self.offset_bodies(poses, delta_t, delta_r, bodies)])
+
+    def _pose_tensors(self, poses):
         p = torch.as_tensor(np.asarray(poses, np.float32) if isinstance(poses, np.ndarray) else poses,
                             dtype=torch.float32, device=self.device)
         if p.shape != (len(self.body_names), 7):
             raise ValueError(f"poses must be ({len(self.body_names)}, 7) xyz + quat wxyz, got {tuple(p.shape)}")
         q = p[:, 3:] / p[:, 3:].norm(dim=-1, keepdim=True)
         mats = pose_to_matrix(p[:, :3], q)  # (B,4,4)
-        rot, trans = mats[:, :3, :3], mats[:, :3, 3]
-        if delta_t is not None:
-            com_w = (rot[bodies] @ self.com_body[bodies, :, None])[..., 0] + trans[bodies]  # (M,3)
-            r_d = so3_exp(delta_r)  # (M,3,3)
-            rot = rot.index_put((bodies,), r_d @ rot[bodies])
-            trans = trans.index_put((bodies,), (r_d @ (trans[bodies] - com_w)[..., None])[..., 0] + com_w + delta_t)
-            q = q.index_put((bodies,), quat_multiply(rotvec_to_quat(delta_r), q[bodies]))
-        idx = self.body_index
-        s = self.splats
+        return mats[:, :3, :3], mats[:, :3, 3], q
+
+    def posed(self, poses, exclude: torch.Tensor | None = None) -> GaussianSplats:
+        """All Gaussians at the poses (those of bodies in `exclude` left out), one batched posing."""
+        rot, trans, q = self._pose_tensors(poses)
+        s, idx = self.splats, self.body_index
+        if exclude is not None and len(exclude):
+            keep = ~torch.isin(idx, exclude.to(idx.device))
+            s, idx = s[keep], idx[keep]
         means = (rot[idx] @ s.means[:, :, None])[:, :, 0] + trans[idx]
-        quats = quat_multiply(q[idx], s.quats_wxyz)
-        return GaussianSplats(means, quats, s.log_scales, s.logit_opacities, s.sh)
+        return GaussianSplats(means, quat_multiply(q[idx], s.quats_wxyz), s.log_scales, s.logit_opacities, s.sh)
+
+    def offset_bodies(self, poses, delta_t: torch.Tensor, delta_r: torch.Tensor, bodies: torch.Tensor) -> GaussianSplats:
+        """The Gaussians of `bodies` only (in that order), posed and then offset rigidly about their COMs."""
+        rot, trans, q = self._pose_tensors(poses)
+        r_d = so3_exp(delta_r)  # (M,3,3)
+        q_d = rotvec_to_quat(delta_r)  # (M,4)
+        parts = []
+        for j, b in enumerate(bodies.tolist()):
+            s = self.body_splats[b]
+            com_w = rot[b] @ self.com_body[b] + trans[b]
+            r_new = r_d[j] @ rot[b]
+            t_new = r_d[j] @ (trans[b] - com_w) + com_w + delta_t[j]
+            q_new = quat_multiply(q_d[j], q[b])
+            parts.append(GaussianSplats(s.means @ r_new.T + t_new, quat_multiply(q_new.expand(len(s), 4), s.quats_wxyz),
+                                        s.log_scales, s.logit_opacities, s.sh))
+        return GaussianSplats.cat(parts)
 
 
 def pose7_from_matrix(m: np.ndarray) -> np.ndarray:

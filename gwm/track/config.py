@@ -12,11 +12,14 @@ class TrackerConfig:
     # Render-and-compare: Adam on a rigid pose offset per movable body, restarted at the twin's
     # pose every control step (the anchor, Embodied Gaussians: 3-7 iterations per step).
     iterations: int = 5
+    # Adam steps fitting colours, opacities and sizes to the first frames before tracking (0: off);
+    # see gwm.track.appearance.
+    calibration_iterations: int = 150
     lr_translation: float = 0.002  # m per Adam step
-    lr_rotation: float = 0.03  # rad per Adam step
-    # The loss is MSE on the frames plus MSE on copies blurred by this many pixels (0: off):
-    # the blurred term still has a gradient when render and frame overlap only a little.
-    blur_px: float = 3.0
+    lr_rotation: float = 0.01  # rad per Adam step
+    # The loss is MSE on the frames plus MSE on copies box-filtered and downsampled by these factors:
+    # coarse copies still have a gradient when render and frame overlap only a little.
+    pyramid: tuple[int, ...] = (4, 8)
     # Control law on the estimated error e (per axis, position and orientation alike), with the
     # control period T: acceleration = (2 kp e + kd (e - e_prev) + 2 ki sum(e)) / T^2, times the
     # body's mass (force) or inertia (torque). kp = 0.5 closes half the error in one step under
@@ -38,7 +41,9 @@ class TrackerConfig:
     def __post_init__(self) -> None:
         if self.iterations < 0:
             raise ValueError(f"TrackerConfig.iterations must be >= 0, got {self.iterations}")
-        for name in ("lr_translation", "lr_rotation", "blur_px", "position_gain", "velocity_gain", "integral_gain",
+        if any(int(f) < 2 for f in self.pyramid):
+            raise ValueError(f"TrackerConfig.pyramid factors must be >= 2, got {self.pyramid}")
+        for name in ("lr_translation", "lr_rotation", "position_gain", "velocity_gain", "integral_gain",
                      "integral_limit"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")

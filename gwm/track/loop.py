@@ -99,6 +99,16 @@ class Tracker:
             return arr.float() / 255.0
         return arr.float()
 
+    def calibrate(self, frames) -> tuple[float, float]:
+        """Fit the Gaussians' appearance to frames seen at the twin's current state (see
+        gwm.track.appearance); call once before the first step. Returns the loss before and after."""
+        from gwm.track.appearance import calibrate_appearance
+
+        cfg = self.config
+        return calibrate_appearance(self.bodies, self.all_poses(), self.cameras, self.check_frames(frames),
+                                    iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid),
+                                    background=self.background, render_backend=cfg.render_backend)
+
     def all_poses(self) -> np.ndarray:
         """(1 + B, 7): the background's identity pose, then the twin's bodies."""
         poses = np.asarray(self.twin.body_poses(), np.float64)
@@ -116,7 +126,7 @@ class Tracker:
         cfg = self.config
         estimate = estimate_pose_errors(
             self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations,
-            lr_translation=cfg.lr_translation, lr_rotation=cfg.lr_rotation, blur_px=cfg.blur_px,
+            lr_translation=cfg.lr_translation, lr_rotation=cfg.lr_rotation, pyramid=tuple(cfg.pyramid),
             background=self.background, render_backend=cfg.render_backend)
         wrenches = self.visual_wrenches(estimate, poses)
         total = wrenches.copy()
@@ -151,4 +161,37 @@ class Tracker:
         return out
 
 
-__all__ = ["BACKGROUND", "TrackInputError", "TrackStep", "Tracker", "Twin"]
+
+
+
+@dataclass
+class TrackResult:
+    poses: np.ndarray  # (T,B,7) twin body poses at each frame
+    wrenches: np.ndarray  # (T,B,6) visual wrenches computed at each frame
+    seconds: np.ndarray  # (T,) wall time per step
+    renders: np.ndarray | None  # (T,C,H,W,3) uint8 renders at the twin's poses, when asked for
+
+
+def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = None, keep_renders: bool = False,
+                progress: bool = False) -> TrackResult:
+    """Step the tracker through frames (T,C,H,W,3); known_wrenches (T,B,6) optional."""
+    n = len(frames)
+    if known_wrenches is not None and len(known_wrenches) != n:
+        raise TrackInputError(f"{len(known_wrenches)} rows of known wrenches for {n} frames")
+    steps = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="track", unit="frame")
+    poses, wrenches, seconds, renders = [], [], [], []
+    for t in steps:
+        s = tracker.step(frames[t], None if known_wrenches is None else known_wrenches[t])
+        poses.append(s.poses)
+        wrenches.append(s.wrenches)
+        seconds.append(s.seconds)
+        if keep_renders:
+            renders.append((s.rendered.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+    return TrackResult(np.stack(poses), np.stack(wrenches), np.array(seconds),
+                       np.stack(renders) if keep_renders else None)
+
+__all__ = ["BACKGROUND", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin", "run_tracker"]

@@ -12,7 +12,6 @@ Gaussians or ten thousand.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 
 from gwm.cameras import Cameras
 from gwm.geometry import quat_to_rotmat
+from gwm.splats import GaussianSplats
 from gwm.track.bodies import BodyGaussians
 
 
@@ -35,37 +35,33 @@ class PoseErrorEstimate:
     rendered: torch.Tensor  # (C,H,W,3) the render at the twin's poses (first iteration)
 
 
-def _blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (C,H,W,3) images (edges replicated)."""
-    radius = max(1, int(math.ceil(2.5 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    k = k / k.sum()
-    img = images.permute(0, 3, 1, 2).reshape(-1, 1, *images.shape[1:3])  # (C*3,1,H,W)
-    img = torch.nn.functional.pad(img, (radius, radius, 0, 0), mode="replicate")
-    img = torch.nn.functional.conv2d(img, k.view(1, 1, 1, -1))
-    img = torch.nn.functional.pad(img, (0, 0, radius, radius), mode="replicate")
-    img = torch.nn.functional.conv2d(img, k.view(1, 1, -1, 1))
-    return img.reshape(images.shape[0], 3, *images.shape[1:3]).permute(0, 2, 3, 1)
+def _pyramid(images: torch.Tensor, levels: tuple[int, ...]) -> list[torch.Tensor]:
+    """(C,H,W,3) -> the images box-filtered and downsampled by each factor in levels (channels first)."""
+    x = images.permute(0, 3, 1, 2)
+    return [torch.nn.functional.avg_pool2d(x, f, ceil_mode=True) for f in levels]
 
 
-def photometric_loss(rendered: torch.Tensor, observed: torch.Tensor, observed_blurred: torch.Tensor | None,
-                     blur_px: float) -> torch.Tensor:
+def photometric_loss(rendered: torch.Tensor, observed: torch.Tensor, observed_levels: list[torch.Tensor],
+                     levels: tuple[int, ...]) -> torch.Tensor:
+    """MSE on the frames plus MSE at each coarser level: coarse levels keep a gradient when render and
+    frame overlap only a little (a wider basin), the full level keeps the estimate sharp."""
     loss = torch.mean((rendered - observed) ** 2)
-    if blur_px > 0:
-        loss = loss + torch.mean((_blur(rendered, blur_px) - observed_blurred) ** 2)
+    for r, o in zip(_pyramid(rendered, levels), observed_levels):
+        loss = loss + torch.mean((r - o) ** 2)
     return loss
 
 
 def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movable: np.ndarray, cameras: Cameras,
                          observed: torch.Tensor, *, iterations: int, lr_translation: float, lr_rotation: float,
-                         blur_px: float, background: torch.Tensor, render_backend: str = "auto",
+                         pyramid: tuple[int, ...], background: torch.Tensor, render_backend: str = "auto",
                          ) -> PoseErrorEstimate:
     """Optimise rigid offsets of the bodies `movable` (indices) so the render matches `observed`.
 
     poses (B,7) the twin's body poses (xyz + quat wxyz); observed (C,H,W,3) float in [0,1], one
     frame per camera of `cameras`. Only the movable bodies' offsets have gradients: the background
-    and robot links stay where their poses put them.
+    and robot links stay where their poses put them. The estimate is the evaluated offset with the
+    lowest loss (zero when no step improved on the twin's own poses): Adam's first steps have a
+    fixed size whatever the gradient, so a step that did not lower the loss is noise, not evidence.
     """
     from gwm.render import rasterize
 
@@ -74,31 +70,35 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
     m = len(bodies)
     observed = observed.to(device=device, dtype=torch.float32)
     cams = cameras.to(device=device, dtype=torch.float32)
-    observed_blurred = _blur(observed, blur_px) if blur_px > 0 else None
+    observed_levels = _pyramid(observed, pyramid)
+    with torch.no_grad():
+        fixed = body_gaussians.posed(poses, exclude=bodies if m else None)  # background, robot, other bodies
     delta_t = torch.zeros(m, 3, device=device, requires_grad=True)
     delta_r = torch.zeros(m, 3, device=device, requires_grad=True)
     opt = torch.optim.Adam([{"params": [delta_t], "lr": lr_translation}, {"params": [delta_r], "lr": lr_rotation}])
     losses, first = [], None
+    best = (float("inf"), torch.zeros(m, 3), torch.zeros(m, 3))
     for _ in range(max(iterations, 0) if m else 0):
         opt.zero_grad(set_to_none=True)
-        splats = body_gaussians.world_splats(poses, delta_t, delta_r, bodies)
+        splats = GaussianSplats.cat([fixed, body_gaussians.offset_bodies(poses, delta_t, delta_r, bodies)])
         out = rasterize(splats, cams, background=background, backend=render_backend)
         if first is None:
             first = out.rgb.detach()
-        loss = photometric_loss(out.rgb, observed, observed_blurred, blur_px)
+        loss = photometric_loss(out.rgb, observed, observed_levels, pyramid)
+        value = float(loss.detach())
+        if value < best[0]:
+            best = (value, delta_t.detach().clone(), delta_r.detach().clone())
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(value)
     if first is None:  # nothing to optimise: still render once for the caller's overlay
         with torch.no_grad():
-            first = rasterize(body_gaussians.world_splats(poses), cams, background=background,
-                              backend=render_backend).rgb
+            first = rasterize(body_gaussians.posed(poses), cams, background=background, backend=render_backend).rgb
     with torch.no_grad():
-        position, rotation, force, moment = errors_from_displacements(body_gaussians, poses, bodies,
-                                                                      delta_t.detach(), delta_r.detach())
+        position, rotation, force, moment = errors_from_displacements(body_gaussians, poses, bodies, best[1], best[2])
     return PoseErrorEstimate(bodies=bodies.cpu().numpy(), position=position, rotation=rotation, force=force,
                              moment=moment, loss_before=losses[0] if losses else float("nan"),
-                             loss_after=losses[-1] if losses else float("nan"), rendered=first)
+                             loss_after=best[0] if losses else float("nan"), rendered=first)
 
 
 def errors_from_displacements(body_gaussians: BodyGaussians, poses: np.ndarray, bodies: torch.Tensor,
@@ -109,30 +109,33 @@ def errors_from_displacements(body_gaussians: BodyGaussians, poses: np.ndarray, 
     zeros = np.zeros((m, 3))
     if m == 0:
         return zeros, zeros, zeros, zeros
-    before = body_gaussians.world_splats(poses)
-    after = body_gaussians.world_splats(poses, delta_t, delta_r, bodies)
-    p = torch.as_tensor(np.asarray(poses, np.float32), device=body_gaussians.device)
+    before = body_gaussians.offset_bodies(poses, torch.zeros_like(delta_t), torch.zeros_like(delta_r), bodies)
+    after = body_gaussians.offset_bodies(poses, delta_t, delta_r, bodies)
+    p = torch.as_tensor(np.asarray(poses, np.float64))
     position, rotation, force, moment = [], [], [], []
-    for j, b in enumerate(bodies.tolist()):
-        sel = body_gaussians.body_index == b
-        x = before.means[sel].double()
-        d = (after.means[sel] - before.means[sel]).double()  # (n,3) displacement of each Gaussian
-        o = before.opacities[sel].double()[:, None]  # (n,1)
-        com = quat_to_rotmat(p[b, 3:]).double() @ body_gaussians.com_body[b].double() + p[b, :3].double()
+    start = 0
+    for b in bodies.tolist():
+        n = body_gaussians.gaussian_count(b)
+        sl = slice(start, start + n)
+        start += n
+        x = before.means[sl].double().cpu()
+        d = (after.means[sl] - before.means[sl]).double().cpu()  # (n,3) displacement of each Gaussian
+        o = before.opacities[sl].double().cpu()[:, None]  # (n,1)
+        com = quat_to_rotmat(p[b, 3:]) @ body_gaussians.com_body[b].double().cpu() + p[b, :3]
         r = x - com
         f = (o * d).sum(0)
         tau = torch.linalg.cross(r, o * d).sum(0)
         w = o.sum()
         # J: the opacity-weighted "inertia" of the Gaussian cloud, tau = J dtheta for a small rotation.
-        jmat = (o[:, :, None] * ((r * r).sum(1)[:, None, None] * torch.eye(3, dtype=r.dtype) - r[:, :, None] * r[:, None, :])).sum(0)
-        jmat = jmat + 1e-9 * w * torch.eye(3, dtype=r.dtype)
-        theta = torch.linalg.solve(jmat, tau)
+        eye = torch.eye(3, dtype=r.dtype)
+        jmat = (o[:, :, None] * ((r * r).sum(1)[:, None, None] * eye - r[:, :, None] * r[:, None, :])).sum(0)
+        theta = torch.linalg.solve(jmat + 1e-9 * w * eye, tau)
         # F / w mixes in theta x (centroid - COM) when the Gaussians' centroid is off the COM: remove it.
         centroid = (o * r).sum(0) / w
-        position.append((f / w - torch.linalg.cross(theta, centroid)).cpu().numpy())
-        rotation.append(theta.cpu().numpy())
-        force.append(f.cpu().numpy())
-        moment.append(tau.cpu().numpy())
+        position.append((f / w - torch.linalg.cross(theta, centroid)).numpy())
+        rotation.append(theta.numpy())
+        force.append(f.numpy())
+        moment.append(tau.numpy())
     return np.stack(position), np.stack(rotation), np.stack(force), np.stack(moment)
 
 
