@@ -111,8 +111,8 @@ def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
     known = (Push(a.name, 0.5, tau, tuple(fa)),)
     return [
         Scenario("model_right", duration, known, description=f"modelled push of {a.name}; physics as modelled"),
-        Scenario("slippery", duration, known, friction=((a.name, 0.75 * a.friction),),
-                 description=f"modelled push of {a.name}; its real friction is 0.75x the model's"),
+        Scenario("slippery", duration, known, friction=((a.name, 0.9 * a.friction),),
+                 description=f"modelled push of {a.name}; its real friction is 0.9x the model's"),
         Scenario("heavy", duration, known, mass_scale=((a.name, 2.0),),
                  description=f"modelled push of {a.name}; it is really 2x heavier"),
         Scenario("unmodelled_push", duration, unmodelled_pushes=(Push(b.name, 1.0, tau, tuple(fb)),),

@@ -9,14 +9,14 @@ from gwm.roles import OBJECT_ROLES
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    # Render-and-compare: Adam on a rigid pose offset per movable body, restarted at the twin's
-    # pose every control step (the anchor, Embodied Gaussians: 3-7 iterations per step).
+    # Render-and-compare: gradient steps on a rigid pose offset per movable body, restarted at the
+    # twin's pose every control step (the anchor, Embodied Gaussians: 3-7 iterations per step).
+    # One iteration = one render + backward; step: the first step's length, metres of Gaussian motion.
     iterations: int = 5
-    # Adam steps fitting colours, opacities and sizes to the first frames before tracking (0: off);
-    # see gwm.track.appearance.
+    step: float = 0.004
+    # Adam steps fitting each camera's colour gain and bias, and the movable bodies' Gaussian colours,
+    # opacities and sizes, to the first frames before tracking (0: off); see gwm.track.appearance.
     calibration_iterations: int = 150
-    lr_translation: float = 0.002  # m per Adam step
-    lr_rotation: float = 0.01  # rad per Adam step
     # The loss is MSE on the frames plus MSE on copies box-filtered and downsampled by these factors:
     # coarse copies still have a gradient when render and frame overlap only a little.
     pyramid: tuple[int, ...] = (4, 8)
@@ -43,7 +43,7 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.iterations must be >= 0, got {self.iterations}")
         if any(int(f) < 2 for f in self.pyramid):
             raise ValueError(f"TrackerConfig.pyramid factors must be >= 2, got {self.pyramid}")
-        for name in ("lr_translation", "lr_rotation", "position_gain", "velocity_gain", "integral_gain",
+        for name in ("step", "position_gain", "velocity_gain", "integral_gain",
                      "integral_limit"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")

@@ -76,6 +76,7 @@ class Tracker:
                                  if r in config.correct_roles and r not in ROBOT_ROLES
                                  and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
         self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
+        self.colour = None  # per-camera (gain, bias) from calibrate()
         self.reset_controller()
 
     def reset_controller(self) -> None:
@@ -105,9 +106,11 @@ class Tracker:
         from gwm.track.appearance import calibrate_appearance
 
         cfg = self.config
-        return calibrate_appearance(self.bodies, self.all_poses(), self.cameras, self.check_frames(frames),
-                                    iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid),
-                                    background=self.background, render_backend=cfg.render_backend)
+        self.colour, losses = calibrate_appearance(
+            self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
+            iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
+            render_backend=cfg.render_backend)
+        return losses
 
     def all_poses(self) -> np.ndarray:
         """(1 + B, 7): the background's identity pose, then the twin's bodies."""
@@ -125,9 +128,9 @@ class Tracker:
         poses = self.all_poses()
         cfg = self.config
         estimate = estimate_pose_errors(
-            self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations,
-            lr_translation=cfg.lr_translation, lr_rotation=cfg.lr_rotation, pyramid=tuple(cfg.pyramid),
-            background=self.background, render_backend=cfg.render_backend)
+            self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
+            pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
+            render_backend=cfg.render_backend)
         wrenches = self.visual_wrenches(estimate, poses)
         total = wrenches.copy()
         if known_wrenches is not None:

@@ -31,7 +31,7 @@ class PoseErrorEstimate:
     force: np.ndarray  # (M,3) sum of opacity-weighted Gaussian forces o_i d_i (per unit gain)
     moment: np.ndarray  # (M,3) sum of r_i x o_i d_i about each COM
     loss_before: float
-    loss_after: float  # at the start of the last iteration
+    loss_after: float  # at the estimate (the best offset evaluated)
     rendered: torch.Tensor  # (C,H,W,3) the render at the twin's poses (first iteration)
 
 
@@ -51,17 +51,35 @@ def photometric_loss(rendered: torch.Tensor, observed: torch.Tensor, observed_le
     return loss
 
 
+def body_radii(body_gaussians: BodyGaussians, bodies) -> torch.Tensor:
+    """(M,) opacity-weighted RMS distance of each body's Gaussians from its COM (>= 1 cm)."""
+    out = []
+    for b in bodies:
+        s = body_gaussians.body_splats[int(b)]
+        o = s.opacities
+        r2 = ((s.means - body_gaussians.com_body[int(b)]) ** 2).sum(1)
+        out.append(torch.sqrt((o * r2).sum() / o.sum().clamp_min(1e-12)).clamp_min(0.01))
+    return torch.stack(out) if out else torch.zeros(0)
+
+
 def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movable: np.ndarray, cameras: Cameras,
-                         observed: torch.Tensor, *, iterations: int, lr_translation: float, lr_rotation: float,
-                         pyramid: tuple[int, ...], background: torch.Tensor, render_backend: str = "auto",
-                         ) -> PoseErrorEstimate:
-    """Optimise rigid offsets of the bodies `movable` (indices) so the render matches `observed`.
+                         observed: torch.Tensor, *, iterations: int, step: float, pyramid: tuple[int, ...],
+                         background: torch.Tensor, colour: tuple[torch.Tensor, torch.Tensor] | None = None,
+                         render_backend: str = "auto") -> PoseErrorEstimate:
+    """Find rigid offsets of the bodies `movable` (indices) that make the render match `observed`.
 
     poses (B,7) the twin's body poses (xyz + quat wxyz); observed (C,H,W,3) float in [0,1], one
-    frame per camera of `cameras`. Only the movable bodies' offsets have gradients: the background
-    and robot links stay where their poses put them. The estimate is the evaluated offset with the
-    lowest loss (zero when no step improved on the twin's own poses): Adam's first steps have a
-    fixed size whatever the gradient, so a step that did not lower the loss is noise, not evidence.
+    frame per camera of `cameras`; colour: per-camera (gain (C,3), bias (C,3)) applied to renders
+    (gwm.track.appearance). Only the movable bodies' offsets move: the background and robot links
+    stay where their poses put them.
+
+    Gradient steps with a backtracking line search: each body steps `step` metres along its own
+    normalised gradient, rotation and translation together (a rotation is weighed by how far it
+    moves the body's Gaussians, i.e. times the body's radius); a step that does not lower the loss
+    is undone and the step halved. The estimate is the best offset evaluated, so it is exactly zero
+    when no step improves on the twin's own poses. (Adam, as in the anchor, moves every coordinate
+    by its learning rate whatever the gradient's size; here that showed up as offsets of a few mm
+    and degrees on bodies that were where they should be.)
     """
     from gwm.render import rasterize
 
@@ -71,34 +89,52 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
     observed = observed.to(device=device, dtype=torch.float32)
     cams = cameras.to(device=device, dtype=torch.float32)
     observed_levels = _pyramid(observed, pyramid)
+    radius = body_radii(body_gaussians, bodies.tolist()).to(device)[:, None]  # (M,1)
     with torch.no_grad():
         fixed = body_gaussians.posed(poses, exclude=bodies if m else None)  # background, robot, other bodies
-    delta_t = torch.zeros(m, 3, device=device, requires_grad=True)
-    delta_r = torch.zeros(m, 3, device=device, requires_grad=True)
-    opt = torch.optim.Adam([{"params": [delta_t], "lr": lr_translation}, {"params": [delta_r], "lr": lr_rotation}])
-    losses, first = [], None
-    best = (float("inf"), torch.zeros(m, 3), torch.zeros(m, 3))
-    for _ in range(max(iterations, 0) if m else 0):
-        opt.zero_grad(set_to_none=True)
-        splats = GaussianSplats.cat([fixed, body_gaussians.offset_bodies(poses, delta_t, delta_r, bodies)])
-        out = rasterize(splats, cams, background=background, backend=render_backend)
-        if first is None:
-            first = out.rgb.detach()
-        loss = photometric_loss(out.rgb, observed, observed_levels, pyramid)
-        value = float(loss.detach())
-        if value < best[0]:
-            best = (value, delta_t.detach().clone(), delta_r.detach().clone())
+
+    def evaluate(dt, dr):
+        dt = dt.clone().requires_grad_(True)
+        dr = dr.clone().requires_grad_(True)
+        splats = GaussianSplats.cat([fixed, body_gaussians.offset_bodies(poses, dt, dr, bodies)])
+        rgb = rasterize(splats, cams, background=background, backend=render_backend).rgb
+        if colour is not None:
+            rgb = rgb * colour[0][:, None, None, :] + colour[1][:, None, None, :]
+        loss = photometric_loss(rgb, observed, observed_levels, pyramid)
         loss.backward()
-        opt.step()
-        losses.append(value)
-    if first is None:  # nothing to optimise: still render once for the caller's overlay
+        return float(loss.detach()), dt.grad, dr.grad, rgb.detach()
+
+    losses, first = [], None
+    if m and iterations > 0:
+        zero = torch.zeros(m, 3, device=device)
+        best_loss, g_t, g_r, first = evaluate(zero, zero)
+        best_t, best_r = zero, zero
+        losses.append(best_loss)
+        steps = torch.full((m, 1), float(step), device=device)
+        for _ in range(iterations - 1):
+            g = torch.cat([g_t, g_r / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
+            direction = g / g.norm(dim=1, keepdim=True).clamp_min(1e-20)
+            moved = g.norm(dim=1, keepdim=True) > 0
+            try_t = best_t - torch.where(moved, steps * direction[:, :3], 0.0)
+            try_r = best_r - torch.where(moved, steps * direction[:, 3:] / radius, 0.0)
+            value, gt, gr, _ = evaluate(try_t, try_r)
+            losses.append(value)
+            if value < best_loss:
+                best_loss, best_t, best_r, g_t, g_r = value, try_t, try_r, gt, gr
+            else:
+                steps = steps * 0.5
+    else:
         with torch.no_grad():
             first = rasterize(body_gaussians.posed(poses), cams, background=background, backend=render_backend).rgb
+            if colour is not None:
+                first = first * colour[0][:, None, None, :] + colour[1][:, None, None, :]
+        best_t = best_r = torch.zeros(m, 3, device=device)
+        best_loss = float("nan")
     with torch.no_grad():
-        position, rotation, force, moment = errors_from_displacements(body_gaussians, poses, bodies, best[1], best[2])
+        position, rotation, force, moment = errors_from_displacements(body_gaussians, poses, bodies, best_t, best_r)
     return PoseErrorEstimate(bodies=bodies.cpu().numpy(), position=position, rotation=rotation, force=force,
                              moment=moment, loss_before=losses[0] if losses else float("nan"),
-                             loss_after=best[0] if losses else float("nan"), rendered=first)
+                             loss_after=best_loss, rendered=first.clamp(0, 1))
 
 
 def errors_from_displacements(body_gaussians: BodyGaussians, poses: np.ndarray, bodies: torch.Tensor,
