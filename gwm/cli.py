@@ -18,6 +18,7 @@ _STAGES = {
     "data": "gwm.data.cli",
     "model": "gwm.model.cli",
     "pipeline": "pipelines.cli",
+    "track": "sim_tasks.track_cli",
 }
 
 for _name, _module in _STAGES.items():

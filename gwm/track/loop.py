@@ -52,6 +52,22 @@ class TrackStep:
     seconds: float  # wall time of the whole step (render-and-compare + physics)
 
 
+def correctable_bodies(names, roles, config: TrackerConfig) -> np.ndarray:
+    """Indices of the bodies that may receive visual forces: roles in config.correct_roles (never a
+    robot link or tool, whatever the config says) and, when given, named in config.correct_bodies."""
+    if config.correct_bodies is not None:
+        unknown = [n for n in config.correct_bodies if n not in names]
+        if unknown:
+            raise TrackInputError(f"correct_bodies {unknown} are not bodies of the scene {list(names)}")
+        fixed = [n for n in config.correct_bodies if roles[list(names).index(n)] not in config.correct_roles]
+        if fixed:
+            raise TrackInputError(f"bodies {fixed} may not receive visual forces: their roles are not in "
+                                  f"{config.correct_roles} (robot links follow their joint state)")
+    return np.array([i for i, (n, r) in enumerate(zip(names, roles))
+                     if r in config.correct_roles and r not in ROBOT_ROLES
+                     and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
+
+
 class Tracker:
     """Keeps a twin in sync with camera frames by visual forces (see gwm.track)."""
 
@@ -63,18 +79,7 @@ class Tracker:
         self.masses, self.inertia_body, com = (np.asarray(a, np.float64) for a in twin.mass_properties())
         self.bodies = BodyGaussians(canonical, names, roles, np.concatenate([np.zeros((1, 3)), com]),
                                     device=config.device)
-        if config.correct_bodies is not None:
-            unknown = [n for n in config.correct_bodies if n not in twin.body_names]
-            if unknown:
-                raise TrackInputError(f"correct_bodies {unknown} are not bodies of the twin {list(twin.body_names)}")
-            fixed = [n for n in config.correct_bodies if roles[names.index(n)] not in config.correct_roles]
-            if fixed:
-                raise TrackInputError(f"bodies {fixed} may not receive visual forces: their roles are not in "
-                                      f"{config.correct_roles} (robot links follow their joint state)")
-        # Index into names (0 = background). Robot roles are excluded here, whatever the config says.
-        self.movable = np.array([i for i, (n, r) in enumerate(zip(names, roles))
-                                 if r in config.correct_roles and r not in ROBOT_ROLES
-                                 and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
+        self.movable = correctable_bodies(names, roles, config)  # indices into names (0 = background)
         self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
         self.colour = None  # per-camera (gain, bias) from calibrate()
         self.reset_controller()
