@@ -90,14 +90,16 @@ def slide_push_force(mass: float, friction: float, distance: float, duration: fl
 
 def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
     """The issue's scenarios for any scene with >= 2 movable objects, derived from its geometry:
-    a modelled push that slides the first object ~6 cm toward the support's centre, seen with the
-    model right, the object slipperier, and the object heavier; an unmodelled push of the second
-    object at t = 1 s; the second object taken away at t = 1 s."""
-    objects = [o for o in scene.objects if o.role == "object"] or list(scene.objects)
-    if len(objects) < 2:
+    a modelled push that slides the first object (role "object") ~6 cm toward the support's centre,
+    seen with the model right, the object slipperier, and the object heavier; an unmodelled push of
+    the steadiest other body at t = 1 s, sideways; that body taken away at t = 1 s."""
+    if len(scene.objects) < 2:
         raise ValueError("standard_scenarios needs a scene with at least two movable objects")
+    a = next((o for o in scene.objects if o.role == "object"), scene.objects[0])
+    # The unmodelled push goes to the steadiest other body (widest base for its height), which slides
+    # rather than tips over: a tumbling body is another test.
+    b = max((o for o in scene.objects if o is not a), key=_steadiness)
     centre = _support_centre(scene)
-    a, b = objects[0], objects[1]
 
     def direction(obj, turn: float) -> np.ndarray:
         d = centre[:2] - obj.world_from_body[:2, 3].numpy()
@@ -120,6 +122,12 @@ def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
         Scenario("removed", duration, removals=((b.name, 1.0),),
                  description=f"{b.name} taken out of the scene at t = 1 s"),
     ]
+
+
+def _steadiness(obj) -> float:
+    """Half the base's smallest width over the COM's height above the base (tips when pushed if < ~mu)."""
+    v = obj.collision_vertices
+    return float(0.5 * min(np.ptp(v[:, 0]), np.ptp(v[:, 1])) / max(-v[:, 2].min(), 1e-3))
 
 
 def _support_centre(scene) -> np.ndarray:

@@ -11,7 +11,7 @@ app = typer.Typer(help="Track a recorded camera stream with the scene's physics 
                   invoke_without_command=True, no_args_is_help=True)
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})
 def track(
     scene_usd: Path = typer.Argument(..., help="Scene USD/USDZ written by 'gwm export usd'"),
     frames: Path = typer.Argument(..., help="Folder with one image folder (<camera>/000000.png ...) or video "
