@@ -18,7 +18,6 @@ back within 1 cm within 1 s of an unmodelled push's end; where the model is righ
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time

@@ -16,7 +16,7 @@ class TrackerConfig:
     step: float = 0.004
     # Adam steps fitting each camera's colour gain and bias, and the movable bodies' Gaussian colours,
     # opacities and sizes, to the first frames before tracking (0: off); see gwm.track.appearance.
-    calibration_iterations: int = 150
+    calibration_iterations: int = 100
     # The loss is MSE on the frames plus MSE on copies box-filtered and downsampled by these factors:
     # coarse copies still have a gradient when render and frame overlap only a little.
     pyramid: tuple[int, ...] = (4, 8)
@@ -25,7 +25,7 @@ class TrackerConfig:
     # body's mass (force) or inertia (torque). kp = 0.5 closes half the error in one step under
     # constant acceleration; gains per period keep one setting right for any frame rate or body.
     position_gain: float = 0.5
-    velocity_gain: float = 0.5
+    velocity_gain: float = 0.2
     integral_gain: float = 0.05
     # The integral is capped at this many control periods of a 1 cm / 0.1 rad error: it only has
     # to beat friction on a resting body, not run away while a body is out of view.
