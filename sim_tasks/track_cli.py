@@ -61,6 +61,7 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     from dataclasses import asdict, replace
 
     import numpy as np
+    import torch
 
     from exporters.usd import read_usd_scene
     from gwm.data.atomic_io import write_json_atomic
@@ -97,7 +98,7 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     meta = {"scene_usd": str(scene_usd), "frames": str(frames), "config": asdict(config),
             "normalisation": scene.metadata.get("normalisation")}
     dataset = write_tracked_dataset(out / "dataset", fmt, poses, wrenches, stream.fps, names, roles,
-                                    {k: v.detach().float() for k, v in canonical.items()}, stream.specs, meta)
+                                    {k: v.detach().to(dtype=torch.float32) for k, v in canonical.items()}, stream.specs, meta)
     write_overlay_video(out / "overlay.mp4", stream.frames, result.renders, open_renders, stream.fps)
     summary = {"frames": int(len(result.poses)), "bodies": list(names), "fps": stream.fps,
                "cameras": [s.name for s in stream.specs], "rate_hz": float(1.0 / np.mean(result.seconds)),

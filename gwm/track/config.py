@@ -26,7 +26,7 @@ class TrackerConfig:
     # constant acceleration; gains per period keep one setting right for any frame rate or body.
     position_gain: float = 0.5
     velocity_gain: float = 0.2
-    integral_gain: float = 0.05
+    integral_gain: float = 0.02
     # The integral is capped at this many control periods of a 1 cm / 0.1 rad error: it only has
     # to beat friction on a resting body, not run away while a body is out of view.
     integral_limit: float = 20.0
