@@ -24,6 +24,7 @@ _STAGES = {
     "model": "gwm.model.cli",
     "pipeline": "pipelines.cli",
     "plan": "sim_tasks.plan_cli",
+    "track": "sim_tasks.track_cli",
 }
 
 _apps = {}

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_tasks.kinematics import IKConfig, matrix_to_pose7, pose7_to_matrix, quat_wxyz_to_matrix
+from gwm.geometry import matrix_to_pose7, pose7_to_matrix, quat_to_rotmat
+from sim_tasks.kinematics import IKConfig
 from sim_tasks.panda_chain import panda_chain
 from sim_tasks.panda_model import LINK_RECORD_NAMES
 
@@ -88,7 +89,7 @@ class KinematicBaseline:
         max_step = cfg.max_joint_speed * self.dt
         for k, a in enumerate(actions):
             target = np.eye(4)
-            target[:3, :3] = quat_wxyz_to_matrix(a[3:7])
+            target[:3, :3] = quat_to_rotmat(a[3:7])
             target[:3, 3] = a[:3]
             q_new = chain.ik(target, q, base, ik_cfg, max_iterations=cfg.ik_iterations)
             dq = q_new - q

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_tasks.kinematics import IKConfig, quat_wxyz_to_matrix, rotation_error
+from gwm.geometry import quat_to_rotmat
+from sim_tasks.kinematics import IKConfig, rotation_error
 from sim_tasks.panda_model import ARM_JOINTS, FINGER_JOINTS, FINGER_MAX, LINK_BODIES, TOOL_SITE, franka_assets_dir
 
 
@@ -36,7 +37,7 @@ def _local_frame(el) -> np.ndarray:
     m = np.eye(4)
     m[:3, 3] = np.array(el.get("pos", "0 0 0").split(), float)
     if el.get("quat") is not None:
-        m[:3, :3] = quat_wxyz_to_matrix(np.array(el.get("quat").split(), float))
+        m[:3, :3] = quat_to_rotmat(np.array(el.get("quat").split(), float))
     elif el.get("euler") is not None:
         m[:3, :3] = _euler_xyz(np.array(el.get("euler").split(), float))
     return m

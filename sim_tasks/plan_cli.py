@@ -58,7 +58,7 @@ def push(
     summary = summarize(outcomes)
     typer.echo(json.dumps(summary, indent=1))
     if out is not None:
-        from gwm.data.atomic_io import write_json_atomic
+        from gwm.atomic_io import write_json_atomic
 
         write_json_atomic(out / "outcomes.json", {"method": method, "summary": summary,
                                                   "layouts": [{"seed": o.seed, "success": o.success,

@@ -21,7 +21,7 @@ import numpy as np
 from gwm.planning.planners import PlannerConfig, plan, shift_plan
 from sim_tasks.backend import GRIPPER_CLOSED, make_action
 from sim_tasks.demonstrator import CLOSED_FINGER_HALF_WIDTH, FINGERTIP_OFFSET
-from sim_tasks.kinematics import matrix_to_quat_wxyz, pose7_to_matrix
+from gwm.geometry import pose7_to_matrix, rotmat_to_quat
 from sim_tasks.workspace import yaw_rotation
 
 
@@ -55,7 +55,7 @@ class MPCOutcome:
 
 def _tool_quat(yaw: float) -> np.ndarray:
     """Top-down tool orientation turned by yaw (the demonstrator's convention: tool z down)."""
-    return matrix_to_quat_wxyz(yaw_rotation(yaw) @ np.diag([1.0, -1.0, -1.0]))
+    return rotmat_to_quat(yaw_rotation(yaw) @ np.diag([1.0, -1.0, -1.0]))
 
 
 def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMPCConfig(), renderer=None,

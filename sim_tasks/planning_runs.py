@@ -49,7 +49,7 @@ def load_setup(scene_usd, task: str = "push", model_path=None, device: str = "cp
     runner = TaskRunner(scene_usd, task, RolloutConfig(cameras=CameraConfig() if cameras else None))
     model = info = None
     if model_path is not None:
-        from gwm.model.train import load_world_model
+        from gwm.model.inference import load_world_model
 
         model, info = load_world_model(model_path, device=device)
     return PlanningSetup(runner, model, info, device, sample_steps)

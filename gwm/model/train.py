@@ -31,7 +31,7 @@ from gwm.model.checkpoint import (CheckpointError, load_checkpoint, load_state_s
 from gwm.geometry import quat_multiply
 from gwm.model.config import TrainConfig
 # Loading and rollout helpers live in gwm.model.inference; gwm/model/validate.py still imports them from here.
-from gwm.model.inference import load_world_model, resize_cameras, rollout_batch  # noqa: F401
+from gwm.model.inference import resize_cameras, rollout_batch
 from gwm.model.objective import GaussianReconstructionLoss
 from gwm.model.trajectories import Trajectories
 from gwm.model.world_model import GaussianWorldModel

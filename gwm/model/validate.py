@@ -39,7 +39,7 @@ import torch
 from tqdm.auto import tqdm
 
 from gwm.model.trajectories import Trajectories, load_trajectories
-from gwm.model.train import load_world_model, resize_cameras, rollout_batch
+from gwm.model.inference import load_world_model, resize_cameras, rollout_batch
 from gwm.model.video_baseline import (PositionProbe, VideoBaselineConfig, VideoPredictor, train_position_probe,
                                       train_video_predictor)
 from gwm.model.validation_metrics import (CONTACT_MOTION_M, MASK_ALPHA, aggregate, contact_windows, image_metrics,

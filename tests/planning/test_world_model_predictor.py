@@ -9,7 +9,7 @@ import torch
 
 from gwm.model.config import preset
 from gwm.model.synthetic import SyntheticPushConfig, SyntheticPushDataset
-from gwm.model.train import load_world_model
+from gwm.model.inference import load_world_model
 from gwm.model.training import train_on_dataset
 from gwm.planning import WorldModelPredictor
 

@@ -1,0 +1,70 @@
+"""Appearance calibration: fit the render's look to the first frames before tracking.
+
+Visual forces pull bodies toward where the render matches the frames best; if the Gaussians look
+unlike the cameras' images (exposure, white balance, blur or silhouette size), that best match is
+off the true pose and the forces carry a bias. The stream's own cameras see the scene at the
+twin's initial state, so before tracking a few hundred Adam steps fit
+  - a colour gain and bias per camera and channel, for the whole image (exposure and white balance
+    hold for every surface, including table patches a body uncovers later), and
+  - the colour (SH DC), opacity and size of the *movable* bodies' Gaussians.
+Positions and orientations stay bound to the bodies; the background's Gaussians keep their own
+colours (a per-Gaussian fit would tune only the patches visible now and leave the ones under the
+objects as they were, which pulls a moved object back to where it stood).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gwm.cameras import Cameras
+from gwm.splats import GaussianSplats
+from gwm.track.bodies import BodyGaussians
+from gwm.track.visual_forces import _pyramid, photometric_loss
+
+
+def calibrate_appearance(body_gaussians: BodyGaussians, poses, movable, cameras: Cameras, observed: torch.Tensor, *,
+                         iterations: int, pyramid: tuple[int, ...], background: torch.Tensor,
+                         render_backend: str = "auto", lr: float = 0.02):
+    """Fit per-camera colour (gain, bias) (C,3) each and, in place, the movable bodies' Gaussian
+    appearance, against observed (C,H,W,3) frames seen at `poses`.
+
+    Returns ((gain, bias) or None when iterations is 0, (loss before, loss after))."""
+    from gwm.render import rasterize
+
+    if iterations <= 0:
+        return None, (float("nan"), float("nan"))
+    device = body_gaussians.device
+    c = len(cameras)
+    gain = torch.ones(c, 3, device=device, requires_grad=True)
+    bias = torch.zeros(c, 3, device=device, requires_grad=True)
+    s = body_gaussians.splats
+    own = torch.isin(body_gaussians.body_index, torch.as_tensor(list(movable), dtype=torch.long, device=device))
+    sh = s.sh[own].detach().clone().requires_grad_(True)
+    logit_op = s.logit_opacities[own].detach().clone().requires_grad_(True)
+    log_scales = s.log_scales[own].detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([{"params": [gain, bias], "lr": 0.5 * lr}, {"params": [sh], "lr": lr},
+                            {"params": [logit_op], "lr": 2.5 * lr}, {"params": [log_scales], "lr": 0.5 * lr}])
+    observed = observed.to(device=device, dtype=torch.float32)
+    levels = _pyramid(observed, pyramid)
+    cams = cameras.to(device=device, dtype=torch.float32)
+    with torch.no_grad():
+        posed = body_gaussians.posed(poses)  # positions and orientations only: appearance is fitted below
+    first = last = float("nan")
+    for k in range(iterations):
+        opt.zero_grad(set_to_none=True)
+        splats = GaussianSplats(posed.means, posed.quats_wxyz, s.log_scales.index_put((own,), log_scales),
+                                s.logit_opacities.index_put((own,), logit_op), s.sh.index_put((own,), sh))
+        rgb = rasterize(splats, cams, background=background, backend=render_backend).rgb
+        loss = photometric_loss(rgb * gain[:, None, None, :] + bias[:, None, None, :], observed, levels, pyramid)
+        loss.backward()
+        opt.step()
+        last = float(loss.detach())
+        if k == 0:
+            first = last
+    with torch.no_grad():
+        body_gaussians.set_appearance(s.sh.index_put((own,), sh), s.logit_opacities.index_put((own,), logit_op),
+                                      s.log_scales.index_put((own,), log_scales))
+    return (gain.detach(), bias.detach()), (first, last)
+
+
+__all__ = ["calibrate_appearance"]

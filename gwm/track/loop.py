@@ -1,0 +1,205 @@
+"""The correction loop: twin simulator + body-bound Gaussians + visual forces, one camera frame per step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from gwm.cameras import Cameras
+from gwm.geometry import quat_to_rotmat
+from gwm.roles import ROBOT_ROLES
+from gwm.splats import GaussianSplats
+from gwm.track.bodies import BodyGaussians
+from gwm.track.config import TrackerConfig
+from gwm.track.visual_forces import PoseErrorEstimate, estimate_pose_errors
+
+BACKGROUND = "background"
+
+
+class TrackInputError(ValueError):
+    """Frames, cameras or poses given to the tracker do not fit together; the message says how."""
+
+
+class Twin(Protocol):
+    """A rigid-body simulator the tracker can drive (sim_tasks.newton_twin.NewtonTwin is one)."""
+
+    body_names: tuple[str, ...]  # simulated bodies (the static background is not one of them)
+    body_roles: tuple[str, ...]  # gwm.roles role of each
+    control_dt: float  # seconds per step()
+
+    def body_poses(self) -> np.ndarray:
+        """(B,7) xyz + quat wxyz, world frame."""
+
+    def mass_properties(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """masses (B,) kg, inertia (B,3,3) about the COM in the body frame, COM (B,3) in the body frame."""
+
+    def step(self, wrenches: np.ndarray) -> None:
+        """Advance control_dt with wrenches (B,6) [force (N), torque (N m)], world frame, at each COM."""
+
+
+@dataclass
+class TrackStep:
+    """What one step saw and did. Poses are the twin's at the frame (before the step's forces act)."""
+
+    poses: np.ndarray  # (B,7) twin body poses at this frame (twin.body_names order)
+    wrenches: np.ndarray  # (B,6) visual wrenches applied during the next physics step
+    estimate: PoseErrorEstimate | None
+    rendered: torch.Tensor | None  # (C,H,W,3) render at the twin's poses
+    seconds: float  # wall time of the whole step (render-and-compare + physics)
+
+
+def correctable_bodies(names, roles, config: TrackerConfig) -> np.ndarray:
+    """Indices of the bodies that may receive visual forces: roles in config.correct_roles (never a
+    robot link or tool, whatever the config says) and, when given, named in config.correct_bodies."""
+    if config.correct_bodies is not None:
+        unknown = [n for n in config.correct_bodies if n not in names]
+        if unknown:
+            raise TrackInputError(f"correct_bodies {unknown} are not bodies of the scene {list(names)}")
+        fixed = [n for n in config.correct_bodies if roles[list(names).index(n)] not in config.correct_roles]
+        if fixed:
+            raise TrackInputError(f"bodies {fixed} may not receive visual forces: their roles are not in "
+                                  f"{config.correct_roles} (robot links follow their joint state)")
+    return np.array([i for i, (n, r) in enumerate(zip(names, roles))
+                     if r in config.correct_roles and r not in ROBOT_ROLES
+                     and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
+
+
+class Tracker:
+    """Keeps a twin in sync with camera frames by visual forces (see gwm.track)."""
+
+    def __init__(self, twin: Twin, canonical: dict[str, GaussianSplats], cameras: Cameras,
+                 config: TrackerConfig = TrackerConfig()):
+        self.twin, self.cameras, self.config = twin, cameras, config
+        names = (BACKGROUND, *twin.body_names)
+        roles = ("background", *twin.body_roles)
+        self.masses, self.inertia_body, com = (np.asarray(a, np.float64) for a in twin.mass_properties())
+        self.bodies = BodyGaussians(canonical, names, roles, np.concatenate([np.zeros((1, 3)), com]),
+                                    device=config.device)
+        self.movable = correctable_bodies(names, roles, config)  # indices into names (0 = background)
+        self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
+        self.colour = None  # per-camera (gain, bias) from calibrate()
+        self.reset_controller()
+
+    def reset_controller(self) -> None:
+        m = len(self.movable)
+        self._prev = np.zeros((m, 6))
+        self._integral = np.zeros((m, 6))
+        self._first = True
+
+    def check_frames(self, frames) -> torch.Tensor:
+        """(C,H,W,3) uint8 or float in [0,1] -> float tensor; one clear error when it does not fit."""
+        arr = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
+        c, w, h = len(self.cameras), self.cameras.width, self.cameras.height
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise TrackInputError(f"frames must be (cameras, H, W, 3) RGB, got shape {tuple(arr.shape)}")
+        if arr.shape[0] != c:
+            raise TrackInputError(f"{arr.shape[0]} frames for {c} cameras: give one frame per camera per step")
+        if tuple(arr.shape[1:3]) != (h, w):
+            raise TrackInputError(f"frames are {arr.shape[2]}x{arr.shape[1]} but the cameras are {w}x{h}: "
+                                  "resize the frames or give the intrinsics of their size")
+        if arr.dtype == torch.uint8:
+            return arr.float() / 255.0
+        return arr.float()
+
+    def calibrate(self, frames) -> tuple[float, float]:
+        """Fit the Gaussians' appearance to frames seen at the twin's current state (see
+        gwm.track.appearance); call once before the first step. Returns the loss before and after."""
+        from gwm.track.appearance import calibrate_appearance
+
+        cfg = self.config
+        self.colour, losses = calibrate_appearance(
+            self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
+            iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
+            render_backend=cfg.render_backend)
+        return losses
+
+    def all_poses(self) -> np.ndarray:
+        """(1 + B, 7): the background's identity pose, then the twin's bodies."""
+        poses = np.asarray(self.twin.body_poses(), np.float64)
+        return np.concatenate([[[0, 0, 0, 1, 0, 0, 0]], poses])
+
+    def step(self, frames, known_wrenches: np.ndarray | None = None) -> TrackStep:
+        """Correct the twin with one frame per camera, then advance it one control step.
+
+        known_wrenches (B,6): forces the twin should apply anyway (e.g. a modelled push), added to
+        the visual ones.
+        """
+        t0 = time.perf_counter()
+        observed = self.check_frames(frames)
+        poses = self.all_poses()
+        cfg = self.config
+        estimate = estimate_pose_errors(
+            self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
+            pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
+            render_backend=cfg.render_backend)
+        wrenches = self.visual_wrenches(estimate, poses)
+        total = wrenches.copy()
+        if known_wrenches is not None:
+            total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
+        self.twin.step(total)
+        return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
+                         seconds=time.perf_counter() - t0)
+
+    def visual_wrenches(self, estimate: PoseErrorEstimate, poses: np.ndarray) -> np.ndarray:
+        """PD + integral law on the estimated errors -> (B,6) wrenches; zero rows for bodies not corrected."""
+        cfg = self.config
+        out = np.zeros((len(self.twin.body_names), 6))
+        if not len(self.movable):
+            return out
+        err = np.concatenate([estimate.position, estimate.rotation], 1)  # (M,6)
+        if self._first:
+            self._prev = err.copy()
+            self._first = False
+        limit = cfg.integral_limit * np.array([0.01] * 3 + [0.1] * 3)
+        self._integral = np.clip(self._integral + err, -limit, limit)
+        t2 = self.twin.control_dt ** 2
+        accel = (2 * cfg.position_gain * err + cfg.velocity_gain * (err - self._prev)
+                 + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
+        self._prev = err
+        for j, b in enumerate(self.movable):
+            k = b - 1  # twin body index (names[0] is the background)
+            rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()
+            inertia_world = rot @ self.inertia_body[k] @ rot.T
+            out[k, :3] = self.masses[k] * accel[j, :3]
+            out[k, 3:] = inertia_world @ accel[j, 3:]
+        return out
+
+
+
+
+
+@dataclass
+class TrackResult:
+    poses: np.ndarray  # (T,B,7) twin body poses at each frame
+    wrenches: np.ndarray  # (T,B,6) visual wrenches computed at each frame
+    seconds: np.ndarray  # (T,) wall time per step
+    renders: np.ndarray | None  # (T,C,H,W,3) uint8 renders at the twin's poses, when asked for
+
+
+def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = None, keep_renders: bool = False,
+                progress: bool = False) -> TrackResult:
+    """Step the tracker through frames (T,C,H,W,3); known_wrenches (T,B,6) optional."""
+    n = len(frames)
+    if known_wrenches is not None and len(known_wrenches) != n:
+        raise TrackInputError(f"{len(known_wrenches)} rows of known wrenches for {n} frames")
+    steps = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="track", unit="frame")
+    poses, wrenches, seconds, renders = [], [], [], []
+    for t in steps:
+        s = tracker.step(frames[t], None if known_wrenches is None else known_wrenches[t])
+        poses.append(s.poses)
+        wrenches.append(s.wrenches)
+        seconds.append(s.seconds)
+        if keep_renders:
+            renders.append((s.rendered.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+    return TrackResult(np.stack(poses), np.stack(wrenches), np.array(seconds),
+                       np.stack(renders) if keep_renders else None)
+
+__all__ = ["BACKGROUND", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin", "run_tracker"]

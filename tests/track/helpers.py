@@ -1,0 +1,33 @@
+"""Shared set-up for the tracker tests: the demo scene's body-bound Gaussians and two cameras."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gwm.track.bodies import BodyGaussians
+from sim_tasks.demo_scene import make_demo_scene
+from gwm.geometry import matrix_to_pose7
+from sim_tasks.real_streams import observing_cameras
+
+BACKGROUND_RGB = torch.tensor([0.5, 0.5, 0.5])
+
+
+def demo_setup(num_cameras: int = 2, width: int = 128, height: int = 96, robot_link: str | None = None):
+    """BodyGaussians of the demo scene (background + objects, optionally one object relabelled as a
+    robot link), poses (B,7) at the scene's initial state, and cameras."""
+    scene = make_demo_scene()
+    names = ("background", *scene.object_names)
+    roles = ["background"] + [("robot_link" if o.name == robot_link else o.role) for o in scene.objects]
+    canonical = {"background": scene.background, **{o.name: o.splats for o in scene.objects}}
+    bodies = BodyGaussians(canonical, names, roles)
+    poses = np.stack([[0, 0, 0, 1.0, 0, 0, 0]] + [matrix_to_pose7(o.world_from_body.numpy()) for o in scene.objects])
+    cameras, specs = observing_cameras(scene, num_cameras, width, height)
+    return scene, bodies, poses, cameras, specs
+
+
+def render(bodies: BodyGaussians, poses: np.ndarray, cameras) -> torch.Tensor:
+    from gwm.render import rasterize
+
+    with torch.no_grad():
+        return rasterize(bodies.posed(poses), cameras, background=BACKGROUND_RGB, backend="cpu").rgb

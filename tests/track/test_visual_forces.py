@@ -1,0 +1,107 @@
+"""Render-and-compare pose errors and the visual wrenches they turn into (no simulator needed)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gwm.track.bodies import so3_exp
+from gwm.track.config import TrackerConfig
+from gwm.track.loop import TrackInputError, correctable_bodies
+from gwm.track.visual_forces import estimate_pose_errors
+
+from .helpers import BACKGROUND_RGB, demo_setup, render
+
+KW = dict(iterations=8, step=0.004, pyramid=(4, 8), background=BACKGROUND_RGB, render_backend="cpu")
+
+
+def _yaw_pose(pose, degrees):
+    q = torch.tensor(pose[3:])
+    from gwm.geometry import quat_multiply
+    from gwm.track.bodies import rotvec_to_quat
+
+    dq = rotvec_to_quat(torch.tensor([0.0, 0.0, math.radians(degrees)], dtype=torch.float64))
+    out = pose.copy()
+    out[3:] = quat_multiply(dq, q).numpy()
+    return out
+
+
+@pytest.mark.parametrize("offset", [(0.012, 0.0, 0.0), (0.0, -0.01, 0.0), (-0.007, 0.007, 0.0)])
+def test_force_on_a_displaced_body_points_to_the_observed_position(offset):
+    scene, bodies, poses, cams, _ = demo_setup()
+    moved = poses.copy()
+    k = 1 + scene.object_names.index("red_cube")
+    moved[k, :3] += offset
+    observed = render(bodies, moved, cams)
+    movable = np.array([1, 2, 3])
+    est = estimate_pose_errors(bodies, poses, movable, cams, observed, **KW)
+    j = list(movable).index(k)
+    d = np.asarray(offset)
+    for vec in (est.position[j], est.force[j]):
+        cos = vec @ d / (np.linalg.norm(vec) * np.linalg.norm(d))
+        assert cos > 0.9, (vec, d)
+    assert 0.4 < np.linalg.norm(est.position[j]) / np.linalg.norm(d) < 1.3
+    others = [i for i in range(len(movable)) if i != j]
+    assert np.abs(est.position[others]).max() < 1.5e-3  # bodies in place are (nearly) left alone
+    assert est.loss_after < est.loss_before
+
+
+def test_rotation_error_about_the_com():
+    scene, bodies, poses, cams, _ = demo_setup()
+    k = 1 + scene.object_names.index("tray")
+    moved = poses.copy()
+    moved[k] = _yaw_pose(poses[k], 6.0)
+    est = estimate_pose_errors(bodies, poses, np.array([k]), cams, render(bodies, moved, cams), **KW)
+    assert est.rotation[0, 2] > math.radians(2.0)  # turns the right way, most of the way
+    assert abs(est.rotation[0, 2]) < math.radians(9.0)
+    assert np.linalg.norm(est.position[0]) < 3e-3  # a turn about the COM is not read as a shift
+
+
+def test_no_force_when_render_and_observation_agree():
+    _, bodies, poses, cams, _ = demo_setup()
+    est = estimate_pose_errors(bodies, poses, np.array([1, 2, 3]), cams, render(bodies, poses, cams), **KW)
+    assert np.all(est.position == 0) and np.all(est.rotation == 0)
+    assert np.all(est.force == 0) and np.all(est.moment == 0)
+
+
+def test_robot_links_get_no_visual_force():
+    # The blue block plays a robot link here: shifted in the observation, it must not move, and its
+    # shift must not leak into the bodies that may be corrected.
+    scene, bodies, poses, cams, _ = demo_setup(robot_link="blue_block")
+    names, roles = bodies.body_names, bodies.body_roles
+    movable = correctable_bodies(names, roles, TrackerConfig())
+    k = names.index("blue_block")
+    assert k not in movable and set(movable) == {names.index("red_cube"), names.index("tray")}
+    moved = poses.copy()
+    moved[k, :3] += (0.015, 0.0, 0.0)
+    est = estimate_pose_errors(bodies, poses, movable, cams, render(bodies, moved, cams), **KW)
+    assert k not in est.bodies
+    assert np.abs(est.position).max() < 1.5e-3
+    with pytest.raises(TrackInputError, match="may not receive visual forces"):
+        correctable_bodies(names, roles, TrackerConfig(correct_bodies=("blue_block",)))
+    with pytest.raises(ValueError, match="only movable bodies"):
+        TrackerConfig(correct_roles=("object", "robot_link"))
+
+
+def test_offset_posing_matches_plain_posing():
+    scene, bodies, poses, _, _ = demo_setup()
+    k = torch.tensor([1, 3])
+    dt = torch.tensor([[0.01, -0.02, 0.005], [0.0, 0.03, 0.0]])
+    dr = torch.tensor([[0.0, 0.0, 0.3], [0.1, -0.2, 0.05]])
+    got = bodies.offset_bodies(poses, dt, dr, k)
+    # The same motion as new body poses: rotate about the COM (body origin here), then shift.
+    from gwm.geometry import rotmat_to_quat
+    from gwm.geometry import pose7_to_matrix
+
+    want = []
+    for j, b in enumerate(k.tolist()):
+        m = pose7_to_matrix(poses[b])
+        r = so3_exp(dr[j].double()).numpy()
+        m2 = np.eye(4)
+        m2[:3, :3] = r @ m[:3, :3]
+        m2[:3, 3] = m[:3, 3] + dt[j].double().numpy()
+        p = poses.copy()
+        p[b, :3], p[b, 3:] = m2[:3, 3], rotmat_to_quat(torch.tensor(m2[:3, :3])).numpy()
+        want.append(bodies.posed(p).means[bodies.body_index == b])
+    assert torch.allclose(got.means, torch.cat(want), atol=1e-5)
