@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from gwm.cli import app
+from pipelines.cli_main import app
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ def test_carry_variant_moves_a_held_object_with_the_tool():
     """A synthetic grasp: an object at the tool point between closed fingers follows the tool rigidly."""
     from types import SimpleNamespace
 
-    from sim_tasks.kinematics import matrix_to_pose7
+    from gwm.geometry import matrix_to_pose7
     from sim_tasks.panda_chain import panda_chain
     from sim_tasks.panda_model import LINK_RECORD_NAMES
 

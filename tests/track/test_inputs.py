@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from gwm.cli import app
+from pipelines.cli_main import app
 from gwm.track.loop import TrackInputError
 from gwm.track.stream import read_stream, write_stream
 from sim_tasks.demo_scene import make_demo_scene, write_demo_scene_usd

@@ -66,7 +66,7 @@ def test_frames_that_do_not_fit_the_cameras(setup):
 def test_cli_writes_dataset_and_overlay(setup, tmp_path):
     from typer.testing import CliRunner
 
-    from gwm.cli import app
+    from pipelines.cli_main import app
     from gwm.data.api import open_dataset
     from gwm.track.stream import write_stream
 
