@@ -68,7 +68,7 @@ class CaptureConfig:
     max_num_features: int = 4096  # SIFT features per image
     min_registered_fraction: float = 0.5  # fewer registered frames than this fraction is an error
     seed: int = 0  # pycolmap's PRNG, every two-view RANSAC and the mapper: same input + settings = same cameras
-    num_threads: int = -1  # feature extraction and matching (repeatable at any count: images are numbered first)
+    num_threads: int = -1  # feature extraction (repeatable at any count: images are numbered first); matching uses one
     # incremental mapping threads. A multi-threaded bundle adjustment (COLMAP threads it above 50k residuals) sums
     # in a varying order, so larger captures would stop being repeatable; on the kitchen stills one thread and two
     # gave the same cameras in the same time (59-75 s vs 57-59 s mapping on a shared 2-core machine).

@@ -250,10 +250,8 @@ def run_sfm(images_dir: Path, work_dir: Path, image_names: list[str], config: Ca
     work_dir.mkdir(parents=True, exist_ok=True)
     job, result = work_dir / "sfm_job.pkl", work_dir / "sfm_result.pkl"
     job.write_bytes(pickle.dumps((Path(images_dir), Path(work_dir), list(image_names), config, sequential, progress)))
-    # One BLAS/OpenMP thread per matcher worker: COLMAP already runs pairs in parallel, and a multi-threaded
-    # BLAS called from several workers at once splits its sums by whichever threads are free (OpenBLAS runs a
-    # call single-threaded while its pool is busy), so the descriptor distances, and near-ties in the ratio
-    # test, changed with the machine's load: CI once got 869 points where every other run got 890.
+    # One BLAS/OpenMP thread in the child: thread pools inside BLAS sum in whichever order their threads finish
+    # (see also the single matching thread in _run_sfm_here).
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "gwm.capture.sfm_worker", str(job)], env=env)
@@ -320,13 +318,17 @@ def _run_sfm_here(images_dir: Path, work_dir: Path, image_names: list[str], conf
     extraction.num_threads = config.num_threads
     extraction.use_gpu = False
     matching = pycolmap.FeatureMatchingOptions()
-    matching.num_threads = config.num_threads
+    # One matching thread: each pair's nearest-neighbour search runs through FAISS into the OpenBLAS linked inside
+    # pycolmap, and concurrent calls into that OpenBLAS from several matcher threads are not repeatable (CI's
+    # runners got 827 vs 829 points, 869 vs 890, from the same frames in one process; never seen on 2-core dev
+    # machines). Extraction keeps its threads (no BLAS there); matching is ~15% of SfM's time.
+    matching.num_threads = 1
     matching.use_gpu = False
 
     # Repeatability: a multi-threaded extractor numbers images in the order its threads finish, and that
     # numbering steers pair order and the mapper's choices; importing the images first (one thread, in name
-    # order) fixes the ids. Each two-view RANSAC reseeds its PRNG (else every matching thread's generator
-    # carries over from whichever pairs it happened to get), and mapping runs on `mapping_threads`.
+    # order) fixes the ids. Each two-view RANSAC reseeds its PRNG (else the matcher's generator
+    # carries over from earlier pairs), and mapping runs on `mapping_threads`.
     verification = pycolmap.TwoViewGeometryOptions()
     verification.ransac.random_seed = config.seed
 

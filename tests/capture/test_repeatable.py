@@ -5,7 +5,7 @@ import numpy as np
 from gwm.capture import CaptureConfig, capture_fingerprint, run_capture
 from gwm.capture.nerfstudio import read_transforms_cameras
 
-# small and fast, but with the default threading (several extraction/matching threads)
+# small and fast, but with the default threading (several extraction threads)
 FAST = CaptureConfig(camera_model="PINHOLE", max_image_size=320, max_num_features=1024)
 
 
