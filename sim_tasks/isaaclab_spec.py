@@ -116,7 +116,7 @@ def build_isaaclab_spec(scene_usd: str | os.PathLike, task: str, config: IsaacLa
     scene_usd = Path(scene_usd)
     scene = scene if scene is not None else read_usd_scene(scene_usd)
     task_config = task_config or TaskConfig()
-    make_task(task, scene, task_config)  # validates the task and its objects for this scene
+    steps = make_task(task, scene, task_config).max_steps  # also validates the task and its objects for this scene
     cams = cameras or CameraConfig()
     robot_base = scene.robot_base.numpy()
 
@@ -145,7 +145,7 @@ def build_isaaclab_spec(scene_usd: str | os.PathLike, task: str, config: IsaacLa
         cameras=camera_specs,
         tool_body="panda_hand",
         tool_offset=PoseXYZW(TOOL_OFFSET_FROM_HAND, (0.0, 0.0, 0.0, 1.0)),
-        episode_length_s=task_config.max_steps * config.physics_dt * config.decimation,
+        episode_length_s=steps * config.physics_dt * config.decimation,
         config=config,
         metadata={"normalisation": scene.metadata.get("normalisation"), "quaternion_order": "xyzw",
                   "task_config": asdict(task_config)},

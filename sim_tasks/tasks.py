@@ -37,7 +37,7 @@ MAX_GRASP_WIDTH = 0.075  # m: the Panda opens 0.08 (~0.078 between the finger pa
 class TaskConfig:
     object_name: str | None = None  # the object to manipulate; None: the first graspable one
     container_name: str | None = None  # pick_place_bowl; None: the widest object whose role is "container"
-    max_steps: int = 150
+    max_steps: int | None = None  # control steps per episode; None: the task's own (Task.episode_steps)
     goal_tolerance: float = 0.03  # m, horizontal distance of the object centre to its goal
     min_goal_distance: float = 0.12  # m between start and goal (pick_place)
     push_distance: tuple[float, float] = (0.08, 0.14)  # m, range of push goals
@@ -75,6 +75,7 @@ class TaskNotApplicable(ValueError):
 class Task(ABC):
     name: str = ""
     needs_container = False
+    episode_steps = 150  # control steps (50 ms) an episode gets unless TaskConfig.max_steps says otherwise
     # The scripted policy that demonstrates this task (a sim_tasks.demonstrator.ScriptedDemonstrator).
     policy: type[ScriptedDemonstrator] = PickPlaceDemonstrator
 
@@ -86,6 +87,7 @@ class Task(ABC):
         if not self.object_names:
             raise TaskNotApplicable(f"task {self.name!r} needs movable objects; the scene has none")
         self.workspace = Workspace(scene, config.workspace)
+        self.max_steps = int(config.max_steps) if config.max_steps is not None else self.episode_steps
         self.container = self._pick_container() if self.needs_container else None
         self.target_object = self._pick_target()
 
@@ -305,6 +307,9 @@ class PushTask(Task):
 
     needs_grasp = False
     policy = PushDemonstrator
+    # A wide object (a bowl, a tray) turns under the finger and often needs a second, corrective pass: over 50
+    # seeds of the kitchen's auto-authored scene, 90% succeed within 150 steps, 96% within 200.
+    episode_steps = 200
 
     def _pick_target(self) -> str:
         if self.config.object_name is not None:
