@@ -59,9 +59,10 @@ class Cavity:
     depth_threshold: float  # cavity cells lie at least this far below the rim
     opening: float  # diameter of the largest disc inside one cavity (0: closed top)
     depth: float  # deepest water in that cavity, filled up to where it spills over its rim (0: none)
+    volume: float = 0.0  # m^3 of water that cavity holds up to the rim (the air a convex hull encloses there)
 
     def to_dict(self) -> dict:
-        return {k: round(v, 5) for k, v in asdict(self).items()}
+        return {k: round(v, 8 if k == "volume" else 5) for k, v in asdict(self).items()}
 
 
 def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule(), floor: np.ndarray | None = None
@@ -116,15 +117,17 @@ def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule(), fl
     # 4. opening: the largest inscribed disc of an enclosed cavity. The EDT is the distance from a cavity
     # cell's centre to the nearest rim cell's centre; the wall itself lies inside that rim cell (half a cell on).
     edt = ndimage.distance_transform_edt(cavity)
-    opening = depth = 0.0
+    opening = depth = volume = 0.0
     for k in range(1, n + 1):
         part = labels == k
         d = np.where(part, edt, 0.0)
         centre = np.unravel_index(int(np.argmax(d)), d.shape)
         if 2.0 * float(d.max()) * cell > opening and _enclosed(centre, high, footprint, rule):
             opening = 2.0 * float(d.max()) * cell
-            depth = float(rim - height[part & known].min())
-    return Cavity(cell, rim, threshold, opening, depth)
+            water = rim - height[part & known]
+            depth = float(water.max())
+            volume = float(np.median(water)) * part.sum() * cell ** 2  # unknown cells: the part's median depth
+    return Cavity(cell, rim, threshold, opening, depth, volume)
 
 
 def _convex_fill(mask: np.ndarray) -> np.ndarray:

@@ -31,11 +31,13 @@ def test_open_tray_has_a_cavity_as_wide_and_deep_as_its_inside(cavities):
     # Measured on whole cells: cells touching a wall count as rim, so up to a few cells narrower.
     assert inside - 2 * tray.cell <= tray.opening <= inside + tray.cell
     assert tray.depth == pytest.approx(0.035 - 0.006, abs=0.003)
+    # the water it holds (the air its hull encloses, left out of its mass): its inside's volume, less a cell's rim
+    assert tray.volume == pytest.approx((0.2 - 0.012) * (0.15 - 0.012) * (0.035 - 0.006), rel=0.15)
 
 
 def test_closed_tops_have_no_opening(cavities):
     for name in ("box", "cube"):
-        assert cavities[name].opening == 0.0, name
+        assert cavities[name].opening == 0.0 and cavities[name].volume == 0.0, name
         assert cavities[name].rim_height == pytest.approx({"box": 0.06, "cube": 0.04}[name], abs=0.002)
 
 
