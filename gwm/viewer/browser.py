@@ -110,6 +110,24 @@ class HeadlessBrowser:
     def _run(self, method: str, params: dict | None = None) -> dict:
         return self._loop.run_until_complete(self._call(method, params))
 
+    def goto(self, url: str) -> None:
+        self._run("Page.navigate", {"url": url})
+
+    def settled_screenshot(self, timeout_s: float = 15.0, interval_s: float = 0.4) -> np.ndarray:
+        """A screenshot once two taken interval_s apart are identical (the scene finished loading and
+        sorting), or the last one at timeout_s. Call it a moment after a change (the change must reach
+        the page before a still picture means anything)."""
+        time.sleep(interval_s)
+        last = self.screenshot()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            time.sleep(interval_s)
+            now = self.screenshot()
+            if np.array_equal(now, last):
+                return now
+            last = now
+        return last
+
     def screenshot(self) -> np.ndarray:
         """The page as Chromium renders it now: (H, W, 3) uint8."""
         import cv2
