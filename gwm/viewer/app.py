@@ -22,6 +22,7 @@ class Viewer:
     path: Path
     controls: dict = field(default_factory=dict)  # name -> viser GUI handle
     info: dict = field(default_factory=dict)  # what the view shows (counts), for the CLI line and tests
+    view: object = None  # the loaded view (gwm.viewer.views / episode / validation_view), for tests
     _stoppers: list = field(default_factory=list)
 
     @property
@@ -93,7 +94,7 @@ def open_viewer(path: str | Path, host: str = "127.0.0.1", port: int = 8080,
         raise ValueError(f"port {port} on {host} is in use; pick a free one with --port")
     server.gui.configure_theme(control_width="medium", show_logo=False, show_share_button=False)
     server.scene.set_up_direction("+z")
-    viewer = Viewer(server=server, kind=kind, path=target)
+    viewer = Viewer(server=server, kind=kind, path=target, view=loaded)
     try:
         loaded.build(viewer)
     except BaseException:

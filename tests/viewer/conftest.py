@@ -99,3 +99,25 @@ def lerobot_dataset(tmp_path_factory):
 @pytest.fixture(scope="session")
 def hdf5_dataset(tmp_path_factory):
     return record_moving(tmp_path_factory.mktemp("viewer_hdf5") / "ds", "hdf5")
+
+
+@pytest.fixture(scope="session")
+def validation_run(tmp_path_factory):
+    """A validation folder written by gwm.model.validate for an untrained tiny model (the viewer shows whatever
+    the model predicts; training quality is not its concern) on the synthetic push dataset."""
+    from gwm.model.cli import open_world_dataset
+    from gwm.model.config import preset
+    from gwm.model.train import Trainer
+    from gwm.model.training import dataset_meta
+    from gwm.model.trajectories import load_trajectories
+    from gwm.model.validate import ValidationConfig, validate
+
+    root = tmp_path_factory.mktemp("viewer_validation")
+    ds = open_world_dataset("synthetic:3")
+    cfg = preset("tiny")
+    trainer = Trainer(cfg, load_trajectories(ds, cfg.data), root / "model", dataset_meta("synthetic:3", ds),
+                      device="cpu", progress=False)
+    model = trainer.save(root / "model" / "model.safetensors", with_training_state=False)
+    validate(model, ds, root / "validation", ValidationConfig(horizon=3, max_windows=3, image_size=16, videos=0,
+                                                              batch_size=3, video_baseline=False), progress=False)
+    return root / "validation"
