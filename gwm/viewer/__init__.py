@@ -8,7 +8,7 @@ HDF5), a validation run. The viewer only reads what it opens. viser is imported 
 need it, so `import gwm` stays light.
 """
 
-from gwm.viewer.kinds import VIEW_KINDS, detect_kind
+from gwm.viewer.kinds import VIEW_KINDS, detect_kind, viewable
 from gwm.viewer.app import Viewer, open_viewer
 
-__all__ = ["VIEW_KINDS", "Viewer", "detect_kind", "open_viewer"]
+__all__ = ["VIEW_KINDS", "Viewer", "detect_kind", "open_viewer", "viewable"]

@@ -36,9 +36,4 @@ def view(
     viewer.wait()
 
 
-def view_command(target: str | Path) -> str:
-    """The `gwm view` line for an output path (the pipeline summary prints one per output)."""
-    return f"gwm view {target}"
-
-
-__all__ = ["view", "view_command"]
+__all__ = ["view"]

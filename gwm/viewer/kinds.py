@@ -58,4 +58,17 @@ def detect_kind(path: str | Path) -> tuple[str, Path]:
     raise ValueError(f"{path}: not a kind of path the viewer opens; give {_WHAT_OPENS}")
 
 
-__all__ = ["VIEW_KINDS", "detect_kind", "is_validation_run"]
+def viewable(path: str | Path) -> Path | None:
+    """The path `gwm view` opens for an output (a validation report.md -> its run folder), or None when the
+    viewer opens no such kind (a scene file, a model, an image)."""
+    path = Path(path)
+    if path.name == "report.md" and is_validation_run(path.parent):
+        return path.parent
+    try:
+        detect_kind(path)
+    except (ValueError, FileNotFoundError):
+        return None
+    return path
+
+
+__all__ = ["VIEW_KINDS", "detect_kind", "is_validation_run", "viewable"]
