@@ -108,9 +108,11 @@ class EpisodeView:
                                             initial_value=self.episode, disabled=ds.num_episodes < 2)
             timeline = server.gui.add_slider("Frame", min=0, max=max(len(self.poses) - 1, 1), step=1, initial_value=0)
             playing = server.gui.add_checkbox("Play", initial_value=False)
-        with server.gui.add_folder("Cameras"):
-            self.image_handles = {k: server.gui.add_image(_panel_image(v[0]), label=k.split(".")[-1])
-                                  for k, v in self.images.items()}
+        self.image_handles = {}
+        if self.images:
+            with server.gui.add_folder("Cameras"):
+                self.image_handles = {k: server.gui.add_image(_panel_image(v[0]), label=k.split(".")[-1])
+                                      for k, v in self.images.items()}
 
         def describe() -> None:
             info = ds.episode_info(self.episode)
@@ -134,7 +136,10 @@ class EpisodeView:
         viewer._stoppers.append(Player(timeline, playing, ds.fps).stop)
         viewer.controls.update(episode=episode, timeline=timeline, play=playing)
         viewer.controls.update(add_style_controls(server, nodes))
-        aim_camera(server, _posed_means(names, self.canonical, self.poses[0]))
+        # aim at what moves (objects, robot): a recorded background would push the camera away
+        roles = ds.body_roles
+        moving = {k: v for k, v in self.canonical.items() if roles.get(k, "object") != "background"}
+        aim_camera(server, _posed_means(names, moving or self.canonical, self.poses[0]), spread=2.0)
         viewer.info.update(episode=self.episode, frames=len(self.poses), bodies=list(names), cameras=list(self.images),
                            gaussians_shown=sum(len(s) for s in self.canonical.values()), gaussians_total=self.total)
 

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from gwm.viewer.splat_layer import SplatArrays, SplatNode, add_style_controls, subsample
-from gwm.viewer.views import aim_camera
+from gwm.viewer.views import VIEW_DIRECTION, aim_camera
 
 PREDICTION_TINT = (1.0, 0.1, 0.8)  # overlay: the prediction's Gaussians pulled towards magenta
-TABLE_METRICS = ("psnr", "object_position_error_m", "robot_position_error_m", "object_centre_error_m")
+# metric key in metrics.json -> column title
+TABLE_METRICS = {"psnr": "PSNR dB", "object_position_error_m": "object m", "robot_position_error_m": "robot m"}
 
 
 @dataclass
@@ -62,7 +63,10 @@ class ValidationView:
         server = viewer.server
         sp = self.traj.space
         scene_pts = np.concatenate([self.static.centers, sp.means(self.truth).reshape(-1, 3).numpy()])
-        offset = np.array([0.0, 1.15 * float(max(np.ptp(scene_pts[:, 1]), 0.2)), 0.0])
+        # the world model's copy stands behind the simulator's as the initial camera sees it, so both stay
+        # clear of the control panel on the right
+        behind = -np.array([*VIEW_DIRECTION[:2], 0.0]) / np.hypot(*VIEW_DIRECTION[:2])
+        offset = 1.15 * float(max(np.ptp(scene_pts[:, :2], axis=0).max(), 0.2)) * behind
         static_nodes = ([SplatNode(server, "/simulator/static", self.static),
                          SplatNode(server, "/world_model/static", self.static)] if len(self.static) else [])
         dyn = self.shown = {}
@@ -70,14 +74,14 @@ class ValidationView:
         info = self.run["info"]
         server.gui.add_markdown(f"**validation** {viewer.path.name}: {self.run['windows']} windows, horizon "
                                 f"{self.horizon}; reference: {info.get('reference', '?')}  \n"
-                                "left: simulator, right: world model (or overlaid, prediction in magenta)")
+                                "in front: simulator; behind: world model (or overlaid, the prediction in magenta)")
         with server.gui.add_folder("Window"):
             status = server.gui.add_markdown("")
             window = server.gui.add_slider("Window", min=0, max=max(len(self.starts) - 1, 1), step=1,
                                            initial_value=self.window, disabled=len(self.starts) < 2)
             horizon = server.gui.add_slider("Horizon step", min=1, max=max(self.horizon, 2), step=1, initial_value=1)
             overlay = server.gui.add_checkbox("Overlay", initial_value=False)
-        with server.gui.add_folder("Errors per horizon"):
+        with server.gui.add_folder("Errors at this step, all windows"):
             table = server.gui.add_markdown("")
         top = (0.0, 0.0, float(scene_pts[:, 2].max()) + 0.05)
         server.scene.add_label("/simulator/label", "simulator", position=top)
@@ -118,7 +122,7 @@ class ValidationView:
 def errors_table(metrics: dict, h: int) -> str:
     """Markdown: each method's metrics at horizon step h (1-based)."""
     keys = [k for k in TABLE_METRICS if any(k in d for d in metrics.values())]
-    rows = [f"| step {h} | " + " | ".join(k.replace("_error_m", " err m") for k in keys) + " |",
+    rows = [f"| step {h} | " + " | ".join(TABLE_METRICS[k] for k in keys) + " |",
             "|---|" + "---|" * len(keys)]
     for method, d in metrics.items():
         cells = [f"{d[k][h - 1]:.4g}" if k in d and len(d[k]) >= h else "-" for k in keys]

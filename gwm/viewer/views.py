@@ -16,6 +16,10 @@ from gwm.viewer.splat_layer import SplatArrays, SplatNode, add_style_controls, s
 
 PROXY_COLOR = (255, 120, 40)
 SUPPORT_COLOR = (120, 160, 200)
+# toon shading: a browser without a GPU (SwiftShader) draws it at once, the standard material's shaders
+# took 14-18 s to compile there before the first proxy appeared
+PROXY_MATERIAL = "toon3"
+VIEW_DIRECTION = (1.0, -1.2, 0.9)  # from the look-at point towards the initial camera
 FRUSTUM_IMAGE_WIDTH = 160  # camera images on frustums are downsized: many frames, small thumbnails
 
 
@@ -25,16 +29,21 @@ def pose_of(world_from_local) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rotmat_to_quat(m[:3, :3]), np.float64), m[:3, 3].copy()
 
 
-def aim_camera(server, points: np.ndarray) -> None:
-    """The initial (and Reset View) camera: looking at the bulk of the points from above one side."""
+def aim_camera(server, points: np.ndarray, spread: float = 10.0) -> None:
+    """The initial (and Reset View) camera: looking at the bulk of the points (between the spread and
+    100 - spread percentiles, so a reconstruction's far background and floaters do not push it away)
+    from above one side."""
     if len(points) == 0:
         return
-    lo, hi = np.percentile(points, 2, axis=0), np.percentile(points, 98, axis=0)
+    lo, hi = np.percentile(points, spread, axis=0), np.percentile(points, 100 - spread, axis=0)
     center = 0.5 * (lo + hi)
     radius = max(float(np.linalg.norm(hi - lo)) * 0.5, 0.05)
-    direction = np.array([1.0, -1.2, 0.9]) / np.linalg.norm([1.0, -1.2, 0.9])
-    server.initial_camera.look_at = tuple(center)
-    server.initial_camera.position = tuple(center + 2.2 * radius * direction)
+    direction = np.array(VIEW_DIRECTION) / np.linalg.norm(VIEW_DIRECTION)
+    # move the view so the points sit left of centre, clear of the control panel docked on the right
+    right = np.cross(-direction, (0.0, 0.0, 1.0))
+    look = center + 0.45 * radius * right / max(np.linalg.norm(right), 1e-9)
+    server.initial_camera.look_at = tuple(look)
+    server.initial_camera.position = tuple(look + 2.2 * radius * direction)
     server.initial_camera.up = (0.0, 0.0, 1.0)
 
 
@@ -109,7 +118,7 @@ class CaptureView:
             server.scene.add_point_cloud("/sparse_points", xyz, rgb, point_size=0.005)
             aim_camera(server, xyz)
         centers = self.world_from_cam[:, :3, 3]
-        scale = 0.08 * max(float(np.ptp(centers, axis=0).max()), 0.1)
+        scale = 0.025 * max(float(np.ptp(centers, axis=0).max()), 0.1)
         frustums = []
         for i, (m, name) in enumerate(zip(self.world_from_cam, self.names)):
             wxyz, pos = pose_of(m)
@@ -126,8 +135,7 @@ class CaptureView:
                 f.visible = bool(show.value)
 
         viewer.controls["camera_frustums"] = show
-        if self.splat is None and self.points is None:
-            aim_camera(server, centers)
+        aim_camera(server, centers, spread=0.0)  # the whole ring of cameras
         viewer.info.update(cameras=len(self.names))
 
 
@@ -191,14 +199,15 @@ class SceneView:
                                    SplatArrays.from_splats(self.parts[obj.name])))
             proxies.append(server.scene.add_mesh_simple(
                 f"/scene/objects/{obj.name}/collision", np.asarray(obj.collision_vertices, np.float32),
-                np.asarray(obj.collision_faces, np.uint32), color=PROXY_COLOR, opacity=0.6, flat_shading=True,
-                side="double", visible=False))
+                np.asarray(obj.collision_faces, np.uint32), color=PROXY_COLOR, opacity=0.6, material=PROXY_MATERIAL,
+                side="double", visible=False, cast_shadow=False, receive_shadow=False))
             server.scene.add_label(f"/scene/objects/{obj.name}/label", f"{obj.name} {obj.mass:.3g} kg",
                                    visible=False)
         if len(sc.support_faces):
             support = server.scene.add_mesh_simple(
                 "/scene/support", np.asarray(sc.support_vertices, np.float32), np.asarray(sc.support_faces, np.uint32),
-                color=SUPPORT_COLOR, opacity=0.35, side="double", visible=False)
+                color=SUPPORT_COLOR, opacity=0.35, material=PROXY_MATERIAL, side="double", visible=False,
+                cast_shadow=False, receive_shadow=False)
             proxies.append(support)
         wxyz, pos = pose_of(sc.robot_base)
         server.scene.add_frame("/scene/robot_base", axes_length=0.15, axes_radius=0.006, wxyz=wxyz, position=pos)
@@ -230,13 +239,15 @@ class SceneView:
 
         viewer.controls.update(collision_proxies=toggle, name_labels=labels, background=background)
         viewer.controls.update(add_style_controls(server, nodes))
-        aim_camera(server, _world_means(sc, self.parts))
+        focus = [_world_means(sc, self.parts, background=False), np.asarray(sc.support_vertices, np.float64).reshape(-1, 3)]
+        focus = np.concatenate(focus)
+        aim_camera(server, focus if len(focus) else _world_means(sc, self.parts), spread=0.0)
         viewer.info.update(objects=[o.name for o in sc.objects],
                            gaussians_shown=sum(len(p) for p in self.parts.values()), gaussians_total=self.total)
 
 
-def _world_means(scene, parts: dict[str, GaussianSplats]) -> np.ndarray:
-    pts = [parts["background"].means.numpy()]
+def _world_means(scene, parts: dict[str, GaussianSplats], background: bool = True) -> np.ndarray:
+    pts = [parts["background"].means.numpy()] if background else [np.zeros((0, 3))]
     for o in scene.objects:
         m = np.asarray(o.world_from_body, np.float64)
         pts.append(parts[o.name].means.numpy() @ m[:3, :3].T + m[:3, 3])

@@ -117,11 +117,15 @@ def test_episode_out_of_range_is_one_line(lerobot_dataset):
     assert r.exit_code == 2 and r.output.strip().startswith("error: --episode 9 is out of range")
 
 
-def test_bad_input_is_one_line(tmp_path):
+def test_bad_input_is_one_line(tmp_path, small_tabletop):
     runner = CliRunner()
     damaged = tmp_path / "damaged.ply"
     damaged.write_bytes(b"ply\nformat binary_little_endian 1.0\nelement vertex 10\nproperty float x\nend_header\n\x00")
-    for path, expect in [(tmp_path / "missing.ply", "no such file or folder"),
+    data = (small_tabletop[0] / "splat.ply").read_bytes()
+    truncated = tmp_path / "truncated.ply"
+    truncated.write_bytes(data[: len(data) // 2])
+    for path, expect in [(truncated, "not a readable PLY file"),
+                         (tmp_path / "missing.ply", "no such file or folder"),
                          (damaged, "not a readable PLY file"),
                          (tmp_path, "not a kind of path the viewer opens")]:
         r = runner.invoke(app, ["view", str(path), "--port", "0"])
