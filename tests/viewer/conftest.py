@@ -73,8 +73,15 @@ def moving_episode(length: int, seed: int) -> list[dict]:
     return frames
 
 
+CAM0_WORLD_FROM_CAM = np.asarray(look_at((0.6, -0.6, 0.5), (0.0, 0.0, 0.05)), np.float64)
+
+
 def moving_spec() -> DatasetSpec:
-    return DatasetSpec(fps=10, body_names=BODIES, features={
+    from gwm.cameras import CameraSpec
+
+    cam = CameraSpec("cam0", ((40.0, 0, IMG_W / 2), (0, 40.0, IMG_H / 2), (0, 0, 1)), IMG_W, IMG_H, "world",
+                     tuple(map(tuple, CAM0_WORLD_FROM_CAM)))
+    return DatasetSpec(fps=10, body_names=BODIES, body_roles=("object", "container"), cameras=(cam,), features={
         "observation.body_poses": FeatureSpec("float32", (len(BODIES), 7)),
         "action": FeatureSpec("float32", (2,)),
         "observation.images.cam0": FeatureSpec("image", (IMG_H, IMG_W, 3)),

@@ -110,6 +110,23 @@ def test_episode_view_poses_bodies_from_the_recorded_poses(opened, request, whic
     local = ds.canonical_gaussians()["cube"].means.numpy()
     posed = local @ np.asarray(quat_to_rotmat(np.asarray(node.wxyz))).T + node.position
     np.testing.assert_allclose(posed, world[: len(local)], atol=1e-5)
+    # the fixed camera's frustum sits at its recorded pose; its image of frame t is beside the view
+    from tests.viewer.conftest import CAM0_WORLD_FROM_CAM
+
+    np.testing.assert_allclose(nodes["/cameras/cam0"].position, CAM0_WORLD_FROM_CAM[:3, 3], atol=1e-6)
+    assert v.info["cameras"] == ["observation.images.cam0"]
+
+
+def test_play_advances_the_timeline(opened, lerobot_dataset):
+    import time
+
+    v = opened(lerobot_dataset)
+    v.controls["play"].value = True
+    deadline = time.monotonic() + 10
+    while v.info["frame"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    v.controls["play"].value = False
+    assert v.info["frame"] > 0
 
 
 def test_episode_out_of_range_is_one_line(lerobot_dataset):
@@ -158,3 +175,33 @@ def test_viewer_never_writes_what_it_opens(opened, scene_usdz, lerobot_dataset):
             v.controls["timeline"].value = 4
         v.close()
         assert snapshot(path) == before
+
+
+def test_cli_serves_the_viewer_until_stopped(small_tabletop):
+    """`gwm view` in its own process: it prints the URL, serves viser's page there, and stops on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    root, splats = small_tabletop
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli_main", "view", str(root / "splat.ply"),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = ""
+        while "viewing" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "gwm view exited early"
+        assert f"viewing splat {root / 'splat.ply'}, {len(splats):,} Gaussians" in line
+        assert f"http://127.0.0.1:{port}" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200 and b"<html" in r.read().lower()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
