@@ -125,6 +125,6 @@ def validation_run(tmp_path_factory):
     trainer = Trainer(cfg, load_trajectories(ds, cfg.data), root / "model", dataset_meta("synthetic:3", ds),
                       device="cpu", progress=False)
     model = trainer.save(root / "model" / "model.safetensors", with_training_state=False)
-    validate(model, ds, root / "validation", ValidationConfig(horizon=3, max_windows=3, image_size=16, videos=0,
-                                                              batch_size=3, video_baseline=False), progress=False)
+    validate(model, ds, root / "validation", ValidationConfig(horizon=2, max_windows=2, image_size=16, videos=0,
+                                                              batch_size=2, video_baseline=False), progress=False)
     return root / "validation"
