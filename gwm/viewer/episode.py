@@ -9,7 +9,6 @@ Gaussians(t) = pose_b(t) * canonical_b done by the browser's scene graph (rigid,
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +60,8 @@ class EpisodeView:
     total: int
     poses: np.ndarray  # (T, B, 7) xyz + quat wxyz
     images: dict[str, np.ndarray]  # camera key -> (T, H, W, 3) uint8
-    body_nodes: dict = field(default_factory=dict)
+    body_nodes: dict = field(default_factory=dict)  # body row -> its frame node
+    image_handles: dict = field(default_factory=dict)  # camera key -> its GUI image
 
     def load_episode(self, episode: int) -> None:
         from gwm.data.spec import BODY_POSES
@@ -98,7 +98,6 @@ class EpisodeView:
                 server.scene.add_camera_frustum(f"/cameras/{cam.name}", fov=float(2 * np.arctan(0.5 * cam.height / K[1, 1])),
                                                 aspect=cam.width / cam.height, scale=0.05, wxyz=wxyz, position=pos,
                                                 color=(40, 90, 200))
-        info = ds.episode_info(self.episode)
         server.gui.add_markdown(f"**{ds.format} dataset** {Path(ds.path).name}  \n"
                                 f"{ds.num_episodes} episodes, {ds.fps} fps; "
                                 f"{budget_line(sum(len(s) for s in self.canonical.values()), self.total)}")
@@ -108,7 +107,6 @@ class EpisodeView:
                                             initial_value=self.episode, disabled=ds.num_episodes < 2)
             timeline = server.gui.add_slider("Frame", min=0, max=max(len(self.poses) - 1, 1), step=1, initial_value=0)
             playing = server.gui.add_checkbox("Play", initial_value=False)
-        self.image_handles = {}
         if self.images:
             with server.gui.add_folder("Cameras"):
                 self.image_handles = {k: server.gui.add_image(_panel_image(v[0]), label=k.split(".")[-1])
