@@ -13,7 +13,7 @@ Steps (each skipped when its output exists, so a killed run resumes):
 2. train: the `planning` preset (gwm.model.config: the cpu preset, one model step per planner chunk);
 3. probe (sim_tasks.planning_probe): at the MPC's push start on layouts no dataset holds (seeds from 50,000),
    the predicted and simulated object displacement for pushing towards the goal, holding still and moving
-   away, and how often the model ranks the three costs as the simulator does.
+   away, and how often the model finds pushing towards the goal the cheapest of the three.
 Writes DIR/probe.json and prints the figures.
 """
 
@@ -137,7 +137,7 @@ def main() -> None:
         print(f"  {k:8s} {s['predicted_displacement_mm'][k]:7.1f} / {s['simulated_displacement_mm'][k]:7.1f}")
     g = s["cost_gap_away_minus_towards_mm"]
     print(f"cost(away) - cost(towards): predicted {g['predicted']:.1f} mm, simulated {g['simulated']:.1f} mm; "
-          f"ranked towards < still < away as the simulator: {100 * s['ranked_like_simulator']:.0f}% of layouts")
+          f"towards the cheapest of the three: {100 * s['towards_cheapest']:.0f}% of layouts")
     print(f"wrote {args.out / 'probe.json'}")
 
 

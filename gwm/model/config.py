@@ -97,9 +97,12 @@ def _planning() -> TrainConfig:
     push_explore): the cpu preset with one model step per planner chunk (3 control steps), so a replan costs
     a third of the model calls and the context frames lie as far apart as the planner's chunks."""
     cpu = _cpu()
+    # 128 Gaussians per body: the planner reads rigid body motion only, and every VAE step and every encode
+    # costs in proportion. One thread: a shared 2-core machine stalls two synchronising threads.
     return replace(cpu, preset="planning",
                    model=replace(cpu.model, dit=replace(cpu.model.dit, action_chunk=3)),
-                   optim=replace(cpu.optim, vae_steps=300, dynamics_steps=2700))
+                   data=replace(cpu.data, max_gaussians_per_body=128),
+                   optim=replace(cpu.optim, vae_steps=300, dynamics_steps=2700), cpu_threads=1)
 
 
 def _tiny() -> TrainConfig:
