@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=32)
     ap.add_argument("--iterations", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--sample-steps", type=int, default=2, help="Euler steps per world-model prediction")
     ap.add_argument("--videos", type=int, default=2)
     ap.add_argument("--dino-budget", action=argparse.BooleanOptionalAction, default=None,
                     help="time one replan at the DINO-WM budget (300 x 30 x 5); default: on with --device cuda "
@@ -124,7 +125,8 @@ def main() -> None:
             sys.exit(f"error: {p} does not exist; run the pipeline (make run) or pass --scene / --model")
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        setup = load_setup(args.scene, "push", args.model, args.device, cameras=args.videos > 0)
+        setup = load_setup(args.scene, "push", args.model, args.device, cameras=args.videos > 0,
+                           sample_steps=args.sample_steps)
     except ValueError as e:
         sys.exit(f"error: {e}")
     base = PushMPCConfig()
@@ -152,6 +154,7 @@ def main() -> None:
     if "world_model" in methods and (args.dino_budget or (args.dino_budget is None and args.device.startswith("cuda"))):
         dino = dino_budget_replan(setup, seeds[0])
     results = {"scene": str(args.scene), "model": str(args.model), "device": args.device, "seeds": seeds,
+               "sample_steps": args.sample_steps,
                "planner": {"samples": args.samples, "iterations": args.iterations, "chunks": cfg.chunks,
                            "chunk_steps": cfg.chunk_steps, "execute_chunks": cfg.execute_chunks},
                "methods": summaries, "dino_wm_budget": dino, "minutes": (time.perf_counter() - t_all) / 60}

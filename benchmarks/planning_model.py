@@ -14,7 +14,7 @@ Steps (each skipped when its output exists, so a killed run resumes):
 3. probe (sim_tasks.planning_probe): at the MPC's push start on layouts no dataset holds (seeds from 50,000),
    the predicted and simulated object displacement for pushing towards the goal, holding still and moving
    away, and how often the model finds pushing towards the goal the cheapest of the three.
-Writes DIR/probe.json and prints the figures.
+Writes DIR/probe_<model>_s<sample steps>.json and prints the figures.
 """
 
 from __future__ import annotations
@@ -82,12 +82,12 @@ def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int
     return train_on_dataset(ds, out / "model", cfg, source=str(dataset))
 
 
-def probe(scene: Path, model_path: Path, layouts: int, seed_start: int) -> dict:
+def probe(scene: Path, model_path: Path, layouts: int, seed_start: int, sample_steps: int) -> dict:
     from gwm.planning import WorldModelPredictor
     from sim_tasks.planning_probe import probe_push_separation, summarize_probe
     from sim_tasks.planning_runs import load_setup
 
-    setup = load_setup(scene, "push", model_path)
+    setup = load_setup(scene, "push", model_path, sample_steps=sample_steps)
     names = setup.runner.backend.body_names
 
     def make(inst):
@@ -110,11 +110,13 @@ def main() -> None:
     ap.add_argument("--probe-layouts", type=int, default=10)
     ap.add_argument("--probe-seed", type=int, default=50_000)
     ap.add_argument("--probe-only", action="store_true")
+    ap.add_argument("--model", type=Path, default=None, help="with --probe-only: this model (default DIR/model/model.safetensors)")
+    ap.add_argument("--sample-steps", type=int, default=2, help="Euler steps per world-model prediction")
     args = ap.parse_args()
     if not args.scene.exists():
         sys.exit(f"error: {args.scene} does not exist; build the scene first (gwm pipeline ... or gwm scene assemble)")
     args.out.mkdir(parents=True, exist_ok=True)
-    model = args.out / "model" / "model.safetensors"
+    model = args.model or args.out / "model" / "model.safetensors"
     t0 = time.perf_counter()
     if not args.probe_only:
         dataset = record(args.scene, args.out, args.demos, args.explore, args.heldout)
@@ -126,10 +128,12 @@ def main() -> None:
     elif not model.exists():
         sys.exit(f"error: {model} does not exist; run without --probe-only first")
     t2 = time.perf_counter()
-    res = probe(args.scene, model, args.probe_layouts, args.probe_seed)
+    res = probe(args.scene, model, args.probe_layouts, args.probe_seed, args.sample_steps)
     res.update(scene=str(args.scene), model=str(model), demos=args.demos, explore=args.explore, steps=args.steps,
                preset=args.preset, probe_minutes=(time.perf_counter() - t2) / 60)
-    (args.out / "probe.json").write_text(json.dumps(res, indent=1))
+    res["sample_steps"] = args.sample_steps
+    out_json = args.out / f"probe_{model.stem}_s{args.sample_steps}.json"
+    out_json.write_text(json.dumps(res, indent=1))
     s = res["summary"]
     print(f"\nprobe at the push start, {s['layouts']} unseen layouts: object displacement along the push (mm), "
           "predicted / simulated")
@@ -138,7 +142,7 @@ def main() -> None:
     g = s["cost_gap_away_minus_towards_mm"]
     print(f"cost(away) - cost(towards): predicted {g['predicted']:.1f} mm, simulated {g['simulated']:.1f} mm; "
           f"towards the cheapest of the three: {100 * s['towards_cheapest']:.0f}% of layouts")
-    print(f"wrote {args.out / 'probe.json'}")
+    print(f"wrote {out_json}")
 
 
 if __name__ == "__main__":
