@@ -13,7 +13,8 @@ Steps (each skipped when its output exists, so a killed run resumes):
 2. train: the `planning` preset (gwm.model.config: the cpu preset, one model step per planner chunk);
 3. probe (sim_tasks.planning_probe): at the MPC's push start on layouts no dataset holds (seeds from 50,000),
    the predicted and simulated object displacement for pushing towards the goal, holding still and moving
-   away, and how often the model finds pushing towards the goal the cheapest of the three.
+   away, and how often the model finds pushing towards the goal the cheapest of the three; and how precisely
+   the model's latent holds the fingers' position relative to the object (encode + rigid decode).
 Writes DIR/probe_<model>_s<sample steps>.json and prints the figures.
 """
 
@@ -98,6 +99,38 @@ def probe(scene: Path, model_path: Path, layouts: int, seed_start: int, sample_s
     return {"summary": summarize_probe(rows), "rows": [r.__dict__ for r in rows]}
 
 
+def latent_contact_error(dataset: Path, model_path: Path, target: str, every: int = 5) -> dict:
+    """How precisely the model's latent holds what decides contact: the decoded vector from each tool body
+    (role "tool": the fingers) to the target object, against the recorded one, over every `every`-th frame of
+    every 4th episode (encode -> rigid decode, no dynamics)."""
+    import numpy as np
+    import torch
+
+    from gwm.data import open_dataset
+    from gwm.model.inference import load_world_model
+
+    ds = open_dataset(dataset)
+    model, info = load_world_model(model_path)
+    names = list(ds.body_names)
+    modelled = list(info["bodies"]["modelled"])
+    roles = dict(zip(names, ds.spec.body_roles))
+    mnames = [names[i] for i in modelled]
+    o = mnames.index(target)
+    tools = [i for i, n in enumerate(mnames) if roles.get(n) == "tool"]
+    errs = []
+    with torch.no_grad():
+        for ep in range(0, ds.num_episodes, 4):
+            p = torch.as_tensor(np.asarray(ds.episode(ep)["observation.body_poses"])[::every][:, modelled],
+                                dtype=torch.float32)  # (T, M, 7)
+            _, tr = model.vae.decode_poses(model.encode(model.space.features_from_poses(p)))
+            pos = tr * model.space.extent + model.space.centre  # (T, M, 3) body origins, metres
+            for t in tools:
+                errs.append(((pos[:, t] - pos[:, o]) - (p[:, t, :3] - p[:, o, :3])).norm(dim=-1).numpy())
+    e = np.concatenate(errs)
+    return {"tool_to_object_error_mm_median": 1e3 * float(np.median(e)),
+            "tool_to_object_error_mm_p90": 1e3 * float(np.percentile(e, 90)), "frames": int(len(e))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scene", type=Path, required=True)
@@ -132,6 +165,12 @@ def main() -> None:
     res.update(scene=str(args.scene), model=str(model), demos=args.demos, explore=args.explore, steps=args.steps,
                preset=args.preset, probe_minutes=(time.perf_counter() - t2) / 60)
     res["sample_steps"] = args.sample_steps
+    if (args.out / "dataset").exists():
+        from gwm.scene.usd_scene import read_usd_scene
+        from sim_tasks.tasks import make_task
+
+        target = make_task("push", read_usd_scene(args.scene)).target_object
+        res["latent_contact"] = latent_contact_error(args.out / "dataset", model, target)
     out_json = args.out / f"probe_{model.stem}_s{args.sample_steps}.json"
     out_json.write_text(json.dumps(res, indent=1))
     s = res["summary"]
@@ -142,6 +181,10 @@ def main() -> None:
     g = s["cost_gap_away_minus_towards_mm"]
     print(f"cost(away) - cost(towards): predicted {g['predicted']:.1f} mm, simulated {g['simulated']:.1f} mm; "
           f"towards the cheapest of the three: {100 * s['towards_cheapest']:.0f}% of layouts")
+    if "latent_contact" in res:
+        lc = res["latent_contact"]
+        print(f"decoded finger-to-object vector error (the latent's precision where contact is decided): median "
+              f"{lc['tool_to_object_error_mm_median']:.1f} mm, p90 {lc['tool_to_object_error_mm_p90']:.1f} mm")
     print(f"wrote {out_json}")
 
 
