@@ -23,7 +23,7 @@ def runner(tmp_path_factory):
 def test_probe_with_the_simulator_ranks_the_plans(runner):
     from sim_tasks.sim_predictor import SimulatorPredictor
 
-    rows = probe_push_separation(runner, [50_000, 50_001],
+    rows = probe_push_separation(runner, [50_000],
                                  lambda inst: SimulatorPredictor(runner.backend, inst.target_object))
     for r in rows:
         for k in PLANS:  # the same simulator from the same snapshot: the same answer
