@@ -176,4 +176,4 @@ def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMP
                       predictor.seconds - secs0, steps, frames)
 
 
-__all__ = ["MPCOutcome", "PushMPCConfig", "run_push_mpc"]
+__all__ = ["MPCOutcome", "PushMPCConfig", "PushStart", "approach_push_start", "plan_actions", "run_push_mpc"]
