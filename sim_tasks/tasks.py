@@ -8,7 +8,8 @@ Registered: pick_place (pick an object, place it at a goal on the table), pick_p
 (into a container: an object whose role is "container", from the scene file or its shape; the
 contract gives objects convex hulls, so the object ends resting on the container), push (push an
 object to a goal on the table; the target is the first object that a push slides rather than tips
-over, see PushTask.tip_margin). An object tilted more than TaskConfig.max_tilt_deg from upright (it
+over, see PushTask.tip_margin), push_explore (push's layouts with randomised pushes around the
+demonstrator's: exploration data for planning models). An object tilted more than TaskConfig.max_tilt_deg from upright (it
 toppled) never counts as placed or pushed.
 
 Targets come from roles and shapes, never from names: graspable = narrow enough for the gripper
@@ -27,6 +28,7 @@ import numpy as np
 from gwm.geometry import pose7_to_matrix
 from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
 from sim_tasks.pick_place_policy import PickPlaceDemonstrator
+from sim_tasks.push_explore_policy import ExplorePushDemonstrator
 from sim_tasks.push_policy import PushDemonstrator
 from sim_tasks.workspace import Workspace, WorkspaceConfig
 
@@ -384,5 +386,14 @@ class PushTask(Task):
                     and self.upright(instance.target_object, p))
 
 
-__all__ = ["PickPlaceContainerTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig", "TaskInstance",
+@register_task("push_explore")
+class PushExploreTask(PushTask):
+    """The push task's layouts, target and success test, with exploratory pushes instead of the scripted one
+    (sim_tasks.push_explore_policy): data for a world model that a planner asks about pushes the demonstrator
+    never makes. Its layouts differ from push's at the same seed (the task name seeds the layout)."""
+
+    policy = ExplorePushDemonstrator
+
+
+__all__ = ["PickPlaceContainerTask", "PushExploreTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig", "TaskInstance",
            "TaskNotApplicable", "make_task", "register_task", "skipped_tasks", "task_names"]
