@@ -311,7 +311,7 @@ class PushTask(Task):
     policy = PushDemonstrator
     # A wide object (a bowl, a tray) turns under the finger and often needs a second, corrective pass. Over 50
     # seeds of the auto-authored scenes (benchmarks/rollouts.py), success within 150 / 200 / 250 steps: kitchen
-    # bowl 90 / 96 / 98%, workbench tray 26 / 55 / 81% (first 31 seeds).
+    # bowl 90 / 96 / 98%, workbench tray 38 / 64 / 78%.
     episode_steps = 250
 
     def _pick_target(self) -> str:
