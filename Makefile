@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test serve clean-outputs
+.PHONY: run test serve clean-outputs isaaclab-venv isaaclab-smoke
 
 # torch's OpenMP workers spin while idle; on a shared 2-core machine that stalls every op.
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -25,6 +25,30 @@ test: $(STAMP)
 
 serve: $(STAMP)
 	$(VENV)/bin/gwm pipeline serve
+
+# Isaac Lab 3.0 (Newton backend, no Omniverse Kit) in its own venv: it needs newton 1.6.1, the main
+# venv has 1.8.0. The isaaclab wheel declares Python 3.12 but runs on 3.11; --no-deps keeps its
+# isaacsim/torch pins out. Warp kernels are cached under the venv (a cold cache costs 1-2 min).
+ISAACLAB_VENV ?= .venv-isaaclab
+ISAACLAB_PY := $(ISAACLAB_VENV)/bin/python
+ISAACLAB_STAMP := $(ISAACLAB_VENV)/.installed
+export WARP_CACHE_PATH ?= $(abspath $(ISAACLAB_VENV))/warp-cache
+
+$(ISAACLAB_STAMP): Makefile
+	python3 -m venv $(ISAACLAB_VENV)
+	$(ISAACLAB_PY) -m pip install -q --upgrade pip
+	$(ISAACLAB_PY) -m pip install -q torch==2.13.0
+	$(ISAACLAB_PY) -m pip install -q --ignore-requires-python --prefer-binary "numpy<2.5" "warp-lang==1.19.0" \
+		"newton[sim]==1.6.1" "usd-core>=25.5,<26.9" "newton-usd-schemas>=0.5.0" "gymnasium>=1.2.0" \
+		"lazy_loader>=0.4" h5py prettytable psutil pyyaml hydra-core rich scipy trimesh pillow \
+		plyfile gsply pyarrow typer tqdm safetensors imageio "gymnasium-robotics==1.4.2"
+	$(ISAACLAB_PY) -m pip install -q --no-deps --ignore-requires-python isaaclab==3.0.0
+	# The project itself, without its dependencies (they would pull newton 1.8.0).
+	$(ISAACLAB_PY) -m pip install -q --no-deps -e .
+	$(ISAACLAB_PY) -c "import isaaclab, newton, warp; assert newton.__version__ == '1.6.1', newton.__version__"
+	touch $(ISAACLAB_STAMP)
+
+isaaclab-venv: $(ISAACLAB_STAMP)
 
 clean-outputs:
 	rm -rf datasets/outputs outputs
