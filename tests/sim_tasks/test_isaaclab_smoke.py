@@ -1,0 +1,80 @@
+"""Isaac Lab smoke test: a few scripted episodes in the Isaac Lab env (the Isaac Lab venv's python, as a
+subprocess), recorded by Isaac Lab's recorder; the HDF5 is loaded back here.
+
+Needs .venv-isaaclab (`make isaaclab-venv`; .ci/run builds it). Skipped where it is absent, except in CI
+(CI=true), where a missing venv is a failure.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_PY = Path(os.environ.get("GWM_ISAACLAB_PYTHON", REPO / ".venv-isaaclab" / "bin" / "python"))
+
+
+@pytest.fixture(scope="module")
+def isaaclab_run(tmp_path_factory):
+    if not VENV_PY.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{VENV_PY} is missing in CI: .ci/run must build it (make isaaclab-venv)")
+        pytest.skip(f"Isaac Lab venv absent ({VENV_PY}); build it with `make isaaclab-venv`")
+    out = tmp_path_factory.mktemp("isaaclab")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE"}
+    env["WARP_CACHE_PATH"] = str(VENV_PY.parent.parent / "warp-cache")  # the Isaac Lab venv's own kernels
+    cmd = [str(VENV_PY), "-m", "sim_tasks.isaaclab_cli", "record", "--task", "pick_place", "--seeds", "0-1",
+           "--num-envs", "2", "--export-mode", "all", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, json.loads((out / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_isaaclab_records_demos_with_their_success_flags(isaaclab_run):
+    import h5py
+
+    out, summary = isaaclab_run
+    assert sorted(r["seed"] for r in summary["results"]) == [0, 1]
+    path = Path(summary["hdf5"])
+    with h5py.File(path, "r") as f:
+        demos = sorted(f["data"].keys(), key=lambda n: int(n.split("_")[1]))
+        assert len(demos) == len(summary["results"])  # export_mode "all": every episode, each flagged
+        flags = sorted(bool(f["data"][d].attrs["success"]) for d in demos)
+        assert flags == sorted(r["success"] for r in summary["results"])
+        for d in demos:
+            g = f["data"][d]
+            n = int(g.attrs["num_samples"])
+            # an episode ends on success or one step after max_steps actions (time_out), never earlier
+            steps = sorted(r["steps"] for r in summary["results"])
+            assert n in steps
+            assert g["actions"].shape == (n, 8)
+            assert g["obs/joint_pos"].shape == (n, 9) and g["next_obs/object_poses"].shape[0] == n
+            assert g["rewards"].shape[0] == n and g["dones"].shape[0] == n
+            assert bool(np.asarray(g["dones"])[-1]) and not np.asarray(g["dones"])[:-1].any()
+            if not g.attrs["success"]:
+                assert n == 151  # timed out after all 150 actions were judged
+            # actions are IK targets in the robot base frame (x, y, z, quat xyzw, gripper +-1)
+            a = np.asarray(g["actions"])
+            np.testing.assert_allclose(np.linalg.norm(a[:, 3:7], axis=1), 1.0, atol=1e-4)
+            assert set(np.unique(a[:, 7])) <= {-1.0, 1.0}
+    assert summary["successes"] >= 1
+
+
+@pytest.mark.slow
+def test_gwm_reads_and_converts_the_isaaclab_file(isaaclab_run, tmp_path):
+    from gwm.data.api import check_dataset, convert_dataset, open_dataset
+
+    _, summary = isaaclab_run
+    path = Path(summary["hdf5"])
+    s = check_dataset(path)
+    assert s["episodes"] == len(summary["results"])
+    dst = convert_dataset(path, tmp_path / "lerobot", to="lerobot")
+    back = open_dataset(dst)
+    src = open_dataset(path)
+    assert back.num_episodes == src.num_episodes
+    np.testing.assert_allclose(back.episode(0)["action"], src.episode(0)["action"], atol=1e-6)
