@@ -10,7 +10,8 @@ What the environment is made of (make_isaaclab_env_cfg):
   MuJoCo Warp) with the embedded simulator's solver settings, on device "cpu";
 - actions: Isaac Lab's differential IK on the tool point (absolute pose in the robot base frame) and
   a binary gripper;
-- observations: joint positions / velocities, tool pose, object poses, last action;
+- observations: joint positions / velocities, tool pose, object poses (env frame, xyz + quat xyzw as
+  Isaac Lab 3 stores them), last action;
 - events: at every reset each env takes the next seed from a LayoutQueue and places the objects as
   the project's Task samples them for that seed (the embedded path's layouts, seed for seed);
 - terminations: "success" (the Task's own success test on the post-action poses) and time_out one
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.geometry import matrix_to_pose7, pose7_to_matrix, wxyz_to_xyzw
+from gwm.geometry import matrix_to_pose7, pose7_to_matrix, pose7_wxyz_to_xyzw, wxyz_to_xyzw
 from sim_tasks.backend import BACKGROUND_BODY, SimBackend
 from sim_tasks.isaaclab_spec import (SUCCESS_TERM, TIME_OUT_TERM, IsaacLabTaskSpec, poses_from_isaaclab,
                                      to_isaaclab_action)
@@ -341,6 +342,13 @@ def make_isaaclab_env_cfg(spec: IsaacLabTaskSpec, layouts: LayoutQueue, work_dir
                                  dataset_filename=cfg.dataset_filename, dataset_export_mode=export,
                                  export_in_record_pre_reset=cfg.export_in_record_pre_reset)
 
+        def get_ep_meta(self) -> dict:
+            """env_args of the HDF5 (Isaac Lab's recorder asks for them); gwm reads env_name as the task."""
+            return {"env_name": f"gwm/{spec.task}", "type": 2, "sim_args": {
+                "dt": cfg.physics_dt, "decimation": cfg.decimation, "num_envs": cfg.num_envs},
+                "env_kwargs": {"fps": round(1.0 / spec.control_dt), "scene_usd": spec.scene_usd,
+                               "quaternion_order": "xyzw"}}
+
         def __post_init__(self):
             self.sim.dt = cfg.physics_dt
             self.sim.device = "cpu"
@@ -419,6 +427,8 @@ def record_isaaclab_demos(spec: IsaacLabTaskSpec, seeds, demo_config=None, env=N
         demos[i] = None if inst is None else layouts.task.demonstrator(inst, names, spec.control_dt,
                                                                          demo_config or DemoConfig())
         steps[i] = 0
+        if inst is not None:  # the recorder writes it as the demo's `seed` attribute
+            env.recorder_manager.get_episode(i).seed = int(inst.seed)
 
     for i in range(env.num_envs):
         start(i)

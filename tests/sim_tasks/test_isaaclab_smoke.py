@@ -28,7 +28,7 @@ def isaaclab_run(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE"}
     env["WARP_CACHE_PATH"] = str(VENV_PY.parent.parent / "warp-cache")  # the Isaac Lab venv's own kernels
     cmd = [str(VENV_PY), "-m", "sim_tasks.isaaclab_cli", "record", "--task", "pick_place", "--seeds", "0-1",
-           "--num-envs", "2", "--export-mode", "all", "--out", str(out)]
+           "--num-envs", "2", "--out", str(out)]  # export mode: succeeded_only (the default)
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out, json.loads((out / "results.json").read_text())
@@ -41,23 +41,26 @@ def test_isaaclab_records_demos_with_their_success_flags(isaaclab_run):
     out, summary = isaaclab_run
     assert sorted(r["seed"] for r in summary["results"]) == [0, 1]
     path = Path(summary["hdf5"])
+    succeeded = {r["seed"]: r for r in summary["results"] if r["success"]}
     with h5py.File(path, "r") as f:
+        assert int(f.attrs["format_version"]) == 1  # Isaac Lab 3: quaternions x, y, z, w
         demos = sorted(f["data"].keys(), key=lambda n: int(n.split("_")[1]))
-        assert len(demos) == len(summary["results"])  # export_mode "all": every episode, each flagged
-        flags = sorted(bool(f["data"][d].attrs["success"]) for d in demos)
-        assert flags == sorted(r["success"] for r in summary["results"])
+        # succeeded_only: exactly the successful episodes, each flagged success=True, with its seed
+        assert sorted(int(f["data"][d].attrs["seed"]) for d in demos) == sorted(succeeded)
+        assert all(bool(f["data"][d].attrs["success"]) for d in demos)
         for d in demos:
             g = f["data"][d]
             n = int(g.attrs["num_samples"])
-            # an episode ends on success or one step after max_steps actions (time_out), never earlier
-            steps = sorted(r["steps"] for r in summary["results"])
-            assert n in steps
+            # the success term ended the episode: as many samples as the demonstrator's steps, <= max_steps
+            assert n == succeeded[int(g.attrs["seed"])]["steps"] <= 150
             assert g["actions"].shape == (n, 8)
             assert g["obs/joint_pos"].shape == (n, 9) and g["next_obs/object_poses"].shape[0] == n
             assert g["rewards"].shape[0] == n and g["dones"].shape[0] == n
             assert bool(np.asarray(g["dones"])[-1]) and not np.asarray(g["dones"])[:-1].any()
-            if not g.attrs["success"]:
-                assert n == 151  # timed out after all 150 actions were judged
+            assert np.asarray(g["rewards"])[-1] > 0 and (np.asarray(g["rewards"])[:-1] <= 0).all()  # success reward
+            # the object poses observed are xyzw quaternions of unit length
+            q = np.asarray(g["next_obs/object_poses"]).reshape(n, -1, 7)[..., 3:]
+            np.testing.assert_allclose(np.linalg.norm(q, axis=-1), 1.0, atol=1e-4)
             # actions are IK targets in the robot base frame (x, y, z, quat xyzw, gripper +-1)
             a = np.asarray(g["actions"])
             np.testing.assert_allclose(np.linalg.norm(a[:, 3:7], axis=1), 1.0, atol=1e-4)
@@ -72,7 +75,7 @@ def test_gwm_reads_and_converts_the_isaaclab_file(isaaclab_run, tmp_path):
     _, summary = isaaclab_run
     path = Path(summary["hdf5"])
     s = check_dataset(path)
-    assert s["episodes"] == len(summary["results"])
+    assert s["episodes"] == summary["successes"]
     dst = convert_dataset(path, tmp_path / "lerobot", to="lerobot")
     back = open_dataset(dst)
     src = open_dataset(path)
