@@ -53,6 +53,7 @@ def _copy_with_bindings(src_layer, src_path: str, dst_layer, dst_path: str, skip
                 if t.HasPrefix(Sdf.Path(src_path)):  # inside the copied subtree
                     new_targets.append(t.ReplacePrefix(Sdf.Path(src_path), Sdf.Path(dst_path)))
                     continue
+                # outside it: in exported scenes only physics-material bindings point out of a prim
                 if t not in copied:
                     if dst_layer.GetPrimAtPath(material_root) is None:
                         Sdf.CreatePrimInLayer(dst_layer, material_root).specifier = Sdf.SpecifierDef
@@ -68,7 +69,7 @@ def _copy_with_bindings(src_layer, src_path: str, dst_layer, dst_path: str, skip
     visit(root)
 
 
-def _new_layer(path: Path, default_prim: str, up_axis: str, meters_per_unit: float):
+def _new_layer(default_prim: str, up_axis: str, meters_per_unit: float):
     from pxr import Sdf
 
     layer = Sdf.Layer.CreateAnonymous(".usda")
@@ -103,7 +104,7 @@ def write_isaaclab_scene_assets(scene_usd: str | os.PathLike, out_dir: str | os.
     up_axis, mpu = UsdGeom.GetStageUpAxis(stage), UsdGeom.GetStageMetersPerUnit(stage)
     out_dir = Path(out_dir)
 
-    layer = _new_layer(out_dir / "support.usda", "Support", up_axis, mpu)
+    layer = _new_layer("Support", up_axis, mpu)
     root = Sdf.CreatePrimInLayer(layer, "/Support")
     root.specifier, root.typeName = Sdf.SpecifierDef, "Xform"
     _copy_with_bindings(flat, SUPPORT_PRIM, layer, "/Support/Mesh", skip_gaussians=not include_gaussians)
@@ -112,7 +113,7 @@ def write_isaaclab_scene_assets(scene_usd: str | os.PathLike, out_dir: str | os.
     object_usds = {}
     for prim in objects.GetChildren():
         name = prim.GetName()
-        layer = _new_layer(out_dir / "objects" / f"{name}.usda", name, up_axis, mpu)
+        layer = _new_layer(name, up_axis, mpu)
         _copy_with_bindings(flat, str(prim.GetPath()), layer, f"/{name}", skip_gaussians=not include_gaussians)
         spec = layer.GetPrimAtPath(f"/{name}")
         # The pose comes from the env (init_state, reset event); the asset sits at its own origin.
