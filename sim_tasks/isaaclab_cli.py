@@ -56,9 +56,9 @@ def _scene_usd(args) -> Path:
 def _spec(args, **overrides):
     from sim_tasks.isaaclab_spec import IsaacLabConfig, build_isaaclab_spec
 
-    config = IsaacLabConfig(num_envs=args.num_envs, dataset_dir=str(Path(args.out).resolve()),
-                            physics_dt=args.physics_dt, decimation=args.decimation, export_mode=args.export_mode,
-                            **overrides)
+    settings = {"num_envs": args.num_envs, "dataset_dir": str(Path(args.out).resolve()),
+                "physics_dt": args.physics_dt, "decimation": args.decimation, "export_mode": args.export_mode}
+    config = IsaacLabConfig(**{**settings, **overrides})
     return build_isaaclab_spec(_scene_usd(args), args.task, config)
 
 
