@@ -12,7 +12,8 @@ Runs in the main venv; the Isaac Lab side runs in .venv-isaaclab (`make isaaclab
 2. crosscheck: per seed, the embedded simulator (Newton 1.8 + MuJoCo C) runs the demonstrator and its
    actions are replayed open-loop in the Isaac Lab env (Newton 1.6.1 + MuJoCo Warp, same MJCF robot,
    same scene USD, same 2 ms x 25 stepping); object positions are compared after every step.
-   Tolerance stated: untouched objects within 2 mm; the manipulated object within 2 cm at the end.
+   Tolerance stated (sim_tasks/isaaclab_crosscheck.py): untouched objects within 2 mm; the manipulated
+   object within 2 cm at the end.
 Timings on a shared 2-core machine are noisy: compare within one run.
 """
 
@@ -20,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,59 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-VENV_PY = Path(os.environ.get("GWM_ISAACLAB_PYTHON", REPO / ".venv-isaaclab" / "bin" / "python"))
 TASKS = ("pick_place", "pick_place_bowl", "push")
-STILL_TOL = 0.002  # m, objects the demonstrator does not touch
-MOVED_TOL = 0.02  # m, the manipulated object's final position
-
-
-def _isaaclab(args: list[str]) -> None:
-    if not VENV_PY.exists():
-        sys.exit(f"error: {VENV_PY} is missing; build the Isaac Lab venv with `make isaaclab-venv`")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "WARP_CACHE_PATH": str(VENV_PY.parent.parent / "warp-cache")}
-    done = subprocess.run([str(VENV_PY), "-m", "sim_tasks.isaaclab_cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"error: Isaac Lab run failed:\n{done.stderr[-2000:]}")
-
-
-def embedded_episode(runner, task_name: str, seed: int) -> dict:
-    """Embedded simulator, physics only: the demonstrator's actions and object poses after each step."""
-    be = runner.backend
-    task = runner.get_task(task_name)
-    instance = task.sample(seed)
-    obs = be.reset(seed, instance.object_poses)
-    demo = task.demonstrator(instance, be.body_names, be.control_dt, runner.config.demo)
-    n_obj = len(be.object_names)
-    actions, poses, success = [], [obs["body_poses"][1:1 + n_obj].astype(np.float64)], False
-    for _ in range(task.config.max_steps):
-        a = demo.act(obs)
-        obs = be.step(a)
-        actions.append(a)
-        poses.append(obs["body_poses"][1:1 + n_obj].astype(np.float64))
-        named = {n: obs["body_poses"][i].astype(np.float64) for i, n in enumerate(be.body_names)}
-        success = task.success(instance, named, float(obs["gripper"][0]))
-    return {"actions": np.array(actions), "object_poses": np.array(poses), "success": success,
-            "target": instance.target_object, "object_names": list(be.object_names)}
-
-
-def crosscheck(runner, scene_usd: str, task: str, seed: int, work: Path) -> dict:
-    ref = embedded_episode(runner, task, seed)
-    npz = work / f"actions_{task}_{seed}.npz"
-    np.savez(npz, seed=seed, actions=ref["actions"])
-    out = work / f"replay_{task}_{seed}"
-    _isaaclab(["replay", "--task", task, "--scene", scene_usd, "--actions", str(npz), "--out", str(out)])
-    rep = json.loads((out / "replay.json").read_text())
-    assert rep["object_names"] == ref["object_names"]
-    isaac = np.array(rep["object_poses"])
-    err = np.linalg.norm(isaac[:, :, :3] - ref["object_poses"][:, :, :3], axis=-1)  # (T+1, n_obj)
-    t = ref["object_names"].index(ref["target"])
-    still = [i for i in range(err.shape[1]) if i != t]
-    res = {"task": task, "seed": seed, "embedded_success": bool(ref["success"]),
-           "target_final_err_m": float(err[-1, t]), "target_max_err_m": float(err[:, t].max()),
-           "others_max_err_m": float(err[:, still].max()) if still else 0.0}
-    res["within_tolerance"] = res["target_final_err_m"] <= MOVED_TOL and res["others_max_err_m"] <= STILL_TOL
-    return res
 
 
 def main() -> None:
@@ -104,6 +51,7 @@ def main() -> None:
         from sim_tasks.demo_scene import make_demo_scene
 
         scene_usd = str(export_usd(make_demo_scene(), work / "scene" / "demo_scene.usda"))
+    from sim_tasks.isaaclab_crosscheck import MOVED_TOL, STILL_TOL, crosscheck, embedded_episode, run_isaaclab_cli
     from sim_tasks.rollout import RolloutConfig, TaskRunner
 
     tasks = [t for t in args.tasks.split(",") if t]
@@ -114,7 +62,7 @@ def main() -> None:
         if "record" not in skip:
             out = work / f"record_{task}"
             t0 = time.perf_counter()
-            _isaaclab(["record", "--task", task, "--scene", scene_usd, "--seeds", f"0-{args.seeds - 1}",
+            run_isaaclab_cli(["record", "--task", task, "--scene", scene_usd, "--seeds", f"0-{args.seeds - 1}",
                        "--num-envs", str(args.num_envs), "--out", str(out)])
             s = json.loads((out / "results.json").read_text())
             emb = [embedded_episode(runner, task, seed)["success"] for seed in range(args.seeds)]
