@@ -49,7 +49,7 @@ $(ISAACLAB_STAMP): Makefile
 		tinyobjloader==2.0.0rc13 numpy-stl==4.1.1 python-utils==4.2.0
 	# The project itself, without its dependencies (they would pull newton 1.8.0).
 	$(ISAACLAB_PY) -m pip install -q --no-deps -e .
-	$(ISAACLAB_PY) -c "import isaaclab, newton, warp; assert newton.__version__ == '1.6.1', newton.__version__"
+	$(ISAACLAB_PY) -c "import isaaclab, isaaclab_newton, newton, warp, mujoco_usd_converter; assert newton.__version__ == '1.6.1', newton.__version__"
 	touch $(ISAACLAB_STAMP)
 
 isaaclab-venv: $(ISAACLAB_STAMP)
