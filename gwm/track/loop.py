@@ -192,6 +192,19 @@ class Tracker:
             out[j] = out[j] - (out[j, 2] / ray[2]) * ray if ray[2] < -0.2 else out[j] * [1.0, 1.0, 0.0]
         return out
 
+    def confidence(self, estimate: PoseErrorEstimate) -> float:
+        """0..1: how much the estimate lowered the photometric loss, relative to the loss at the twin's
+        poses, between config.loss_drop (0) and 5x it (1). A small drop means the estimate explains
+        little of what differs between render and frames (noise, or looks the Gaussians cannot match),
+        and an offset found there is not worth a push."""
+        lo = self.config.loss_drop
+        if lo <= 0:
+            return 1.0
+        before, after = estimate.loss_before, estimate.loss_after
+        if not (np.isfinite(before) and np.isfinite(after)) or before <= 0:
+            return 0.0
+        return float(np.clip(((before - after) / before - lo) / (4 * lo), 0.0, 1.0))
+
     def _dead_band(self, err: np.ndarray, poses: np.ndarray) -> np.ndarray:
         """Errors shrunk by what the cameras cannot resolve: config.dead_band_px pixels at the body's
         distance in its nearest camera (rotations: that length over the body's radius). An error inside
@@ -219,6 +232,7 @@ class Tracker:
         if cfg.no_downward_push:
             position = self._lift_out_of_support(position, poses)
         err = self._dead_band(np.concatenate([position, estimate.rotation], 1), poses)  # (M,6)
+        err = err * self.confidence(estimate)
         if self._first:
             self._prev = err.copy()
             self._first = False
