@@ -167,7 +167,8 @@ class Tracker:
         estimate = estimate_pose_errors(
             self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
             pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
-            render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin)
+            render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin,
+            step_growth=cfg.step_growth)
         wrenches = self.visual_wrenches(estimate, poses)
         total = wrenches.copy()
         if known_wrenches is not None:

@@ -67,7 +67,7 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
                          observed: torch.Tensor, *, iterations: int, step: float, pyramid: tuple[int, ...],
                          background: torch.Tensor, colour: tuple[torch.Tensor, torch.Tensor] | None = None,
                          render_backend: str = "auto", fixed_layer: RenderOutput | None = None,
-                         crop_margin: float | None = None) -> PoseErrorEstimate:
+                         crop_margin: float | None = None, step_growth: float = 1.0) -> PoseErrorEstimate:
     """Find rigid offsets of the bodies `movable` (indices) that make the render match `observed`.
 
     poses (B,7) the twin's body poses (xyz + quat wxyz); observed (C,H,W,3) float in [0,1], one
@@ -149,6 +149,7 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
         if value < best_loss:
             loss.backward()
             best_loss, best_t, best_r, g_t, g_r = value, try_t, try_r, dt.grad, dr.grad
+            steps = steps * step_growth
         else:
             steps = steps * 0.5
     with torch.no_grad():

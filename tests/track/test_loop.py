@@ -109,3 +109,21 @@ def test_cli_writes_dataset_and_overlay(setup, tmp_path):
     np.testing.assert_allclose(ep["observation.body_poses"][0, 1:, :3], stream.true_poses[0, :, :3], atol=3e-3)
     assert len(ds.gaussians_at(0, 3)) == len(scene.world_splats())
     assert (out / "overlay.mp4").stat().st_size > 1000
+
+
+def test_downward_errors_slide_along_the_camera_ray(setup):
+    # A body pressed into its support only gains friction: a downward error estimate becomes the
+    # horizontal one that the cameras see the same way (moved along their mean viewing ray).
+    _, _, twin, cams, _, canonical = setup
+    tracker = Tracker(twin, canonical, cams, TrackerConfig(calibration_iterations=0))
+    poses = tracker.all_poses()
+    down = np.zeros((len(tracker.movable), 3))
+    down[0] = (0.004, -0.002, -0.01)
+    out = tracker._lift_out_of_support(down, poses)
+    assert abs(out[0, 2]) < 1e-12 and np.linalg.norm(out[0, :2] - down[0, :2]) > 0.002
+    rays = poses[tracker.movable[0], :3] - cams.world_from_cam[:, :3, 3].double().numpy()
+    ray = (rays / np.linalg.norm(rays, axis=1, keepdims=True)).mean(0)
+    assert np.linalg.norm(np.cross(out[0] - down[0], ray)) < 1e-9
+    np.testing.assert_array_equal(out[1:], down[1:])
+    up = -down
+    np.testing.assert_array_equal(tracker._lift_out_of_support(up, poses), up)  # a lift is left as seen
