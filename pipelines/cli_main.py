@@ -46,6 +46,11 @@ if "scene" in _apps and "export" in _apps:
     _apps["scene"].command("assemble", help="Assemble a scene file and write it as USD (same as `gwm export usd`)."
                            )(_export_usd)
 
+# `gwm view PATH` is one command (not a group): the viewer opens any stage's output.
+from gwm.viewer.cli import view as _view  # noqa: E402
+
+app.command("view", help="Open a splat, capture, scene, dataset or validation run in a local web viewer.")(_view)
+
 
 if __name__ == "__main__":
     app()

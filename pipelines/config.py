@@ -43,7 +43,7 @@ class PipelineConfig:
     tasks: tuple[str, ...] = ("pick_place", "pick_place_bowl", "push")
     train_episodes_per_task: int = 10
     heldout_episodes_per_task: int = 2  # unseen seeds (object layouts) for validation
-    episode_steps: int = 150
+    episode_steps: int | None = None  # control steps per episode; None: each task's own (sim_tasks.tasks)
     rollout_shards_per_task: int = 2  # Prefect tasks per task, spread over the Dask cluster
     dask_address: str | None = None  # None: a local Dask cluster
     dask_workers: int = 2

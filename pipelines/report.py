@@ -1,6 +1,8 @@
-"""The closing printout of a pipeline run: where each output is and the key figures."""
+"""The closing printout of a pipeline run: where each output is, the key figures, and how to look at it."""
 
 from __future__ import annotations
+
+from gwm.viewer.kinds import viewable
 
 
 def print_summary(summary: dict, total_seconds: float | None = None) -> None:
@@ -12,5 +14,7 @@ def print_summary(summary: dict, total_seconds: float | None = None) -> None:
             print(f"    {k:>22}: {v}")
         for k, v in s["outputs"].items():
             print(f"    {'-> ' + k:>22}: {v}")
+        for v in dict.fromkeys(p for p in map(viewable, s["outputs"].values()) if p is not None):
+            print(f"    {'view':>22}: gwm view {v}")
     if total_seconds is not None:
         print(f"\n  total: {total_seconds / 60:.1f} min (Prefect server start included)")

@@ -21,6 +21,7 @@ def push(
     samples: int = typer.Option(32, min=1, help="planner samples per iteration"),
     iterations: int = typer.Option(3, min=1, help="planner iterations per replan"),
     device: str = typer.Option("cpu", help="cpu | cuda (the world model's device)"),
+    sample_steps: int = typer.Option(2, min=1, help="Euler steps per world-model prediction (1: half the cost)"),
     out: Path = typer.Option(None, help="folder for outcomes.json and a video of the first layout"),
 ) -> None:
     """Push the task's object to its goal: the planner searches tool motions with the model, the simulator
@@ -35,7 +36,7 @@ def push(
     if method in ("world_model", "random_shooting") and model is None:
         raise typer.BadParameter(f"method {method!r} plans with the world model: give --model")
     try:
-        setup = load_setup(scene_usd, "push", model, device, cameras=out is not None)
+        setup = load_setup(scene_usd, "push", model, device, cameras=out is not None, sample_steps=sample_steps)
     except ValueError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None

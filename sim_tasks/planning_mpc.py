@@ -58,6 +58,60 @@ def _tool_quat(yaw: float) -> np.ndarray:
     return rotmat_to_quat(yaw_rotation(yaw) @ np.diag([1.0, -1.0, -1.0]))
 
 
+@dataclass
+class PushStart:
+    obs: dict  # the observation where the planner takes over
+    cmd: np.ndarray  # (3,) commanded tool position there
+    push_z: float  # tool height while pushing
+    quat: np.ndarray  # (4,) tool orientation (wxyz) while pushing
+    direction: np.ndarray  # (2,) unit vector from the object to the goal at the start
+
+
+def approach_push_start(obs, body_names, task, instance, cfg: PushMPCConfig, step, control_dt: float) -> PushStart:
+    """The scripted approach (the same for every method): closed fingers behind the object on its line to
+    the goal, at push height. obs: the observation after reset; step(action) -> the next observation;
+    control_dt: seconds per control step."""
+    target = list(body_names).index(instance.target_object)
+    goal = np.asarray(instance.goal_position[:2], float)
+    obj = obs["body_poses"][target].astype(np.float64)
+    hull = task.workspace.world_hull(instance.target_object, pose7_to_matrix(obj))
+    d = goal - obj[:2]
+    d /= max(np.linalg.norm(d), 1e-9)
+    back = float(-((hull[:, :2] - obj[:2]) @ d).min())
+    start = obj[:2] - d * (back + CLOSED_FINGER_HALF_WIDTH + 0.03)
+    push_z = float(hull[:, 2].min()) + cfg.push_height + FINGERTIP_OFFSET
+    high_z = float(hull[:, 2].max()) + cfg.clearance + FINGERTIP_OFFSET
+    quat = _tool_quat(math.atan2(d[1], d[0]))
+    cmd = obs["ee_pose"][:3].astype(np.float64)
+    for way in (np.array([*start, high_z]), np.array([*start, push_z])):
+        for _ in range(60):
+            delta = way - cmd
+            dist = float(np.linalg.norm(delta))
+            move = cfg.approach_speed * control_dt
+            cmd = way.copy() if dist <= move else cmd + delta * move / dist
+            obs = step(make_action(cmd, quat, GRIPPER_CLOSED))
+            if dist <= move and np.linalg.norm(obs["ee_pose"][:3] - way) < 0.01:
+                break
+    # push start: the tool is where it was commanded; from here on the planner decides
+    cmd = np.array([obs["ee_pose"][0], obs["ee_pose"][1], push_z], np.float64)
+    return PushStart(obs, cmd, push_z, quat, d)
+
+
+def plan_actions(plans: np.ndarray, cmd: np.ndarray, push_z: float, quat: np.ndarray,
+                 cfg: PushMPCConfig) -> np.ndarray:
+    """(K, H, 2) plans in [-1, 1] -> (K, H*S, 8) tool targets: a planar path from the command cmd, each chunk
+    moving at most cfg.max_chunk_move, fingers closed at push height."""
+    span = plans.shape[1] * cfg.chunk_steps
+    frac = (np.arange(cfg.chunk_steps) + 1) / cfg.chunk_steps  # (S,) within a chunk
+    moves = plans * cfg.max_chunk_move  # (K, H, 2) metres per chunk
+    ends = cmd[:2] + np.cumsum(moves, axis=1)  # (K, H, 2)
+    starts = np.concatenate([np.broadcast_to(cmd[:2], (len(plans), 1, 2)), ends[:, :-1]], axis=1)
+    xy = starts[:, :, None] + moves[:, :, None] * frac[None, None, :, None]  # (K, H, S, 2)
+    xy = xy.reshape(len(plans), span, 2)
+    tail = np.broadcast_to(np.r_[push_z, quat, GRIPPER_CLOSED], (*xy.shape[:2], 6))
+    return np.concatenate([xy, tail], axis=-1).astype(np.float32)
+
+
 def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMPCConfig(), renderer=None,
                  rng: np.random.Generator | None = None) -> MPCOutcome:
     be = backend
@@ -78,43 +132,15 @@ def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMP
         steps += 1
         if renderer is not None:
             frames.append(renderer.render(obs["body_poses"], obs["ee_pose"])["scene"])
+        return obs
 
-    # scripted approach: behind the object on its line to the goal, fingertips at push height
-    obj = obs["body_poses"][target].astype(np.float64)
-    hull = task.workspace.world_hull(instance.target_object, pose7_to_matrix(obj))
-    d = goal - obj[:2]
-    d /= max(np.linalg.norm(d), 1e-9)
-    back = float(-((hull[:, :2] - obj[:2]) @ d).min())
-    start = obj[:2] - d * (back + CLOSED_FINGER_HALF_WIDTH + 0.03)
-    push_z = float(hull[:, 2].min()) + cfg.push_height + FINGERTIP_OFFSET
-    high_z = float(hull[:, 2].max()) + cfg.clearance + FINGERTIP_OFFSET
-    quat = _tool_quat(math.atan2(d[1], d[0]))
-    cmd = obs["ee_pose"][:3].astype(np.float64)
-    for way in (np.array([*start, high_z]), np.array([*start, push_z])):
-        for _ in range(60):
-            delta = way - cmd
-            dist = float(np.linalg.norm(delta))
-            move = cfg.approach_speed * be.control_dt
-            cmd = way.copy() if dist <= move else cmd + delta * move / dist
-            step(make_action(cmd, quat, GRIPPER_CLOSED))
-            if dist <= move and np.linalg.norm(obs["ee_pose"][:3] - way) < 0.01:
-                break
-    # push start: the tool is where it was commanded; from here on the planner decides
-    cmd[:2] = obs["ee_pose"][:2]
-    cmd[2] = push_z
-
-    span = cfg.chunks * cfg.chunk_steps
-    frac = (np.arange(cfg.chunk_steps) + 1) / cfg.chunk_steps  # (S,) within a chunk
+    start = approach_push_start(obs, names, task, instance, cfg, step, be.control_dt)
+    obs = start.obs
+    cmd = start.cmd
+    push_z, quat = start.push_z, start.quat
 
     def to_actions(plans: np.ndarray) -> np.ndarray:
-        """(K, H, 2) in [-1, 1] -> (K, H*S, 8) tool targets (planar path from the current command)."""
-        moves = plans * cfg.max_chunk_move  # (K, H, 2) metres per chunk
-        ends = cmd[:2] + np.cumsum(moves, axis=1)  # (K, H, 2)
-        starts = np.concatenate([np.broadcast_to(cmd[:2], (len(plans), 1, 2)), ends[:, :-1]], axis=1)
-        xy = starts[:, :, None] + moves[:, :, None] * frac[None, None, :, None]  # (K, H, S, 2)
-        xy = xy.reshape(len(plans), span, 2)
-        tail = np.broadcast_to(np.r_[push_z, quat, GRIPPER_CLOSED], (*xy.shape[:2], 6))
-        return np.concatenate([xy, tail], axis=-1).astype(np.float32)
+        return plan_actions(plans, cmd, push_z, quat, cfg)
 
     weights = np.linspace(0.5, 1.0, cfg.chunks)
     weights[-1] = 2.0  # where the object ends counts most
@@ -150,4 +176,4 @@ def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMP
                       predictor.seconds - secs0, steps, frames)
 
 
-__all__ = ["MPCOutcome", "PushMPCConfig", "run_push_mpc"]
+__all__ = ["MPCOutcome", "PushMPCConfig", "PushStart", "approach_push_start", "plan_actions", "run_push_mpc"]

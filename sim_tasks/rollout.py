@@ -6,7 +6,7 @@
 
 Each frame holds the observation before the action and the action taken then (LeRobot's
 convention); `next.reward` is 1 when the task is solved after that action; `next.done` marks
-the last frame. Episodes have a fixed length (TaskConfig.max_steps) and are kept whether
+the last frame. Episodes have a fixed length per task (Task.max_steps) and are kept whether
 they succeed or not (`success` is stored per episode). A preview video (scene camera and
 wrist camera side by side) is written per episode to <out_root>/episode_videos/.
 """
@@ -153,7 +153,7 @@ class TaskRunner:
 
     def run_episode(self, seed: int, video_dir: str | os.PathLike | None = None, task: str | None = None,
                     max_steps: int | None = None, render: bool = True) -> EpisodeResult:
-        """One scripted episode (TaskConfig.max_steps long unless max_steps is given).
+        """One scripted episode (the task's max_steps long unless max_steps is given).
 
         render=False skips the cameras (physics and the demonstrator only; no image features).
         Runs single-threaded: an episode is thousands of tiny tensor ops, where torch's and
@@ -170,7 +170,7 @@ class TaskRunner:
         instance = task.sample(seed)
         obs = be.reset(seed, instance.object_poses)
         demo = task.demonstrator(instance, be.body_names, be.control_dt, cfg.demo)
-        steps = cfg.task.max_steps if max_steps is None else int(max_steps)
+        steps = task.max_steps if max_steps is None else int(max_steps)
         frames: dict[str, list[np.ndarray]] = {}
         t_physics = t_render = 0.0
         goal = instance.goal_position.astype(np.float32)

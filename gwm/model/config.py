@@ -92,6 +92,19 @@ def _gpu() -> TrainConfig:
     )
 
 
+def _planning() -> TrainConfig:
+    """For the push planner (sim_tasks.planning_mpc), on demonstrations plus exploratory pushes (task
+    push_explore): the cpu preset with one model step per planner chunk (3 control steps), so a replan costs
+    a third of the model calls and the context frames lie as far apart as the planner's chunks."""
+    cpu = _cpu()
+    # 128 Gaussians per body: the planner reads rigid body motion only, and every VAE step and every encode
+    # costs in proportion. One thread: a shared 2-core machine stalls two synchronising threads.
+    return replace(cpu, preset="planning",
+                   model=replace(cpu.model, dit=replace(cpu.model.dit, action_chunk=3)),
+                   data=replace(cpu.data, max_gaussians_per_body=128),
+                   optim=replace(cpu.optim, vae_steps=300, dynamics_steps=2700), cpu_threads=1)
+
+
 def _tiny() -> TrainConfig:
     """For tests: a few seconds on CPU."""
     return TrainConfig(
@@ -103,7 +116,7 @@ def _tiny() -> TrainConfig:
     )
 
 
-PRESETS = {"cpu": _cpu, "gpu": _gpu, "tiny": _tiny}
+PRESETS = {"cpu": _cpu, "gpu": _gpu, "planning": _planning, "tiny": _tiny}
 
 
 def preset(name: str, **overrides) -> TrainConfig:

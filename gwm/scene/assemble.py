@@ -149,7 +149,8 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
     # 7. roles
     from gwm.scene.shape import object_roles
 
-    roles, role_stats = object_roles(objects, [o.role for o in config.objects], plane_w, config.assembly.hull_min_opacity)
+    roles, role_stats = object_roles(objects, [o.role for o in config.objects], plane_w, config.assembly.hull_min_opacity,
+                                     background=background)
     objects = [dataclasses.replace(o, role=r) for o, r in zip(objects, roles)]
     for name, st in role_stats.items():
         object_stats[name].update(st)

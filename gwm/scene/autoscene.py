@@ -24,7 +24,7 @@ Output: a commented scene.toml a user can read and edit, and a preview PNG next 
    the most objects in the tasks' workspace and the nearest farthest object. Objects out of the Panda's reach
    are an error (or a warning with allow_unreachable).
 6. Assembly runs on the result (same code as `gwm scene assemble`, [assembly] hull_filter =
-   "images"): masses = hull volume x DENSITY_PRIOR_KG_M3; frictions = the scene file defaults.
+   "images"): masses = hull volume (less a container's cavity) x DENSITY_PRIOR_KG_M3; frictions = the scene file defaults.
 7. The file is written atomically and never over an existing one unless overwrite=True.
 
 Roles: objects are written without a role; a container decided by geometry can be added later
@@ -50,6 +50,7 @@ from gwm.scene.observed import ViewCheckConfig
 # for a solid: Isaac Sim and ManiSkill default to 1000): things on a counter are mostly hollow (cups, bowls,
 # boxes, cans), so their hulls enclose air. A prior, not a measurement: edit `mass` per object.
 DENSITY_PRIOR_KG_M3 = 500.0
+MIN_SHELL_FRACTION = 0.1  # a container's walls and floor: at least this fraction of its hull volume
 MASS_RANGE_KG = (0.02, 3.0)  # clamp: a few grams is noise; the Panda's payload is 3 kg
 # Franka Emika Panda datasheet: maximum reach 855 mm (from the base axis).
 PANDA_REACH_M = 0.855
@@ -104,6 +105,7 @@ class FoundObject:
     gaussians: int
     mass: float = 0.0
     volume: float = 0.0
+    cavity_volume: float = 0.0  # a container's cavity (air inside its hull), left out of its mass
     distance_to_robot: float = 0.0
     bearing_deg: float = 0.0
 
@@ -293,8 +295,11 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
         simplefilter("ignore", SceneWarning)
         scene = assemble_scene(cfg)
     for o, body in zip(found, scene.objects):
-        o.volume = float(scene.metadata["stats"]["objects"][o.name]["volume"])
-        o.mass = float(np.clip(o.volume * config.density, *MASS_RANGE_KG))
+        stats = scene.metadata["stats"]["objects"][o.name]
+        o.volume = float(stats["volume"])
+        if stats["role"] == "container":  # its hull encloses the cavity's air: only the rest weighs
+            o.cavity_volume = min(float(stats["container_test"]["volume"]), (1 - MIN_SHELL_FRACTION) * o.volume)
+        o.mass = float(np.clip((o.volume - o.cavity_volume) * config.density, *MASS_RANGE_KG))
         body.mass = round(o.mass, 3)
     text = text_for(found)
     parse_scene_config(_toml_loads(text), base_dir=out.parent, source_file=out)  # what we write parses
@@ -574,8 +579,8 @@ def scene_toml(out: Path, splat: Path, transforms: Path, plane, support: Rect, c
         "connected piece",
         f"link_min_opacity = {_num(config.link_min_opacity, 3)}",
         "",
-        f"# Objects: named object_0.. left to right as the robot sees them; rename freely. mass = hull volume x "
-        f"{config.density:g} kg/m^3",
+        f"# Objects: named object_0.. left to right as the robot sees them; rename freely. mass = hull volume "
+        f"(less a container's cavity) x {config.density:g} kg/m^3",
         "# (a prior for mostly hollow household things; water is 1000); friction: the scene-file default.",
         "# A role (object | container) can be added per object.",
     ]
@@ -587,7 +592,8 @@ def scene_toml(out: Path, splat: Path, transforms: Path, plane, support: Rect, c
             f"center = {_vec(o.crop_center, 4)}   # crop box: the object's box plus a margin",
             f"size = {_vec(o.crop_size, 4)}",
             f"yaw_deg = {_num(o.box.yaw_deg, 2)}",
-            f"mass = {_num(o.mass, 3)}                            # {o.volume * 1e6:.0f} cm^3 hull",
+            f"mass = {_num(o.mass, 3)}                            # {o.volume * 1e6:.0f} cm^3 hull"
+            + (f", {o.cavity_volume * 1e6:.0f} cm^3 of it the container's cavity" if o.cavity_volume else ""),
             f"friction = {_num(object_friction, 3)}",
         ]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,12 @@ BOX_EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0,
 COLOURS = ["#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#17becf"]
 
 
+
+def _label(result, name: str) -> str:
+    """The object's name, with its role when it is not a plain object (a container)."""
+    role = result.scene.object(name).role if result.scene is not None else "object"
+    return name if role == "object" else f"{name} ({role})"
+
 def box_corners(o) -> np.ndarray:
     """(8,3) corners of an object's box (bottom face first, counter-clockwise)."""
     xy = o.box.corners()
@@ -92,7 +98,7 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
         top.plot(xy[:, 0], xy[:, 1], "-", color=c, lw=2)
         if result.scene is not None:
             _draw_hull_top(top, result.scene.object(o.name), c)
-        top.annotate(o.name, (o.box.center[0], o.box.center[1] + o.box.size[1] / 2 + 0.01), color=c, fontsize=9,
+        top.annotate(_label(result, o.name), (o.box.center[0], o.box.center[1] + o.box.size[1] / 2 + 0.01), color=c, fontsize=9,
                      ha="center", va="bottom", weight="bold",
                      bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
     reach = _reach_ring(result, PANDA_REACH_M)
@@ -133,7 +139,7 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
             polyline(corners[[a, b]], color=c, lw=2)
         u, v, z = one(corners[4:].mean(0, keepdims=True))
         if z[0, 0] > 0:
-            cam.annotate(o.name, (u[0, 0], v[0, 0] - 6), color="white", fontsize=9, ha="center", va="bottom",
+            cam.annotate(_label(result, o.name), (u[0, 0], v[0, 0] - 6), color="white", fontsize=9, ha="center", va="bottom",
                          weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc=c, ec="none", alpha=0.85))
     polyline(_task_sector(result), color="#ffbf00", lw=1.5)
     disc = _reach_ring(result, 0.08, 32)  # the robot's base footprint, and an arrow the way it faces

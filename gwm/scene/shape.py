@@ -6,8 +6,12 @@ measured above the support plane:
 1. Height map: the centres binned top-down into square cells (cell = the median distance from a centre
    to its 4th nearest neighbour, clipped to 3..10 mm: about one sample per cell); each cell keeps its
    highest centre. Empty cells take the mean of their observed neighbours (sampling gaps).
-2. Footprint: the occupied cells, closed by one cell, holes filled. Rim height: the 90th percentile of
-   the heights on the footprint's outline (its outermost ring of cells).
+2. Footprint: the convex hull of the occupied cells (a container's wall seen in patches, with gaps of
+   several cells, still bounds its inside). Footprint cells that no cell of the object's own Gaussians
+   touches take the support's Gaussians there, when given (`floor`): a tray's floor lies within the support's
+   clearance, so assembly leaves it to the background, and without it the tray's inside would be
+   unknown rather than low. Rim height: the 90th percentile of the heights on the footprint's outline
+   (its outermost ring of cells).
 3. Cavity: cells strictly inside the footprint whose top lies at least
    depth = max(min_depth, depth_fraction x rim height) below the rim, plus still-empty inner cells
    touching them (the inside of a deep container is often sparsely reconstructed), in connected parts
@@ -55,13 +59,16 @@ class Cavity:
     depth_threshold: float  # cavity cells lie at least this far below the rim
     opening: float  # diameter of the largest disc inside one cavity (0: closed top)
     depth: float  # deepest water in that cavity, filled up to where it spills over its rim (0: none)
+    volume: float = 0.0  # m^3 of water that cavity holds up to the rim (the air a convex hull encloses there)
 
     def to_dict(self) -> dict:
-        return {k: round(v, 5) for k, v in asdict(self).items()}
+        return {k: round(v, 8 if k == "volume" else 5) for k, v in asdict(self).items()}
 
 
-def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule()) -> Cavity:
-    """points (N,3): x, y in the support plane and z = height above it, of an object's opaque Gaussians."""
+def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule(), floor: np.ndarray | None = None
+                   ) -> Cavity:
+    """points (N,3): x, y in the support plane and z = height above it, of an object's opaque Gaussians;
+    floor (M,3), the same for the background's opaque Gaussians (only those over the object's footprint count)."""
     from scipy import ndimage
     from scipy.spatial import cKDTree
 
@@ -77,16 +84,25 @@ def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule()) ->
     shape = tuple(ij.max(0) + 3)
     height = np.full(shape, -np.inf)
     np.maximum.at(height, (ij[:, 0], ij[:, 1]), pts[:, 2])
+    ones = np.ones((3, 3))
+    own = np.isfinite(height)
+    footprint = _convex_fill(own)
+    if floor is not None and len(floor):  # only where no cell of the object's own is near (not a sampling gap)
+        far = footprint & (ndimage.convolve(own.astype(float), ones, mode="constant") == 0)
+        f = np.asarray(floor, np.float64).reshape(-1, 3)
+        fij = np.floor((f[:, :2] - pts[:, :2].min(0)) / cell).astype(int) + 2
+        ok = np.all((fij >= 0) & (fij < np.array(shape)), axis=1)
+        fij, fz = fij[ok], f[ok, 2]
+        use = far[fij[:, 0], fij[:, 1]]
+        np.maximum.at(height, (fij[use, 0], fij[use, 1]), fz[use])
     observed = np.isfinite(height)
     filled = np.where(observed, height, 0.0)
-    ones = np.ones((3, 3))
     n_obs = ndimage.convolve(observed.astype(float), ones, mode="constant")
     mean_nb = ndimage.convolve(filled, ones, mode="constant") / np.maximum(n_obs, 1)
     known = observed | (n_obs > 0)
     height = np.where(observed, height, np.where(known, mean_nb, np.nan))
 
     # 2. footprint, outline, rim
-    footprint = ndimage.binary_fill_holes(ndimage.binary_closing(observed, structure=ones))
     inner = ndimage.binary_erosion(footprint, structure=ones)
     outline = footprint & ~inner & observed
     rim = float(np.percentile(height[outline], rule.rim_percentile)) if outline.any() else float(pts[:, 2].max())
@@ -101,15 +117,30 @@ def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule()) ->
     # 4. opening: the largest inscribed disc of an enclosed cavity. The EDT is the distance from a cavity
     # cell's centre to the nearest rim cell's centre; the wall itself lies inside that rim cell (half a cell on).
     edt = ndimage.distance_transform_edt(cavity)
-    opening = depth = 0.0
+    opening = depth = volume = 0.0
     for k in range(1, n + 1):
         part = labels == k
         d = np.where(part, edt, 0.0)
         centre = np.unravel_index(int(np.argmax(d)), d.shape)
         if 2.0 * float(d.max()) * cell > opening and _enclosed(centre, high, footprint, rule):
             opening = 2.0 * float(d.max()) * cell
-            depth = float(rim - height[part & known].min())
-    return Cavity(cell, rim, threshold, opening, depth)
+            water = rim - height[part & known]
+            depth = float(water.max())
+            volume = float(np.median(water)) * part.sum() * cell ** 2  # unknown cells: the part's median depth
+    return Cavity(cell, rim, threshold, opening, depth, volume)
+
+
+def _convex_fill(mask: np.ndarray) -> np.ndarray:
+    """The cells whose centres lie in the convex hull of the marked cells' centres (plus the marked ones)."""
+    from scipy.spatial import ConvexHull, Delaunay, QhullError
+
+    ij = np.argwhere(mask)
+    try:
+        hull = Delaunay(ij[ConvexHull(ij).vertices])
+    except (QhullError, ValueError):  # fewer than 3 cells, or all in a line
+        return mask.copy()
+    grid = np.indices(mask.shape).reshape(2, -1).T
+    return mask | (hull.find_simplex(grid, tol=1e-9) >= 0).reshape(mask.shape)
 
 
 def _enclosed(centre, high: np.ndarray, footprint: np.ndarray, rule: ContainerRule) -> bool:
@@ -139,19 +170,31 @@ def footprint_diameter(xy: np.ndarray) -> float:
     return float(np.sqrt((d ** 2).sum(-1)).max()) if len(xy) else 0.0
 
 
-def object_roles(objects, declared, plane, min_opacity: float,
-                 rule: ContainerRule = ContainerRule()) -> tuple[list[str], dict[str, dict]]:
+def object_roles(objects, declared, plane, min_opacity: float, rule: ContainerRule = ContainerRule(),
+                 background=None) -> tuple[list[str], dict[str, dict]]:
     """Roles for assembled SceneObjects: declared[i] (the scene file's role, or None) or the container rule.
 
-    plane: the support plane (signed_distance). Returns the roles and, per object, the measurements
+    plane: the support plane (signed_distance); background: the scene's other Gaussians (GaussianSplats, world
+    frame; a container's floor may be among them). Returns the roles and, per object, the measurements
     that decided it (for the scene metadata)."""
+    floor = None
+    if background is not None and len(background):
+        means = background.means.double().numpy()
+        means = means[background.opacities.double().numpy() >= min_opacity]
+        floor = np.column_stack([means[:, :2], plane.signed_distance(means)])
     cavities, footprints = {}, {}
     for obj in objects:
         world = obj.world_splats()
         means = world.means.double().numpy()
         keep = world.opacities.double().numpy() >= min_opacity
         means = means[keep] if keep.sum() >= 8 else means
-        cavities[obj.name] = measure_cavity(np.column_stack([means[:, :2], plane.signed_distance(means)]), rule)
+        heights = np.column_stack([means[:, :2], plane.signed_distance(means)])
+        near = None
+        if floor is not None:  # the support's own Gaussians over the object's box (not what lies under the table)
+            lo, hi = heights[:, :2].min(0), heights[:, :2].max(0)
+            near = floor[np.all((floor[:, :2] >= lo) & (floor[:, :2] <= hi), axis=1)
+                         & (floor[:, 2] > -rule.min_depth) & (floor[:, 2] < heights[:, 2].max())]
+        cavities[obj.name] = measure_cavity(heights, rule, floor=near)
         m = obj.world_from_body.numpy()
         footprints[obj.name] = footprint_diameter((obj.collision_vertices @ m[:3, :3].T + m[:3, 3])[:, :2])
     stats = decide_roles(cavities, footprints, dict(zip(cavities, declared)), rule)
