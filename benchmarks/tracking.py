@@ -12,12 +12,15 @@ cameras at each image size.
 
 Pass criteria (issue 14): where open loop drifts > 3 cm, corrected stays <= 1 cm and <= 5 deg and is
 back within 1 cm within 1 s of an unmodelled push's end; where the model is right, correction adds
-<= 2 mm. Ground truth is read here only, never by the tracker.
+<= 2 mm. Orientation is scored up to the body's visual symmetries, which no camera can tell apart (a
+uniform cube resting on another face); the plain figure is printed too. Ground truth is read here
+only, never by the tracker.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -35,14 +38,53 @@ from sim_tasks.real_streams import observing_cameras, record_real_stream, standa
 DRIFT_MM, TRACK_MM, TRACK_DEG, MODEL_RIGHT_ADD_MM, CONVERGE_S = 30.0, 10.0, 5.0, 2.0, 1.0
 
 
-def pose_errors(poses: np.ndarray, truth: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(T,B) position error (mm) and orientation error (deg); NaN where the object is gone."""
+def visual_symmetries(splats, max_gap: float = 0.25, max_colour: float = 0.05) -> np.ndarray:
+    """(S,3,3) body-frame rotations, among the 24 that map the axes onto axes, under which the body's
+    Gaussians look the same: each centre lands within max_gap of the cloud's own nearest-neighbour
+    spacing of a Gaussian whose colour differs by <= max_colour. No camera can tell these poses apart
+    (a uniform cube tipped onto its side), so orientation is also scored up to them, as BOP does."""
+    x = splats.means.detach().double().cpu()
+    colour = splats.rgb_dc.detach().double().cpu()
+    gaps = torch.cdist(x, x)
+    gaps.fill_diagonal_(float("inf"))
+    spacing = float(gaps.min(1).values.mean())
+    out = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1.0, -1.0), repeat=3):
+            r = np.zeros((3, 3))
+            r[range(3), perm] = signs
+            if np.linalg.det(r) < 0:
+                continue
+            nearest = torch.cdist(x @ torch.tensor(r).T, x).min(1)
+            if (float(nearest.values.mean()) <= max_gap * spacing
+                    and float((colour - colour[nearest.indices]).abs().mean()) <= max_colour):
+                out.append(r)
+    return np.stack(out)
+
+
+def pose_errors(poses: np.ndarray, truth: np.ndarray, present: np.ndarray,
+                symmetries: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T,B) position error (mm), orientation error (deg) and orientation error up to each body's visual
+    symmetries (deg; symmetries[b] (S,3,3), default none); NaN where the object is gone."""
+    from scipy.spatial.transform import Rotation
+
     pos = np.linalg.norm(poses[..., :3] - truth[..., :3], axis=-1) * 1000
-    dots = np.abs((poses[..., 3:] * truth[..., 3:]).sum(-1) /
-                  (np.linalg.norm(poses[..., 3:], axis=-1) * np.linalg.norm(truth[..., 3:], axis=-1))).clip(0, 1)
-    ang = np.degrees(2 * np.arccos(dots))
-    pos[~present], ang[~present] = np.nan, np.nan
-    return pos, ang
+    t, b = poses.shape[:2]
+    r_twin = Rotation.from_quat(poses[..., [4, 5, 6, 3]].reshape(-1, 4)).as_matrix().reshape(t, b, 3, 3)
+    r_true = Rotation.from_quat(truth[..., [4, 5, 6, 3]].reshape(-1, 4)).as_matrix().reshape(t, b, 3, 3)
+
+    def angle(r_a, r_b):  # degrees between rotations (..., 3, 3)
+        cos = (np.einsum("...ij,...ij->...", r_a, r_b) - 1) / 2
+        return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+    ang = angle(r_twin, r_true)
+    sym = ang.copy()
+    for j in range(b):
+        for s in (symmetries[j] if symmetries is not None else []):
+            sym[:, j] = np.minimum(sym[:, j], angle(r_twin[:, j] @ s, r_true[:, j]))
+    for a in (pos, ang, sym):
+        a[~present] = np.nan
+    return pos, ang, sym
 
 
 def convergence_time(err_mm: np.ndarray, fps: float, after: float) -> float | None:
@@ -75,6 +117,7 @@ def run_accuracy(name, usd, scene, args, config, out: Path) -> list[dict]:
     width, height = (int(v) for v in args.accuracy_size.split("x"))
     twin = NewtonTwin(usd, fps=args.fps, scene=scene)
     canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
+    symmetries = [visual_symmetries(o.splats) for o in scene.objects]
     rows = []
     for count in [int(c) for c in args.cameras.split(",")]:
         cams, specs = observing_cameras(scene, count, width, height)
@@ -89,8 +132,8 @@ def run_accuracy(name, usd, scene, args, config, out: Path) -> list[dict]:
                 tracker = Tracker(twin, canonical, cams, cfg)
                 tracker.calibrate(stream.frames[0])
                 res = run_tracker(tracker, stream.frames, stream.known_wrenches)
-                pos, ang = pose_errors(res.poses, stream.true_poses, stream.present)
-                result[label] = (pos, ang, res.seconds)
+                pos, ang, sym = pose_errors(res.poses, stream.true_poses, stream.present, symmetries)
+                result[label] = (pos, ang, sym, res.seconds)
             row = score(name, count, scenario, stream, result, args.fps)
             rows.append(row)
             print(format_row(row), flush=True)
@@ -99,10 +142,12 @@ def run_accuracy(name, usd, scene, args, config, out: Path) -> list[dict]:
 
 
 def score(scene_name, count, scenario, stream, result, fps) -> dict:
-    (p_open, a_open, _), (p_corr, a_corr, secs) = result["open_loop"], result["corrected"]
+    (p_open, a_open, s_open, _), (p_corr, a_corr, s_corr, secs) = result["open_loop"], result["corrected"]
     row = {"scene": scene_name, "cameras": count, "scenario": scenario.name, "description": scenario.description,
            "open_max_mm": float(np.nanmax(p_open)), "open_max_deg": float(np.nanmax(a_open)),
            "corrected_max_mm": float(np.nanmax(p_corr)), "corrected_max_deg": float(np.nanmax(a_corr)),
+           "open_max_deg_up_to_symmetry": float(np.nanmax(s_open)),
+           "corrected_max_deg_up_to_symmetry": float(np.nanmax(s_corr)),
            "open_final_mm": float(np.nanmax(p_open[-1])), "corrected_final_mm": float(np.nanmax(p_corr[-1])),
            "corrected_mean_mm": float(np.nanmean(p_corr)), "open_mean_mm": float(np.nanmean(p_open)),
            "loop_hz": float(1.0 / np.mean(secs[1:])),
@@ -112,7 +157,7 @@ def score(scene_name, count, scenario, stream, result, fps) -> dict:
         row["added_mm"] = row["corrected_max_mm"] - row["open_max_mm"]
         row["pass"] = bool(row["added_mm"] <= MODEL_RIGHT_ADD_MM)
     elif row["open_max_mm"] > DRIFT_MM:
-        row["pass"] = bool(row["corrected_max_mm"] <= TRACK_MM and row["corrected_max_deg"] <= TRACK_DEG)
+        row["pass"] = bool(row["corrected_max_mm"] <= TRACK_MM and row["corrected_max_deg_up_to_symmetry"] <= TRACK_DEG)
     else:
         row["pass"] = None  # open loop did not drift: nothing to correct
     for push in scenario.unmodelled_pushes:
@@ -127,6 +172,7 @@ def format_row(r: dict) -> str:
     ok = {True: "pass", False: "FAIL", None: "n/a"}[r["pass"]]
     return (f"{r['scene']:>10} {r['cameras']} cam  {r['scenario']:<16} open max {r['open_max_mm']:7.1f} mm "
             f"{r['open_max_deg']:6.1f} deg | corrected max {r['corrected_max_mm']:6.1f} mm {r['corrected_max_deg']:5.1f} deg"
+            f" ({r['corrected_max_deg_up_to_symmetry']:4.1f} up to symmetry)"
             f" final {r['corrected_final_mm']:5.1f} mm | converge {conv:>5} s | {r['loop_hz']:5.1f} Hz | {ok}")
 
 
@@ -138,7 +184,7 @@ def plot_errors(path: Path, row, result, fps) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     for label, style in (("open_loop", "--"), ("corrected", "-")):
-        pos, ang, _ = result[label]
+        pos, ang, _, _ = result[label]
         t = np.arange(len(pos)) / fps
         for j in range(pos.shape[1]):
             axes[0].plot(t, pos[:, j], style, label=f"{label} body {j}")
@@ -171,20 +217,50 @@ def run_rate(name, usd, scene, args, config) -> list[dict]:
             twin.reset()
             tracker = Tracker(twin, canonical, cams, cfg)
             tracker.calibrate(stream.frames[0])
-            secs = []
+            secs, cpu = [], []
             for t in range(len(stream.frames)):
                 if args.device == "cuda":
                     torch.cuda.synchronize()
-                secs.append(tracker.step(stream.frames[t], stream.known_wrenches[t]).seconds)
+                step = tracker.step(stream.frames[t], stream.known_wrenches[t])
+                secs.append(step.seconds)
+                cpu.append(step.cpu_seconds)
+            ref = reference_render_seconds(tracker, cfg)
             row = {"scene": name, "size": size, "cameras": count, "device": args.device,
-                   "threads": torch.get_num_threads(), "iterations": cfg.iterations,
+                   "threads": cfg.threads, "iterations": cfg.iterations,
                    "gaussians": len(tracker.bodies.splats), "hz": float(1.0 / np.mean(secs[1:])),
-                   "ms_per_step": float(1000 * np.mean(secs[1:]))}
+                   "ms_per_step": float(1000 * np.mean(secs[1:])), "cpu_ms_per_step": float(1000 * np.mean(cpu[1:])),
+                   "reference_ms": 1000 * ref, "steps_per_reference": float(np.mean(secs[1:]) / ref)}
             rows.append(row)
             print(f"{name:>10} {size:>8} {count} cam  {row['gaussians']} Gaussians  {cfg.iterations} it  "
-                  f"{row['ms_per_step']:7.1f} ms/step = {row['hz']:5.1f} Hz ({args.device}, {row['threads']} threads)",
-                  flush=True)
+                  f"{row['ms_per_step']:7.1f} ms/step = {row['hz']:5.1f} Hz, CPU {row['cpu_ms_per_step']:6.1f} ms/step "
+                  f"(= {1000 / row['cpu_ms_per_step']:5.1f} Hz on a free core) | one full render+backward "
+                  f"{row['reference_ms']:6.1f} ms: a step = {row['steps_per_reference']:4.2f} of them "
+                  f"({args.device}, {cfg.threads} threads)", flush=True)
     return rows
+
+
+def reference_render_seconds(tracker, cfg, repeats: int = 5) -> float:
+    """Wall time of one render of the whole scene (every Gaussian) into the tracker's cameras with a
+    backward pass, with the tracker's threads: the yardstick a step is measured against in the same
+    run (the machine's load moves both; the loop before the layered render cost about 5-6 of these)."""
+    from gwm.render import rasterize
+    from gwm.track.loop import torch_threads
+
+    poses = tracker.all_poses()
+    best = []
+    with torch_threads(cfg.threads):
+        for _ in range(repeats):
+            splats = tracker.bodies.posed(poses)
+            means = splats.means.detach().requires_grad_(True)
+            t0 = time.perf_counter()
+            rgb = rasterize(type(splats)(means, splats.quats_wxyz, splats.log_scales, splats.logit_opacities,
+                                         splats.sh), tracker.cameras, background=tracker.background,
+                            backend=cfg.render_backend).rgb
+            rgb.mean().backward()
+            if means.is_cuda:
+                torch.cuda.synchronize()
+            best.append(time.perf_counter() - t0)
+    return float(np.median(best))
 
 
 def main() -> None:
@@ -201,13 +277,12 @@ def main() -> None:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--rate-steps", type=int, default=10)
     p.add_argument("--device", default="cpu", help="cpu | cuda (gsplat; rate runs only)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the tracker (TrackerConfig.threads)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    config = TrackerConfig()
+    config = TrackerConfig(threads=args.threads)
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     for arg in args.scene or ["demo"]:
         name, usd, scene = load_scene(arg)

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 app = typer.Typer(help="Track a recorded camera stream with the scene's physics twin (visual forces).",
-                  invoke_without_command=True, no_args_is_help=True)
+                  invoke_without_command=True, no_args_is_help=True,
+                  subcommand_metavar="")  # one command, no sub-commands: no "COMMAND [ARGS]" in the usage
 
 
 @app.callback(invoke_without_command=True, context_settings={"allow_interspersed_args": True})

@@ -19,7 +19,8 @@ import torch
 from gwm.cameras import Cameras
 from gwm.splats import GaussianSplats
 from gwm.track.bodies import BodyGaussians
-from gwm.track.visual_forces import _pyramid, photometric_loss
+from gwm.track.layers import composite, render_layer
+from gwm.track.visual_forces import _pyramid, photometric_loss, render_fixed_layer
 
 
 def calibrate_appearance(body_gaussians: BodyGaussians, poses, movable, cameras: Cameras, observed: torch.Tensor, *,
@@ -29,8 +30,6 @@ def calibrate_appearance(body_gaussians: BodyGaussians, poses, movable, cameras:
     appearance, against observed (C,H,W,3) frames seen at `poses`.
 
     Returns ((gain, bias) or None when iterations is 0, (loss before, loss after))."""
-    from gwm.render import rasterize
-
     if iterations <= 0:
         return None, (float("nan"), float("nan"))
     device = body_gaussians.device
@@ -47,14 +46,16 @@ def calibrate_appearance(body_gaussians: BodyGaussians, poses, movable, cameras:
     observed = observed.to(device=device, dtype=torch.float32)
     levels = _pyramid(observed, pyramid)
     cams = cameras.to(device=device, dtype=torch.float32)
-    with torch.no_grad():
-        posed = body_gaussians.posed(poses)  # positions and orientations only: appearance is fitted below
+    bodies = torch.as_tensor(list(movable), dtype=torch.long, device=device)
+    fixed = render_fixed_layer(body_gaussians, poses, bodies, cams, render_backend)  # not fitted: rendered once
+    with torch.no_grad():  # the movable bodies' positions and orientations; appearance is fitted below
+        posed = body_gaussians.posed(poses, exclude=torch.as_tensor(
+            [i for i in range(len(body_gaussians.body_names)) if i not in set(bodies.tolist())], dtype=torch.long))
     first = last = float("nan")
     for k in range(iterations):
         opt.zero_grad(set_to_none=True)
-        splats = GaussianSplats(posed.means, posed.quats_wxyz, s.log_scales.index_put((own,), log_scales),
-                                s.logit_opacities.index_put((own,), logit_op), s.sh.index_put((own,), sh))
-        rgb = rasterize(splats, cams, background=background, backend=render_backend).rgb
+        splats = GaussianSplats(posed.means, posed.quats_wxyz, log_scales, logit_op, sh)
+        rgb = composite(render_layer(splats, cams, render_backend), fixed, background)
         loss = photometric_loss(rgb * gain[:, None, None, :] + bias[:, None, None, :], observed, levels, pyramid)
         loss.backward()
         opt.step()

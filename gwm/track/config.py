@@ -14,36 +14,69 @@ class TrackerConfig:
     # One iteration = one render + backward; step: the first step's length, metres of Gaussian motion.
     iterations: int = 5
     step: float = 0.004
+    # The line search's step is multiplied by this after each accepted step (1: kept; halved after each
+    # rejected one): a growing step reaches a body that is centimetres off within the iterations.
+    # Measured on the demo (2 s, 160x120): 1.5 cut the 1-camera slippery and push maxima from 19.5 and
+    # 18.9 mm to 12.1 and 15.2 mm, but raised the 2-camera heavy one from 21.4 to 25.1 mm: kept at 1.
+    step_growth: float = 1.0
     # Adam steps fitting each camera's colour gain and bias, and the movable bodies' Gaussian colours,
     # opacities and sizes, to the first frames before tracking (0: off); see gwm.track.appearance.
     calibration_iterations: int = 100
     # The loss is MSE on the frames plus MSE on copies box-filtered and downsampled by these factors:
     # coarse copies still have a gradient when render and frame overlap only a little.
     pyramid: tuple[int, ...] = (4, 8)
+    # Render and compare the movable bodies only in a window around them, grown on each side by this
+    # fraction of its size (how far off a body may be and still be found); None: whole images.
+    crop_margin: float | None = 0.5
     # Control law on the estimated error e (per axis, position and orientation alike), with the
     # control period T: acceleration = (2 kp e + kd (e - e_prev) + 2 ki sum(e)) / T^2, times the
-    # body's mass (force) or inertia (torque). kp = 0.5 closes half the error in one step under
-    # constant acceleration; gains per period keep one setting right for any frame rate or body.
+    # body's mass (force) or inertia (torque); gains per period keep one setting right for any frame
+    # rate or body. For a free body (a double integrator, force held over one period) kp = 0.5 and
+    # kd = 1.5 place both closed-loop poles at zero (deadbeat: error and relative velocity gone in two
+    # steps); the former kd = 0.2 left the poles at |z| = 1.14, an oscillation that grew while a body
+    # slid (the model-right push: +8 mm) and that only friction on resting bodies had hidden.
     position_gain: float = 0.5
-    velocity_gain: float = 0.2
+    velocity_gain: float = 1.5
     integral_gain: float = 0.02
     # The integral is capped at this many control periods of a 1 cm / 0.1 rad error: it only has
     # to beat friction on a resting body, not run away while a body is out of view.
     integral_limit: float = 20.0
+    # Downward error estimates are slid along the cameras' viewing ray to no height change (see
+    # Tracker._lift_out_of_support): a visual force pressing a body into its support pins it by friction.
+    no_downward_push: bool = True
+    # Dead band: each body's estimated error is shrunk by this many pixels' worth at its distance from
+    # the nearest camera (rotation: that over the body's radius) before the control law; errors the
+    # cameras cannot resolve then push nothing (model right: the twin is left to its own physics).
+    dead_band_px: float = 0.5
+    # Confidence: the errors are scaled by how much the estimate lowered the loss, relatively: 0 below
+    # this drop, 1 from 5x it (see Tracker.confidence); 0 turns it off. Off by default: at 0.02 the
+    # kitchen sample's model-right run drifted 35 mm instead of 124 mm, but the demo's slippery run
+    # 37.5 mm instead of 19.5 mm (1 camera, 160x120).
+    loss_drop: float = 0.0
     # Which bodies may be corrected: these roles (robot_link and tool are never allowed), and, when
     # set, only these names.
     correct_roles: tuple[str, ...] = OBJECT_ROLES
     correct_bodies: tuple[str, ...] | None = None
     background_rgb: tuple[float, float, float] = (0.5, 0.5, 0.5)  # what no Gaussian covers
+    # torch intra-op threads while the tracker works (None: leave torch's setting). Its tensors are
+    # small (a few thousand Gaussians, one small image per camera): with 2 threads on a 2-core machine
+    # shared with other work, a step took 15x the CPU time of 1 thread (threads waiting on each other).
+    threads: int | None = 1
     render_backend: str = "auto"  # gwm.render backends: "cpu", "gsplat" (CUDA), "auto"
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
             raise ValueError(f"TrackerConfig.iterations must be >= 0, got {self.iterations}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"TrackerConfig.threads must be >= 1 or None, got {self.threads}")
         if any(int(f) < 2 for f in self.pyramid):
             raise ValueError(f"TrackerConfig.pyramid factors must be >= 2, got {self.pyramid}")
-        for name in ("step", "position_gain", "velocity_gain", "integral_gain",
+        if self.crop_margin is not None and not self.crop_margin >= 0:
+            raise ValueError(f"TrackerConfig.crop_margin must be >= 0 or None, got {self.crop_margin}")
+        if not self.step_growth >= 1.0:
+            raise ValueError(f"TrackerConfig.step_growth must be >= 1, got {self.step_growth}")
+        for name in ("loss_drop", "dead_band_px", "step", "position_gain", "velocity_gain", "integral_gain",
                      "integral_limit"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,9 +16,22 @@ from gwm.roles import ROBOT_ROLES
 from gwm.splats import GaussianSplats
 from gwm.track.bodies import BodyGaussians
 from gwm.track.config import TrackerConfig
-from gwm.track.visual_forces import PoseErrorEstimate, estimate_pose_errors
+from gwm.track.visual_forces import PoseErrorEstimate, body_radii, estimate_pose_errors, render_fixed_layer
 
 BACKGROUND = "background"
+
+
+@contextmanager
+def torch_threads(count: int | None):
+    """torch's intra-op thread count set to `count` inside the block (None: unchanged)."""
+    before = torch.get_num_threads()
+    if count is not None and count != before:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 class TrackInputError(ValueError):
@@ -50,6 +64,7 @@ class TrackStep:
     estimate: PoseErrorEstimate | None
     rendered: torch.Tensor | None  # (C,H,W,3) render at the twin's poses
     seconds: float  # wall time of the whole step (render-and-compare + physics)
+    cpu_seconds: float  # CPU time of this process (all threads) during the step: less swayed by other load
 
 
 def correctable_bodies(names, roles, config: TrackerConfig) -> np.ndarray:
@@ -82,6 +97,8 @@ class Tracker:
         self.movable = correctable_bodies(names, roles, config)  # indices into names (0 = background)
         self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
         self.colour = None  # per-camera (gain, bias) from calibrate()
+        self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
+        self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
         self.reset_controller()
 
     def reset_controller(self) -> None:
@@ -111,11 +128,22 @@ class Tracker:
         from gwm.track.appearance import calibrate_appearance
 
         cfg = self.config
-        self.colour, losses = calibrate_appearance(
-            self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
-            iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
-            render_backend=cfg.render_backend)
+        with torch_threads(cfg.threads):
+            self.colour, losses = calibrate_appearance(
+                self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
+                iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
+                render_backend=cfg.render_backend)
         return losses
+
+    def fixed_layer(self, poses: np.ndarray):
+        """The render of everything but the movable bodies, kept while those Gaussians stay where they
+        are (the background always does; robot links or uncorrected bodies that move invalidate it)."""
+        fixed = np.setdiff1d(np.arange(len(poses)), self.movable)
+        key = poses[fixed].tobytes()
+        if self._fixed_key != key:
+            self._fixed = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
+            self._fixed_key = key
+        return self._fixed
 
     def all_poses(self) -> np.ndarray:
         """(1 + B, 7): the background's identity pose, then the twin's bodies."""
@@ -128,21 +156,72 @@ class Tracker:
         known_wrenches (B,6): forces the twin should apply anyway (e.g. a modelled push), added to
         the visual ones.
         """
-        t0 = time.perf_counter()
+        with torch_threads(self.config.threads):
+            return self._step(frames, known_wrenches)
+
+    def _step(self, frames, known_wrenches) -> TrackStep:
+        t0, c0 = time.perf_counter(), time.process_time()
         observed = self.check_frames(frames)
         poses = self.all_poses()
         cfg = self.config
         estimate = estimate_pose_errors(
             self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
             pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
-            render_backend=cfg.render_backend)
+            render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin,
+            step_growth=cfg.step_growth)
         wrenches = self.visual_wrenches(estimate, poses)
         total = wrenches.copy()
         if known_wrenches is not None:
             total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
         self.twin.step(total)
         return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
-                         seconds=time.perf_counter() - t0)
+                         seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
+
+    def _lift_out_of_support(self, position: np.ndarray, poses: np.ndarray) -> np.ndarray:
+        """Estimated position errors that point down (along gravity, -z) slid along the cameras' mean
+        viewing ray to zero height change. Cameras see a shift along their ray worst, and for cameras
+        looking down a horizontal shift away from them is read partly as a shift down; pushed into its
+        support a body only gains friction and sticks where it is wrong (measured: the demo's cube
+        stuck 13 mm off). Gravity alone moves the twin's bodies down where nothing holds them up."""
+        out = position.copy()
+        centres = self.cameras.world_from_cam[:, :3, 3].double().numpy()  # (C,3)
+        for j, b in enumerate(self.movable):
+            if out[j, 2] >= 0:
+                continue
+            rays = poses[b, :3] - centres
+            ray = (rays / np.linalg.norm(rays, axis=1, keepdims=True)).mean(0)
+            out[j] = out[j] - (out[j, 2] / ray[2]) * ray if ray[2] < -0.2 else out[j] * [1.0, 1.0, 0.0]
+        return out
+
+    def confidence(self, estimate: PoseErrorEstimate) -> float:
+        """0..1: how much the estimate lowered the photometric loss, relative to the loss at the twin's
+        poses, between config.loss_drop (0) and 5x it (1). A small drop means the estimate explains
+        little of what differs between render and frames (noise, or looks the Gaussians cannot match),
+        and an offset found there is not worth a push."""
+        lo = self.config.loss_drop
+        if lo <= 0:
+            return 1.0
+        before, after = estimate.loss_before, estimate.loss_after
+        if not (np.isfinite(before) and np.isfinite(after)) or before <= 0:
+            return 0.0
+        return float(np.clip(((before - after) / before - lo) / (4 * lo), 0.0, 1.0))
+
+    def _dead_band(self, err: np.ndarray, poses: np.ndarray) -> np.ndarray:
+        """Errors shrunk by what the cameras cannot resolve: config.dead_band_px pixels at the body's
+        distance in its nearest camera (rotations: that length over the body's radius). An error inside
+        the band gives no force, so a twin that already matches its frames is left to its physics."""
+        px = self.config.dead_band_px
+        if px <= 0 or not len(err):
+            return err
+        centres = self.cameras.world_from_cam[:, :3, 3].double().numpy()
+        focal = self.cameras.Ks[:, 1, 1].double().numpy()
+        out = err.copy()
+        for j, b in enumerate(self.movable):
+            metres = px * float(np.min(np.linalg.norm(poses[b, :3] - centres, axis=1) / focal))
+            for part, band in ((slice(0, 3), metres), (slice(3, 6), metres / float(self._radii[j]))):
+                size = np.linalg.norm(err[j, part])
+                out[j, part] = err[j, part] * (max(0.0, 1.0 - band / size) if size > 0 else 0.0)
+        return out
 
     def visual_wrenches(self, estimate: PoseErrorEstimate, poses: np.ndarray) -> np.ndarray:
         """PD + integral law on the estimated errors -> (B,6) wrenches; zero rows for bodies not corrected."""
@@ -150,11 +229,18 @@ class Tracker:
         out = np.zeros((len(self.twin.body_names), 6))
         if not len(self.movable):
             return out
-        err = np.concatenate([estimate.position, estimate.rotation], 1)  # (M,6)
+        position = estimate.position.copy()
+        if cfg.no_downward_push:
+            position = self._lift_out_of_support(position, poses)
+        err = self._dead_band(np.concatenate([position, estimate.rotation], 1), poses)  # (M,6)
+        err = err * self.confidence(estimate)
         if self._first:
             self._prev = err.copy()
             self._first = False
         limit = cfg.integral_limit * np.array([0.01] * 3 + [0.1] * 3)
+        # The integral restarts on an axis whose error changed sign: it is there to beat static
+        # friction on the side the body must go, and wound up on the other side it overshoots.
+        self._integral = np.where(self._integral * err < 0, 0.0, self._integral)
         self._integral = np.clip(self._integral + err, -limit, limit)
         t2 = self.twin.control_dt ** 2
         accel = (2 * cfg.position_gain * err + cfg.velocity_gain * (err - self._prev)

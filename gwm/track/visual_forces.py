@@ -19,8 +19,9 @@ import torch
 
 from gwm.cameras import Cameras
 from gwm.geometry import quat_to_rotmat
-from gwm.splats import GaussianSplats
+from gwm.render import RenderOutput
 from gwm.track.bodies import BodyGaussians
+from gwm.track.layers import composite, crop_around, render_layer
 
 
 @dataclass
@@ -65,77 +66,115 @@ def body_radii(body_gaussians: BodyGaussians, bodies) -> torch.Tensor:
 def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movable: np.ndarray, cameras: Cameras,
                          observed: torch.Tensor, *, iterations: int, step: float, pyramid: tuple[int, ...],
                          background: torch.Tensor, colour: tuple[torch.Tensor, torch.Tensor] | None = None,
-                         render_backend: str = "auto") -> PoseErrorEstimate:
+                         render_backend: str = "auto", fixed_layer: RenderOutput | None = None,
+                         crop_margin: float | None = None, step_growth: float = 1.0) -> PoseErrorEstimate:
     """Find rigid offsets of the bodies `movable` (indices) that make the render match `observed`.
 
     poses (B,7) the twin's body poses (xyz + quat wxyz); observed (C,H,W,3) float in [0,1], one
     frame per camera of `cameras`; colour: per-camera (gain (C,3), bias (C,3)) applied to renders
     (gwm.track.appearance). Only the movable bodies' offsets move: the background and robot links
-    stay where their poses put them.
+    stay where their poses put them. They are rendered once as a fixed layer (gwm.track.layers;
+    pass `fixed_layer` to reuse one rendered at the same poses); with `crop_margin` the movable
+    bodies are rendered and compared only in a window around them grown by that fraction.
 
     Gradient steps with a backtracking line search: each body steps `step` metres along its own
     normalised gradient, rotation and translation together (a rotation is weighed by how far it
     moves the body's Gaussians, i.e. times the body's radius); a step that does not lower the loss
     is undone and the step halved. (Doubling the step after a success let noise grow into
-    centimetre offsets on the demo scene's model-right run: 35 mm, so it is not done.) The estimate is the best offset evaluated, so it is exactly zero
-    when no step improves on the twin's own poses. (Adam, as in the anchor, moves every coordinate
-    by its learning rate whatever the gradient's size; here that showed up as offsets of a few mm
-    and degrees on bodies that were where they should be.)
+    centimetre offsets on the demo scene's model-right run: 35 mm, so it is not done.) The estimate
+    is the best offset evaluated, so it is exactly zero when no step improves on the twin's own
+    poses. (Adam, as in the anchor, moves every coordinate by its learning rate whatever the
+    gradient's size; here that showed up as offsets of a few mm and degrees on bodies that were
+    where they should be.) Only accepted steps are differentiated.
     """
-    from gwm.render import rasterize
-
     device = body_gaussians.device
     bodies = torch.as_tensor(np.asarray(movable, np.int64), device=device)
     m = len(bodies)
     observed = observed.to(device=device, dtype=torch.float32)
     cams = cameras.to(device=device, dtype=torch.float32)
-    observed_levels = _pyramid(observed, pyramid)
+    if fixed_layer is None:
+        fixed_layer = render_fixed_layer(body_gaussians, poses, bodies, cams, render_backend)
+    full = composite_nothing(fixed_layer, background)  # the render where no movable body covers a pixel
+
+    def shade(rgb):
+        if colour is None:
+            return rgb
+        return rgb * colour[0][:, None, None, :] + colour[1][:, None, None, :]
+
+    if m == 0 or iterations <= 0:
+        with torch.no_grad():
+            moving = render_layer(body_gaussians.offset_bodies(poses, *(torch.zeros(m, 3, device=device),) * 2, bodies),
+                                  cams, render_backend) if m else None
+            first = shade(full if moving is None else composite(moving, fixed_layer, background))
+        zeros = np.zeros((m, 3))
+        return PoseErrorEstimate(bodies=bodies.cpu().numpy(), position=zeros, rotation=zeros, force=zeros,
+                                 moment=zeros, loss_before=float("nan"), loss_after=float("nan"),
+                                 rendered=first.clamp(0, 1))
+
     radius = body_radii(body_gaussians, bodies.tolist()).to(device)[:, None]  # (M,1)
-    with torch.no_grad():
-        fixed = body_gaussians.posed(poses, exclude=bodies if m else None)  # background, robot, other bodies
+    crop = None
+    if crop_margin is not None:
+        with torch.no_grad():
+            crop = crop_around(body_gaussians.offset_bodies(poses, *(torch.zeros(m, 3, device=device),) * 2,
+                                                            bodies).means, cams, crop_margin)
+    if crop is not None:
+        view_cams, view_fixed, view_observed = crop.cameras(cams), crop.layer(fixed_layer), crop.images(observed)
+    else:
+        view_cams, view_fixed, view_observed = cams, fixed_layer, observed
+    observed_levels = _pyramid(view_observed, pyramid)
 
     def evaluate(dt, dr):
+        """Loss at the offsets, with its graph (backward only for accepted steps) and the render."""
         dt = dt.clone().requires_grad_(True)
         dr = dr.clone().requires_grad_(True)
-        splats = GaussianSplats.cat([fixed, body_gaussians.offset_bodies(poses, dt, dr, bodies)])
-        rgb = rasterize(splats, cams, background=background, backend=render_backend).rgb
-        if colour is not None:
-            rgb = rgb * colour[0][:, None, None, :] + colour[1][:, None, None, :]
-        loss = photometric_loss(rgb, observed, observed_levels, pyramid)
-        loss.backward()
-        return float(loss.detach()), dt.grad, dr.grad, rgb.detach()
+        moving = render_layer(body_gaussians.offset_bodies(poses, dt, dr, bodies), view_cams, render_backend)
+        rgb = shade(composite(moving, view_fixed, background))
+        return photometric_loss(rgb, view_observed, observed_levels, pyramid), dt, dr, rgb.detach()
 
-    losses, first = [], None
-    if m and iterations > 0:
-        zero = torch.zeros(m, 3, device=device)
-        best_loss, g_t, g_r, first = evaluate(zero, zero)
-        best_t, best_r = zero, zero
-        losses.append(best_loss)
-        steps = torch.full((m, 1), float(step), device=device)
-        for _ in range(iterations - 1):
-            g = torch.cat([g_t, g_r / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
-            direction = g / g.norm(dim=1, keepdim=True).clamp_min(1e-20)
-            moved = g.norm(dim=1, keepdim=True) > 0
-            try_t = best_t - torch.where(moved, steps * direction[:, :3], 0.0)
-            try_r = best_r - torch.where(moved, steps * direction[:, 3:] / radius, 0.0)
-            value, gt, gr, _ = evaluate(try_t, try_r)
-            losses.append(value)
-            if value < best_loss:
-                best_loss, best_t, best_r, g_t, g_r = value, try_t, try_r, gt, gr
-            else:
-                steps = steps * 0.5
-    else:
-        with torch.no_grad():
-            first = rasterize(body_gaussians.posed(poses), cams, background=background, backend=render_backend).rgb
-            if colour is not None:
-                first = first * colour[0][:, None, None, :] + colour[1][:, None, None, :]
-        best_t = best_r = torch.zeros(m, 3, device=device)
-        best_loss = float("nan")
+    loss, dt, dr, rgb0 = evaluate(torch.zeros(m, 3, device=device), torch.zeros(m, 3, device=device))
+    loss.backward()
+    best_loss, g_t, g_r = float(loss.detach()), dt.grad, dr.grad
+    best_t = best_r = torch.zeros(m, 3, device=device)
+    losses = [best_loss]
+    steps = torch.full((m, 1), float(step), device=device)
+    for _ in range(iterations - 1):
+        g = torch.cat([g_t, g_r / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
+        direction = g / g.norm(dim=1, keepdim=True).clamp_min(1e-20)
+        moved = g.norm(dim=1, keepdim=True) > 0
+        try_t = best_t - torch.where(moved, steps * direction[:, :3], 0.0)
+        try_r = best_r - torch.where(moved, steps * direction[:, 3:] / radius, 0.0)
+        loss, dt, dr, _ = evaluate(try_t, try_r)
+        value = float(loss.detach())
+        losses.append(value)
+        if value < best_loss:
+            loss.backward()
+            best_loss, best_t, best_r, g_t, g_r = value, try_t, try_r, dt.grad, dr.grad
+            steps = steps * step_growth
+        else:
+            steps = steps * 0.5
     with torch.no_grad():
+        first = shade(full).clone()
+        if crop is None:
+            first = rgb0
+        else:
+            for c, (x, y) in enumerate(zip(crop.x0.tolist(), crop.y0.tolist())):
+                first[c, y:y + crop.height, x:x + crop.width] = rgb0[c]
         position, rotation, force, moment = errors_from_displacements(body_gaussians, poses, bodies, best_t, best_r)
     return PoseErrorEstimate(bodies=bodies.cpu().numpy(), position=position, rotation=rotation, force=force,
-                             moment=moment, loss_before=losses[0] if losses else float("nan"),
-                             loss_after=best_loss, rendered=first.clamp(0, 1))
+                             moment=moment, loss_before=losses[0], loss_after=best_loss, rendered=first.clamp(0, 1))
+
+
+def render_fixed_layer(body_gaussians: BodyGaussians, poses: np.ndarray, movable, cameras: Cameras,
+                       render_backend: str = "auto") -> RenderOutput:
+    """The layer of every Gaussian except the movable bodies', at `poses` (no gradients)."""
+    bodies = torch.as_tensor(np.asarray(movable, np.int64), device=body_gaussians.device)
+    with torch.no_grad():
+        return render_layer(body_gaussians.posed(poses, exclude=bodies if len(bodies) else None),
+                            cameras.to(device=body_gaussians.device, dtype=torch.float32), render_backend)
+
+
+def composite_nothing(fixed: RenderOutput, background: torch.Tensor) -> torch.Tensor:
+    return fixed.rgb + (1.0 - fixed.alpha) * background
 
 
 def errors_from_displacements(body_gaussians: BodyGaussians, poses: np.ndarray, bodies: torch.Tensor,
@@ -176,4 +215,5 @@ def errors_from_displacements(body_gaussians: BodyGaussians, poses: np.ndarray, 
     return np.stack(position), np.stack(rotation), np.stack(force), np.stack(moment)
 
 
-__all__ = ["PoseErrorEstimate", "errors_from_displacements", "estimate_pose_errors", "photometric_loss"]
+__all__ = ["PoseErrorEstimate", "errors_from_displacements", "estimate_pose_errors", "photometric_loss",
+           "render_fixed_layer"]

@@ -71,3 +71,10 @@ def test_moving_cameras_are_refused(stream_dir, tmp_path):
     moving = [type(s).from_dict({**s.to_dict(), "mount": "ee"}) for s in specs]
     with pytest.raises(TrackInputError, match="fixed cameras"):
         read_stream(root / "frames", _cameras(tmp_path / "c.json", moving))
+
+
+def test_help_shows_one_command_without_sub_commands():
+    result = CliRunner().invoke(app, ["track", "--help"])
+    assert result.exit_code == 0
+    usage = result.output[:result.output.index("Track a recorded")]
+    assert "scene_usd" in usage.lower() and "COMMAND" not in usage, usage
