@@ -127,7 +127,7 @@ def test_a_capture_without_input_or_metric_cue_is_refused(args, message):
     (["--preset", "big"], "unknown pipeline preset 'big'; choose one of capture, kitchen, smoke, workbench"),
     (["--set", "tasks=push,pick"], "setting tasks: 'pick' is not known; choose from pick_place, pick_place_bowl, push"),
     (["--set", "tasks="], "setting tasks: give at least one; choose from pick_place,"),
-    (["--set", "train_preset=cuda"], "setting train_preset: 'cuda' is not known; choose from cpu, gpu, tiny"),
+    (["--set", "train_preset=cuda"], "setting train_preset: 'cuda' is not known; choose from cpu, gpu, planning, tiny"),
 ])
 def test_a_bad_setting_is_one_line_and_exit_code_2(args, message):
     result = CliRunner().invoke(app, ["kitchen", *args, "--print-config"])
