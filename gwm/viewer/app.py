@@ -7,6 +7,7 @@ handles a person clicks (a handle's `.value = ...` is what a click sends).
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +54,13 @@ class Viewer:
         finally:
             self.close()
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 5.0) -> None:
         for stop in self._stoppers:
             stop()
-        self.server.stop()
+        # viser's stop joins its server threads; a busy machine can hold that up, so it may not block the caller
+        stopper = threading.Thread(target=self.server.stop, daemon=True)
+        stopper.start()
+        stopper.join(timeout_s)
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -31,9 +33,16 @@ def view(
         viewer = open_viewer(path, host=host, port=port, max_gaussians=max_gaussians, episode=episode, splat=splat)
     shown = viewer.info.get("gaussians_shown")
     what = f", {viewer.info['gaussians_total']:,} Gaussians ({shown:,} shown)" if shown is not None else ""
-    typer.echo(f"viewing {viewer.kind} {viewer.path}{what}, opened in {time.perf_counter() - start:.1f} s: "
-               f"{viewer.url} (Ctrl-C to stop)")
-    viewer.wait()
+    try:
+        typer.echo(f"viewing {viewer.kind} {viewer.path}{what}, opened in {time.perf_counter() - start:.1f} s: "
+                   f"{viewer.url} (Ctrl-C to stop)")
+        viewer.wait()  # returns on Ctrl-C, the server stopped
+    except KeyboardInterrupt:  # Ctrl-C before wait() took over
+        viewer.close()
+    # The viewer only reads what it opened, so nothing is left half-written: leave at once rather than wait on
+    # the web server's threads (under load their shutdown took over 20 s in CI).
+    sys.stdout.flush()
+    os._exit(0)
 
 
 __all__ = ["view"]
