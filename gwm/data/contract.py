@@ -41,8 +41,8 @@ class GaussianDataset(Protocol):
     @property
     def cameras(self) -> tuple[CameraSpec, ...]: ...
 
-    def episode(self, i: int) -> dict[str, np.ndarray]:
-        """Features of episode i as (T, ...) arrays."""
+    def episode(self, i: int, keys: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Features of episode i as (T, ...) arrays (only `keys` when given)."""
 
     def episode_info(self, i: int) -> dict:
         """dict(success, seed, task, length)."""

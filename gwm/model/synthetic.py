@@ -146,8 +146,9 @@ class SyntheticPushDataset:
     def num_episodes(self) -> int:
         return len(self._episodes)
 
-    def episode(self, i: int) -> dict[str, np.ndarray]:
-        return dict(self._episodes[i])
+    def episode(self, i: int, keys: list[str] | None = None) -> dict[str, np.ndarray]:
+        ep = self._episodes[i]
+        return dict(ep) if keys is None else {k: ep[k] for k in keys}
 
     def episode_info(self, i: int) -> dict:
         return {"success": True, "seed": self.cfg.seed * 100_003 + i, "task": "push boxes",

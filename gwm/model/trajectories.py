@@ -87,12 +87,13 @@ def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Tr
                          "canonical_gaussians=...) so that its world state is a set of Gaussians")
     if ds.num_episodes < 2:
         raise ValueError(f"the world model needs >= 2 episodes (train + held-out), dataset has {ds.num_episodes}")
+    needed = ("observation.body_poses", "action")
+    for key in needed:
+        if key not in ds.spec.features:
+            raise ValueError(f"the dataset has no '{key}'; the world model needs body poses and actions")
     poses_all, actions = [], []
     for e in range(ds.num_episodes):
-        ep = ds.episode(e)
-        for key in ("observation.body_poses", "action"):
-            if key not in ep:
-                raise ValueError(f"episode {e} has no '{key}'; the world model needs body poses and actions")
+        ep = ds.episode(e, keys=list(needed))  # not the images: decoding every frame's video costs seconds
         p = torch.as_tensor(np.asarray(ep["observation.body_poses"]), dtype=torch.float32)
         if p.ndim != 3 or p.shape[1:] != (len(body_names), 7):
             raise ValueError(f"episode {e}: observation.body_poses has shape {tuple(p.shape)}, expected "
