@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def view(
         viewer = open_viewer(path, host=host, port=port, max_gaussians=max_gaussians, episode=episode, splat=splat)
     shown = viewer.info.get("gaussians_shown")
     what = f", {viewer.info['gaussians_total']:,} Gaussians ({shown:,} shown)" if shown is not None else ""
+    # Ctrl-C stops the viewer even where it was started with SIGINT ignored (a background job of a
+    # non-interactive shell, as in CI): Python then leaves SIGINT ignored instead of raising KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         typer.echo(f"viewing {viewer.kind} {viewer.path}{what}, opened in {time.perf_counter() - start:.1f} s: "
                    f"{viewer.url} (Ctrl-C to stop)")
