@@ -32,7 +32,7 @@ class PushMPCConfig:
     chunk_steps: int = 3  # control steps per chunk
     execute_chunks: int = 2  # executed before the next replan
     max_chunk_move: float = 0.02  # m of tool travel per chunk (0.13 m/s at 3 x 50 ms)
-    max_steps: int = 150  # control steps of the whole episode (the scripted demonstrator's episode length)
+    max_steps: int = 150  # control steps of a planned episode; the scripted row gets the same budget (fair), not push's 250
     approach_speed: float = 0.25  # m/s
     push_height: float = 0.015  # m, fingertips above the object's base while pushing
     clearance: float = 0.06  # m, fingertips above the object's top on the way to the push start
