@@ -37,11 +37,13 @@ class PushDemonstrator(ScriptedDemonstrator):
         phase = self.phase
         if phase == "approach":
             if self._entering():
-                self._push_dir = direction
+                self._push_dir = self._reachable_direction(obj, hull, direction)
+                self._turned = float(np.dot(direction, self._push_dir)) < 0.999
                 # Tool x along the push: the closed fingers lead with their capsule ends, a 5 cm wide
                 # face of nearly constant depth (their travel-axis sides thicken towards the hand and
                 # catch the object's top edge, pressing it into the table).
-                self._push_yaw = closest_mod_pi(math.atan2(direction[1], direction[0]), self._cmd_yaw)
+                self._push_yaw = closest_mod_pi(math.atan2(self._push_dir[1], self._push_dir[0]), self._cmd_yaw)
+            back = float(-(hull @ self._push_dir).min())
             start = obj[:2] - self._push_dir * (back + CLOSED_FINGER_HALF_WIDTH + 0.03)
             goal = np.array([start[0], start[1], top + cfg.push_clearance + FINGERTIP_OFFSET])
             yaw_ok = abs(wrap_angle(self._push_yaw - self._cmd_yaw)) < 0.03
@@ -69,7 +71,8 @@ class PushDemonstrator(ScriptedDemonstrator):
                 return None
             # Aim at the point behind the object on its line to the goal, a little inside the
             # object so contact is kept; re-aiming every step corrects lateral drift.
-            aim = direction if along > 0.02 else self._push_dir
+            # (a pass turned off the goal line to stay in reach keeps its line)
+            aim = direction if along > 0.02 and not self._turned else self._push_dir
             back = float(-(hull @ aim).min())
             contact = obj[:2] - aim * (back + CLOSED_FINGER_HALF_WIDTH - 0.008)
             goal = np.array([*(contact + aim * min(along, 0.02)), push_z])
@@ -113,6 +116,18 @@ class PushDemonstrator(ScriptedDemonstrator):
                 self._set_phase("done")
             return None
         return None
+
+    def _reachable_direction(self, obj, hull, direction) -> np.ndarray:
+        """The push direction nearest the goal's whose start behind the object is within the arm's push
+        reach: after a wide object drifted, the straight corrective pass can start beyond the arm's reach
+        or over its base, where the arm sweeps the object aside instead (benchmarks/rollouts.py)."""
+        for deg in (0, 15, -15, 30, -30, 45, -45, 60, -60):
+            c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+            d = np.array([c * direction[0] - s * direction[1], s * direction[0] + c * direction[1]])
+            start = obj[:2] - d * (float(-(hull @ d).min()) + CLOSED_FINGER_HALF_WIDTH + 0.03)
+            if self.ws.in_push_reach(start):
+                return d
+        return direction
 
 
 __all__ = ["PushDemonstrator"]

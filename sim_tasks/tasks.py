@@ -361,7 +361,10 @@ class PushTask(Task):
                 goal = start + rng.uniform(lo, hi) * d
                 # The pusher starts behind the object: that spot must be in reach too.
                 behind = start - d * (radius + 0.05)
+                # A corrective pass starts behind the object on its line to the goal, which can be any
+                # side of it once a wide object has drifted: every side of the goal must be in reach.
                 if (ws.in_reach(goal) and ws.in_reach(behind) and ws.footprint_supported(goal, radius)
+                        and ws.ring_in_push_reach(goal, radius + 0.05)
                         and self._goal_free(goal, poses, self.target_object, radius)
                         and self._path_free(start, goal, poses, radius)):
                     z = poses[self.target_object][2] - ws.surface_height(start) + ws.surface_height(goal)

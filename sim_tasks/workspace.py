@@ -22,6 +22,10 @@ class WorkspaceConfig:
     max_bearing_deg: float = 50.0  # either side of the base's x axis
     edge_margin: float = 0.04  # keep footprints this far inside the support surface's edge
     max_surface_offset: float = 0.25  # |surface - robot base height| allowed (m)
+    # m from the base axis where the closed fingers still push at table height: a corrective push starts
+    # anywhere around the object (benchmarks/rollouts.py, workbench tray: starts at 0.15-0.21 m and at
+    # 0.83 m failed, 0.18-0.70 m mostly worked)
+    push_reach: tuple[float, float] = (0.22, 0.75)
 
 
 class Workspace:
@@ -83,6 +87,20 @@ class Workspace:
         r = math.hypot(local[0], local[1])
         bearing = math.degrees(math.atan2(local[1], local[0]))
         return cfg.min_reach <= r <= cfg.max_reach and abs(bearing) <= cfg.max_bearing_deg
+
+    def in_push_reach(self, xy: np.ndarray) -> np.ndarray:
+        """Whether each point (..., 2) lies within push_reach of the base axis."""
+        lo, hi = self.config.push_reach
+        local = (np.asarray(xy, np.float64)[..., :2] - self.robot_base[:2, 3]) @ self.robot_base[:2, :2]
+        r = np.hypot(local[..., 0], local[..., 1])
+        return (r >= lo) & (r <= hi)
+
+    def ring_in_push_reach(self, xy: np.ndarray, radius: float, points: int = 16) -> bool:
+        """Every point at `radius` around xy lies within push_reach: a push pass may start on any side
+        of an object that stops near xy."""
+        ang = np.linspace(0, 2 * np.pi, points, endpoint=False)
+        ring = np.asarray(xy, np.float64)[:2] + radius * np.stack([np.cos(ang), np.sin(ang)], 1)
+        return bool(self.in_push_reach(ring).all())
 
     def base_yaw(self) -> float:
         return yaw_of(self.robot_base)

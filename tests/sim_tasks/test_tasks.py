@@ -1,6 +1,7 @@
 """Workspace geometry, task sampling and success criteria (no simulator needed)."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -269,3 +270,59 @@ def test_a_new_task_brings_its_own_policy(demo_scene):
     action = demo.act(obs)
     assert demo.done and isinstance(demo, HoldStill)
     np.testing.assert_allclose(action[:3], obs["ee_pose"][:3])
+
+
+def test_push_reach_ring(demo_scene):
+    ws = make_task("push", demo_scene).workspace
+    lo, hi = ws.config.push_reach
+    base = ws.robot_base
+    at = lambda r: (base @ np.array([r, 0.0, 0.0, 1.0]))[:2]  # on the base's x axis, r from it
+    mid = (lo + hi) / 2
+    assert ws.ring_in_push_reach(at(mid), (hi - lo) / 2 - 0.01)
+    assert not ws.ring_in_push_reach(at(mid), (hi - lo) / 2 + 0.01)
+    assert not ws.ring_in_push_reach(at(hi - 0.05), 0.1)  # its far side is out of reach
+
+
+def test_push_goals_of_a_wide_object_keep_every_side_in_reach(demo_scene):
+    """A wide object drifts sideways and needs a corrective pass from any side of its goal: the goal
+    leaves room for that within the arm's push reach."""
+    task = make_task("push", _with_wide_tray(demo_scene, 1.6), TaskConfig(object_name="tray"))
+    ws = task.workspace
+    radius = ws.footprint_radius("tray")
+    assert radius > 0.1
+    for seed in range(10):
+        inst = task.sample(seed)
+        assert ws.ring_in_push_reach(inst.goal_position[:2], radius + 0.05)
+
+
+def test_a_corrective_push_turns_off_the_goal_line_to_start_in_reach(demo_scene):
+    """A push whose start behind the object lies beyond the arm's push reach (object far out, goal
+    towards the base) turns by the least angle that brings the start into reach; one in reach does not."""
+    from sim_tasks.demonstrator import CLOSED_FINGER_HALF_WIDTH
+
+    task = make_task("push", demo_scene)
+    ws = task.workspace
+    inst = task.sample(0)
+    names, _ = _first_observation(task, inst)
+    demo = task.demonstrator(inst, names, 0.01)
+    name = inst.target_object
+    hull = ws.hulls[name][:, :2]  # upright at yaw 0, relative to its centre
+    base, axis = ws.robot_base[:2, 3], ws.robot_base[:2, 0]
+
+    def start(obj, d):
+        return obj - d * (float(-(hull @ d).min()) + CLOSED_FINGER_HALF_WIDTH + 0.03)
+
+    far = base + axis * (ws.config.push_reach[1] - 0.06)  # near the outer edge of the push reach
+    turned = 0
+    for a in np.radians(np.arange(0, 360, 5)):
+        goal_dir = np.array([math.cos(a), math.sin(a)])
+        d = demo._reachable_direction(far, hull, goal_dir)
+        turn = math.degrees(math.acos(np.clip(np.dot(d, goal_dir), -1, 1)))
+        if ws.in_push_reach(start(far, goal_dir)):
+            assert turn < 1e-6  # in reach: straight to the goal
+        elif turn > 1e-6:
+            turned += 1
+            assert ws.in_push_reach(start(far, d)) and turn <= 60 + 1e-6
+    assert turned >= 3
+    mid = base + axis * sum(ws.config.push_reach) / 2
+    np.testing.assert_allclose(demo._reachable_direction(mid, hull, -axis), -axis)
