@@ -126,6 +126,27 @@ def truth_from_scene(scene, sample: Path, capture: Path) -> np.ndarray:
     return frame["similarity"].matrix() @ np.linalg.inv(np.asarray(scene.metadata["normalisation"], np.float64))
 
 
+def capture_azimuths(scene, capture: Path, count: int) -> list[float]:
+    """World azimuths (deg) for `count` observing cameras spread over the arc the capture was taken
+    from (its cameras' bearings from the objects' centre, scene frame): the sides a real rig can see
+    and the reconstruction has seen, not the back of a wall. Quantiles 1/2; 1/4, 3/4; 1/6, 1/2, 5/6;
+    the first camera is the one nearest the robot's right, as in the default ring."""
+    from gwm.capture.nerfstudio import read_transforms_cameras
+
+    cams, _, _ = read_transforms_cameras(capture)
+    world_from_input = np.asarray(scene.metadata["normalisation"], np.float64)
+    centres = cams.world_from_cam.double().numpy()[:, :3, 3] @ world_from_input[:3, :3].T + world_from_input[:3, 3]
+    middle = np.mean([o.world_from_body[:3, 3].numpy() for o in scene.objects], 0)
+    bearings = np.arctan2(centres[:, 1] - middle[1], centres[:, 0] - middle[0])
+    mean = np.angle(np.exp(1j * bearings).mean())  # unwrap around the arc's mean direction
+    rel = np.angle(np.exp(1j * (bearings - mean)))
+    picks = np.quantile(rel, [(2 * k + 1) / (2 * count) for k in range(count)]) + mean
+    base = scene.robot_base.numpy()
+    right = np.arctan2(base[1, 0], base[0, 0]) - np.pi / 2
+    picks = sorted(picks, key=lambda a: abs(np.angle(np.exp(1j * (a - right)))))
+    return [float(np.degrees(a)) for a in picks]
+
+
 def make_look(scene, look: tuple | None, width: int, height: int, seed: int):
     """None (flat hulls) or a SampleLook for (sample, capture)."""
     if look is None:
@@ -144,13 +165,15 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
     from sim_tasks.newton_twin import NewtonTwin
 
     width, height = (int(v) for v in args.accuracy_size.split("x"))
+    look_capture = None if look is None else look[1]
     look = make_look(scene, look, width, height, args.seed)
     twin = NewtonTwin(usd, fps=args.fps, scene=scene)
     canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
     symmetries = [visual_symmetries(o.splats) for o in scene.objects]
     rows = []
     for count in [int(c) for c in args.cameras.split(",")]:
-        cams, specs = observing_cameras(scene, count, width, height)
+        azimuths = None if look is None else capture_azimuths(scene, look_capture, count)
+        cams, specs = observing_cameras(scene, count, width, height, azimuths_deg=azimuths)
         for scenario in standard_scenarios(scene, duration=args.duration):
             if args.scenarios and scenario.name not in args.scenarios.split(","):
                 continue
@@ -170,6 +193,8 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
             rows.append(row)
             print(format_row(row), flush=True)
             plot_errors(out / f"{name}_{count}cam_{scenario.name}.png", row, result, args.fps)
+    if look is not None:
+        look.close()
     return rows
 
 
@@ -243,7 +268,8 @@ def run_rate(name, usd, scene, args, config, look=None) -> list[dict]:
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         for count in (1, 3):
-            cams, specs = observing_cameras(scene, count, w, h)
+            azimuths = None if look is None else capture_azimuths(scene, look[1], count)
+            cams, specs = observing_cameras(scene, count, w, h, azimuths_deg=azimuths)
             viewer = make_look(scene, look, w, h, args.seed)
             stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, look=viewer)
             if viewer is not None:

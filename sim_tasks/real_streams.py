@@ -137,8 +137,10 @@ def _support_centre(scene) -> np.ndarray:
 
 
 def observing_cameras(scene, count: int, width: int, height: int, fov_y_deg: float = 45.0,
-                      elevation_deg: float = 55.0) -> tuple[Cameras, tuple[CameraSpec, ...]]:
-    """1-3 fixed cameras around the objects (first one on the robot's right), all seeing every object."""
+                      elevation_deg: float = 55.0, azimuths_deg=None) -> tuple[Cameras, tuple[CameraSpec, ...]]:
+    """1-3 fixed cameras around the objects (first one on the robot's right), all seeing every object.
+    azimuths_deg: world azimuths (from +x about +z, as seen from the objects' centre) instead, one per
+    camera, for rooms where the default ring would put a camera behind a wall."""
     if not 1 <= count <= 3:
         raise ValueError(f"observing_cameras: 1 to 3 cameras, got {count}")
     centre = np.mean([o.world_from_body[:3, 3].numpy() for o in scene.objects], 0)
@@ -150,8 +152,11 @@ def observing_cameras(scene, count: int, width: int, height: int, fov_y_deg: flo
     elev = math.radians(elevation_deg)
     K = intrinsics_from_fov(fov_y_deg, width, height)
     mats, specs = [], []
-    for k, az in enumerate([-math.pi / 2, math.pi / 6, 5 * math.pi / 6][:count]):
-        a = yaw0 + az
+    if azimuths_deg is not None and len(azimuths_deg) != count:
+        raise ValueError(f"observing_cameras: {len(azimuths_deg)} azimuths for {count} cameras")
+    angles = ([yaw0 + az for az in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)[:count]] if azimuths_deg is None
+              else [math.radians(a) for a in azimuths_deg])
+    for k, a in enumerate(angles):
         eye = centre + dist * np.array([math.cos(elev) * math.cos(a), math.cos(elev) * math.sin(a), math.sin(elev)])
         m = look_at(tuple(eye), tuple(centre))
         mats.append(m)
