@@ -154,7 +154,10 @@ def make_look(scene, look: tuple | None, width: int, height: int, seed: int):
     from sim_tasks.sample_look import SampleLook
 
     sample, capture = look
-    out = SampleLook(scene, sample, truth_from_scene(scene, sample, capture), width, height, seed=seed)
+    try:
+        out = SampleLook(scene, sample, truth_from_scene(scene, sample, capture), width, height, seed=seed)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     if out.unmatched:
         print(f"   ({sample.name}: authored objects {out.unmatched} match no true object: not drawn)")
     return out
@@ -358,7 +361,8 @@ def main() -> None:
         name, usd, scene = load_scene(arg)
         look = None
         if k < len(samples) and str(samples[k]) != "flat":
-            capture = args.capture[k] if args.capture and k < len(args.capture) else Path(usd).parent / "images" / "capture"
+            capture = (args.capture[k] if args.capture and k < len(args.capture)
+                       else Path(usd).parent / "images" / "capture")
             if not (capture / "transforms.json").is_file() or not (samples[k] / "ground_truth.json").is_file():
                 p.error(f"--sample {samples[k]} needs its ground_truth.json and the capture {capture}/transforms.json")
             look = (samples[k], capture)

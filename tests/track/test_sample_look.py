@@ -102,3 +102,22 @@ def test_objects_move_by_their_bodies_motion_mapped_into_the_generator_world(kit
     gone[k] = False
     look.pose_objects(names, rest, gone)
     assert np.linalg.norm(look.model.geom_pos[g] - before) > 50.0  # lifted out of the scene
+
+
+def test_observing_cameras_at_given_azimuths_see_every_object():
+    from sim_tasks.demo_scene import make_demo_scene
+    from sim_tasks.real_streams import observing_cameras
+
+    scene = make_demo_scene()
+    cams, specs = observing_cameras(scene, 2, 64, 48, azimuths_deg=[10.0, 100.0])
+    centre = np.mean([o.world_from_body[:3, 3].numpy() for o in scene.objects], 0)
+    eyes = cams.world_from_cam[:, :3, 3].numpy()
+    bearings = np.degrees(np.arctan2(eyes[:, 1] - centre[1], eyes[:, 0] - centre[0]))
+    np.testing.assert_allclose(bearings, [10.0, 100.0], atol=1e-3)
+    for c in range(2):
+        for o in scene.objects:
+            p = cams.cam_from_world[c].numpy() @ np.append(o.world_from_body[:3, 3].numpy(), 1.0)
+            u, v, _ = cams.Ks[c].numpy() @ (p[:3] / p[2])
+            assert p[2] > 0 and 0 <= u < 64 and 0 <= v < 48
+    with pytest.raises(ValueError, match="azimuths"):
+        observing_cameras(scene, 3, 64, 48, azimuths_deg=[0.0])
