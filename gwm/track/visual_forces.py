@@ -190,7 +190,7 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
     best_t = best_r = torch.zeros(m, 3, device=device)
     first_total = float(best.sum())
     steps = torch.full((m, 1), float(step), device=device)
-    for _ in range(iterations - 1):
+    for it in range(iterations - 1):
         g = torch.cat([g_t, g_r / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
         direction = g / g.norm(dim=1, keepdim=True).clamp_min(1e-20)
         moved = g.norm(dim=1, keepdim=True) > 0
@@ -200,10 +200,11 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
         value = losses_b.detach()
         keep = (value < best)[:, None]  # (M,1)
         if bool(keep.any()):
-            losses_b.sum().backward()
             best = torch.where(keep[:, 0], value, best)
             best_t, best_r = torch.where(keep, try_t, best_t), torch.where(keep, try_r, best_r)
-            g_t, g_r = torch.where(keep, dt.grad, g_t), torch.where(keep, dr.grad, g_r)
+            if it < iterations - 2:  # the last step's gradient would not be used
+                losses_b.sum().backward()
+                g_t, g_r = torch.where(keep, dt.grad, g_t), torch.where(keep, dr.grad, g_r)
         steps = torch.where(keep, steps * step_growth, steps * 0.5)
     losses = [first_total]
     best_loss = float(best.sum())
