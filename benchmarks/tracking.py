@@ -9,6 +9,13 @@ cameras at each image size.
 
     python benchmarks/tracking.py                         # demo scene (+ --scene X.usdz for more)
     python benchmarks/tracking.py --skip accuracy --sizes 160x120,640x360 --device cuda
+    python benchmarks/tracking.py --scene OUT/scene.usdz --sample datasets/kitchen   # textured stream
+
+A scene authored from a bundled sample (benchmarks/scene.py SAMPLE --make-inputs images --out OUT writes
+OUT/scene.usdz) can be watched, with --sample, by cameras that see the generator's own textured scene
+(sim_tasks.sample_look: the look the reconstruction came from) instead of the flat-coloured hulls; its
+frame is tied to the generator's by the capture's cameras against the sample's reference poses
+(benchmarks/scene.py's alignment; OUT/images/capture unless --capture), for the test stream only.
 
 Pass criteria (issue 14): where open loop drifts > 3 cm, corrected stays <= 1 cm and <= 5 deg and is
 back within 1 cm within 1 s of an unmodelled push's end; where the model is right, correction adds
@@ -110,21 +117,72 @@ def load_scene(arg: str):
     return path.parent.parent.name if path.parent.name == "scene" else path.stem, path, read_usd_scene(path)
 
 
-def run_accuracy(name, usd, scene, args, config, out: Path) -> list[dict]:
+def truth_from_scene(scene, sample: Path, capture: Path) -> np.ndarray:
+    """(4,4) similarity from the authored scene's world to the sample generator's (test stream only):
+    the capture's cameras aligned to the sample's reference poses, then the scene's own levelling undone."""
+    from benchmarks.scene import align_capture
+
+    frame = align_capture(capture, sample / "ground_truth.json")
+    return frame["similarity"].matrix() @ np.linalg.inv(np.asarray(scene.metadata["normalisation"], np.float64))
+
+
+def capture_azimuths(scene, capture: Path, count: int) -> list[float]:
+    """World azimuths (deg) for `count` observing cameras spread over the arc the capture was taken
+    from (its cameras' bearings from the objects' centre, scene frame): the sides a real rig can see
+    and the reconstruction has seen, not the back of a wall. Quantiles 1/2; 1/4, 3/4; 1/6, 1/2, 5/6;
+    the first camera is the one nearest the robot's right, as in the default ring."""
+    from gwm.capture.nerfstudio import read_transforms_cameras
+
+    cams, _, _ = read_transforms_cameras(capture)
+    world_from_input = np.asarray(scene.metadata["normalisation"], np.float64)
+    centres = cams.world_from_cam.double().numpy()[:, :3, 3] @ world_from_input[:3, :3].T + world_from_input[:3, 3]
+    middle = np.mean([o.world_from_body[:3, 3].numpy() for o in scene.objects], 0)
+    bearings = np.arctan2(centres[:, 1] - middle[1], centres[:, 0] - middle[0])
+    mean = np.angle(np.exp(1j * bearings).mean())  # unwrap around the arc's mean direction
+    rel = np.angle(np.exp(1j * (bearings - mean)))
+    picks = np.quantile(rel, [(2 * k + 1) / (2 * count) for k in range(count)]) + mean
+    base = scene.robot_base.numpy()
+    right = np.arctan2(base[1, 0], base[0, 0]) - np.pi / 2
+    picks = sorted(picks, key=lambda a: abs(np.angle(np.exp(1j * (a - right)))))
+    return [float(np.degrees(a)) for a in picks]
+
+
+def make_look(scene, look: tuple | None, width: int, height: int, seed: int):
+    """None (flat hulls) or a SampleLook for (sample, capture)."""
+    if look is None:
+        return None
+    from sim_tasks.sample_look import SampleLook
+
+    sample, capture = look
+    try:
+        out = SampleLook(scene, sample, truth_from_scene(scene, sample, capture), width, height, seed=seed)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    if out.unmatched:
+        print(f"   ({sample.name}: authored objects {out.unmatched} match no true object: not drawn)")
+    return out
+
+
+def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[dict]:
     from gwm.track.loop import BACKGROUND, Tracker, run_tracker
     from sim_tasks.newton_twin import NewtonTwin
 
     width, height = (int(v) for v in args.accuracy_size.split("x"))
+    look_capture = None if look is None else look[1]
+    look = make_look(scene, look, width, height, args.seed)
     twin = NewtonTwin(usd, fps=args.fps, scene=scene)
     canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
     symmetries = [visual_symmetries(o.splats) for o in scene.objects]
     rows = []
     for count in [int(c) for c in args.cameras.split(",")]:
-        cams, specs = observing_cameras(scene, count, width, height)
+        azimuths = None if look is None else capture_azimuths(scene, look_capture, count)
+        cams, specs = observing_cameras(scene, count, width, height, azimuths_deg=azimuths)
         for scenario in standard_scenarios(scene, duration=args.duration):
             if args.scenarios and scenario.name not in args.scenarios.split(","):
                 continue
-            stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, seed=args.seed)
+            if look is not None:
+                look.first = None  # each stream starts from the scene's rest state
+            stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, seed=args.seed, look=look)
             result = {}
             for label, cfg in (("open_loop", replace(config, iterations=0, calibration_iterations=0)),
                                ("corrected", config)):
@@ -138,6 +196,8 @@ def run_accuracy(name, usd, scene, args, config, out: Path) -> list[dict]:
             rows.append(row)
             print(format_row(row), flush=True)
             plot_errors(out / f"{name}_{count}cam_{scenario.name}.png", row, result, args.fps)
+    if look is not None:
+        look.close()
     return rows
 
 
@@ -199,7 +259,7 @@ def plot_errors(path: Path, row, result, fps) -> None:
     plt.close(fig)
 
 
-def run_rate(name, usd, scene, args, config) -> list[dict]:
+def run_rate(name, usd, scene, args, config, look=None) -> list[dict]:
     """Loop rate: calibrated tracker, frames from the model_right stream, mean over steps after the first."""
     from gwm.track.loop import BACKGROUND, Tracker
     from sim_tasks.newton_twin import NewtonTwin
@@ -211,8 +271,12 @@ def run_rate(name, usd, scene, args, config) -> list[dict]:
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
         for count in (1, 3):
-            cams, specs = observing_cameras(scene, count, w, h)
-            stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps)
+            azimuths = None if look is None else capture_azimuths(scene, look[1], count)
+            cams, specs = observing_cameras(scene, count, w, h, azimuths_deg=azimuths)
+            viewer = make_look(scene, look, w, h, args.seed)
+            stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, look=viewer)
+            if viewer is not None:
+                viewer.close()
             cfg = replace(config, device=args.device, calibration_iterations=min(config.calibration_iterations, 20))
             twin.reset()
             tracker = Tracker(twin, canonical, cams, cfg)
@@ -269,6 +333,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scene", action="append", default=None,
                    help="'demo' (synthetic tabletop) or a scene USD/USDZ; repeat for several (default: demo)")
+    p.add_argument("--sample", action="append", type=Path, default=None,
+                   help="the bundled sample each --scene was authored from (in order; 'flat' for none): its "
+                        "stream then shows the generator's textured scene (sim_tasks.sample_look)")
+    p.add_argument("--capture", action="append", type=Path, default=None,
+                   help="the capture each --scene came from (default: SCENE_DIR/images/capture)")
     p.add_argument("--scenarios", default="", help="comma list (default: all of sim_tasks.real_streams)")
     p.add_argument("--cameras", default="1,3", help="camera counts for the accuracy runs")
     p.add_argument("--accuracy-size", default="160x120")
@@ -284,12 +353,24 @@ def main() -> None:
     args = p.parse_args()
     config = TrackerConfig(threads=args.threads)
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
-    for arg in args.scene or ["demo"]:
+    scenes = args.scene or ["demo"]
+    samples = args.sample or []
+    if len(samples) > len(scenes):
+        p.error(f"{len(samples)} --sample for {len(scenes)} --scene")
+    for k, arg in enumerate(scenes):
         name, usd, scene = load_scene(arg)
+        look = None
+        if k < len(samples) and str(samples[k]) != "flat":
+            capture = (args.capture[k] if args.capture and k < len(args.capture)
+                       else Path(usd).parent / "images" / "capture")
+            if not (capture / "transforms.json").is_file() or not (samples[k] / "ground_truth.json").is_file():
+                p.error(f"--sample {samples[k]} needs its ground_truth.json and the capture {capture}/transforms.json")
+            look = (samples[k], capture)
+            name = f"{samples[k].name}-look"
         if "accuracy" not in args.skip:
-            report["accuracy"] += run_accuracy(name, usd, scene, args, config, args.out)
+            report["accuracy"] += run_accuracy(name, usd, scene, args, config, args.out, look)
         if "rate" not in args.skip:
-            report["rate"] += run_rate(name, usd, scene, args, config)
+            report["rate"] += run_rate(name, usd, scene, args, config, look)
     from gwm.atomic_io import write_json_atomic
 
     write_json_atomic(args.out / "tracking.json", report)

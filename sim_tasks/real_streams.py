@@ -137,8 +137,10 @@ def _support_centre(scene) -> np.ndarray:
 
 
 def observing_cameras(scene, count: int, width: int, height: int, fov_y_deg: float = 45.0,
-                      elevation_deg: float = 55.0) -> tuple[Cameras, tuple[CameraSpec, ...]]:
-    """1-3 fixed cameras around the objects (first one on the robot's right), all seeing every object."""
+                      elevation_deg: float = 55.0, azimuths_deg=None) -> tuple[Cameras, tuple[CameraSpec, ...]]:
+    """1-3 fixed cameras around the objects (first one on the robot's right), all seeing every object.
+    azimuths_deg: world azimuths (from +x about +z, as seen from the objects' centre) instead, one per
+    camera, for rooms where the default ring would put a camera behind a wall."""
     if not 1 <= count <= 3:
         raise ValueError(f"observing_cameras: 1 to 3 cameras, got {count}")
     centre = np.mean([o.world_from_body[:3, 3].numpy() for o in scene.objects], 0)
@@ -150,8 +152,11 @@ def observing_cameras(scene, count: int, width: int, height: int, fov_y_deg: flo
     elev = math.radians(elevation_deg)
     K = intrinsics_from_fov(fov_y_deg, width, height)
     mats, specs = [], []
-    for k, az in enumerate([-math.pi / 2, math.pi / 6, 5 * math.pi / 6][:count]):
-        a = yaw0 + az
+    if azimuths_deg is not None and len(azimuths_deg) != count:
+        raise ValueError(f"observing_cameras: {len(azimuths_deg)} azimuths for {count} cameras")
+    angles = ([yaw0 + az for az in (-math.pi / 2, math.pi / 6, 5 * math.pi / 6)[:count]] if azimuths_deg is None
+              else [math.radians(a) for a in azimuths_deg])
+    for k, a in enumerate(angles):
         eye = centre + dist * np.array([math.cos(elev) * math.cos(a), math.cos(elev) * math.sin(a), math.sin(elev)])
         m = look_at(tuple(eye), tuple(centre))
         mats.append(m)
@@ -261,9 +266,20 @@ def build_real_mjcf(scene, scenario: Scenario, physics_dt: float, tex_path: str,
 """
 
 
+def _noisy(img: np.ndarray, noise: float, rng) -> np.ndarray:
+    """uint8 frame with Gaussian sensor noise of std `noise` levels."""
+    img = img.astype(np.float32)
+    if noise > 0:
+        img += rng.normal(0.0, noise, img.shape)
+    return np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+
 def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs=(), fps: float = 30.0,
-                       max_physics_dt: float = 0.002, noise: float = 1.5, seed: int = 0, workdir=None) -> RealStream:
-    """Simulate the scenario in MuJoCo and render every frame into every camera."""
+                       max_physics_dt: float = 0.002, noise: float = 1.5, seed: int = 0, workdir=None,
+                       look=None) -> RealStream:
+    """Simulate the scenario in MuJoCo and render every frame into every camera: the flat hulls, or
+    with `look` (sim_tasks.sample_look.SampleLook) the sample generator's textured scene, its objects
+    moved as the physics moves the hulls."""
     import tempfile
 
     import cv2
@@ -280,7 +296,7 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
         model = mujoco.MjModel.from_xml_string(xml)
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
-    renderer = mujoco.Renderer(model, height, width)
+    renderer = mujoco.Renderer(model, height, width) if look is None else None
     cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "cam")
     names = tuple(o.name for o in scene.objects)
     body_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, n) for n in names]
@@ -312,8 +328,13 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
                 q = data.xquat[b].copy()
                 true_poses[t, j, 3:] = q if q[0] >= 0 else -q
                 present[t, j] = names[j] not in removed
+            if look is not None:
+                look.pose_objects(names, true_poses[t], present[t])
             for c in range(len(cameras)):
                 w2c = cameras.world_from_cam[c].double().numpy()
+                if look is not None:
+                    frames[t, c] = _noisy(look.render(w2c, fov_y[c]), noise, rng)
+                    continue
                 r = w2c[:3, :3] @ np.diag([1.0, -1.0, -1.0])  # OpenCV -> MuJoCo camera axes
                 quat = np.zeros(4)
                 mujoco.mju_mat2Quat(quat, r.ravel())
@@ -321,10 +342,7 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
                 model.cam_fovy[cam_id] = fov_y[c]
                 mujoco.mj_forward(model, data)
                 renderer.update_scene(data, camera=cam_id)
-                img = renderer.render().astype(np.float32)
-                if noise > 0:
-                    img += rng.normal(0.0, noise, img.shape)
-                frames[t, c] = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+                frames[t, c] = _noisy(renderer.render(), noise, rng)
             data.xfrc_applied[:] = 0.0
             for push in scenario.known_pushes + scenario.unmodelled_pushes:
                 if push.active(now):
@@ -334,7 +352,8 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
                         known[t, j, :3] += push.force
             mujoco.mj_step(model, data, nstep=substeps)
     finally:
-        renderer.close()
+        if renderer is not None:
+            renderer.close()
     return RealStream(scenario, fps, names, cameras, tuple(camera_specs), frames, true_poses, known, present)
 
 

@@ -48,10 +48,12 @@ class TrackerConfig:
     # the nearest camera (rotation: that over the body's radius) before the control law; errors the
     # cameras cannot resolve then push nothing (model right: the twin is left to its own physics).
     dead_band_px: float = 0.5
-    # Confidence: the errors are scaled by how much the estimate lowered the loss, relatively: 0 below
-    # this drop, 1 from 5x it (see Tracker.confidence); 0 turns it off. Off by default: at 0.02 the
-    # kitchen sample's model-right run drifted 35 mm instead of 124 mm, but the demo's slippery run
-    # 37.5 mm instead of 19.5 mm (1 camera, 160x120).
+    # Confidence: each body's errors are scaled by how much its estimate lowered the loss of its own
+    # window, relatively: 0 below this drop, 1 from 5x it (see Tracker.confidence); 0 turns it off. Off
+    # by default: a global version at 0.02 cut the kitchen sample's model-right drift on the flat stream
+    # (124 -> 35 mm) but raised the demo's slippery run (19.5 -> 37.5 mm); per body at 0.05 on the
+    # kitchen's textured stream (1 camera) model right went 39-62 -> 16 mm and slippery 28-73 -> 106 mm,
+    # runs in which the pushed mug tips over and any change moves the result by tens of mm.
     loss_drop: float = 0.0
     # Which bodies may be corrected: these roles (robot_link and tool are never allowed), and, when
     # set, only these names.

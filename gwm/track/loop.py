@@ -193,18 +193,23 @@ class Tracker:
             out[j] = out[j] - (out[j, 2] / ray[2]) * ray if ray[2] < -0.2 else out[j] * [1.0, 1.0, 0.0]
         return out
 
-    def confidence(self, estimate: PoseErrorEstimate) -> float:
-        """0..1: how much the estimate lowered the photometric loss, relative to the loss at the twin's
-        poses, between config.loss_drop (0) and 5x it (1). A small drop means the estimate explains
-        little of what differs between render and frames (noise, or looks the Gaussians cannot match),
-        and an offset found there is not worth a push."""
+    def confidence(self, estimate: PoseErrorEstimate) -> np.ndarray:
+        """(M,) 0..1 per body: how much its estimate lowered the photometric loss of its own window,
+        relative to that loss at the twin's poses, between config.loss_drop (0) and 5x it (1). A small
+        drop means the estimate explains little of what differs between render and frames (noise, or
+        looks the Gaussians cannot match: a side the capture never saw), and an offset found there is
+        not worth a push."""
+        m = len(self.movable)
         lo = self.config.loss_drop
         if lo <= 0:
-            return 1.0
-        before, after = estimate.loss_before, estimate.loss_after
-        if not (np.isfinite(before) and np.isfinite(after)) or before <= 0:
-            return 0.0
-        return float(np.clip(((before - after) / before - lo) / (4 * lo), 0.0, 1.0))
+            return np.ones(m)
+        before, after = estimate.body_loss_before, estimate.body_loss_after
+        if before is None or after is None:
+            before, after = np.full(m, estimate.loss_before), np.full(m, estimate.loss_after)
+        before, after = np.asarray(before, np.float64), np.asarray(after, np.float64)
+        ok = np.isfinite(before) & np.isfinite(after) & (before > 0)
+        drop = np.where(ok, (before - after) / np.where(ok, before, 1.0), 0.0)
+        return np.clip((drop - lo) / (4 * lo), 0.0, 1.0) * ok
 
     def _dead_band(self, err: np.ndarray, poses: np.ndarray) -> np.ndarray:
         """Errors shrunk by what the cameras cannot resolve: config.dead_band_px pixels at the body's
@@ -233,7 +238,7 @@ class Tracker:
         if cfg.no_downward_push:
             position = self._lift_out_of_support(position, poses)
         err = self._dead_band(np.concatenate([position, estimate.rotation], 1), poses)  # (M,6)
-        err = err * self.confidence(estimate)
+        err = err * self.confidence(estimate)[:, None]
         if self._first:
             self._prev = err.copy()
             self._first = False

@@ -114,3 +114,64 @@ def test_offset_posing_matches_plain_posing():
         p[b, :3], p[b, 3:] = m2[:3, 3], rotmat_to_quat(torch.tensor(m2[:3, :3])).numpy()
         want.append(bodies.posed(p).means[bodies.body_index == b])
     assert torch.allclose(got.means, torch.cat(want), atol=1e-5)
+
+
+def test_each_body_is_judged_on_its_own_window():
+    """A step is kept or undone per body: the estimate for a displaced body is the same whether the
+    bodies in place are optimised alongside it or not (they used to veto its steps when every step
+    of every body was judged on the whole image), and a body's window holds its own projection."""
+    from gwm.track.visual_forces import body_windows, windowed_losses
+
+    scene, bodies, poses, cams, _ = demo_setup()
+    k = 1 + scene.object_names.index("red_cube")
+    moved = poses.copy()
+    moved[k, :3] += (0.01, -0.006, 0.0)
+    observed = render(bodies, moved, cams)
+    # The bodies in place look unlike their Gaussians (a colour cast over their windows): any step of
+    # theirs is as likely to raise the loss as to lower it.
+    movable = np.array([1, 2, 3])
+    windows = body_windows(bodies, poses, torch.as_tensor(movable), cams, 0.5)
+    others = [b for b in movable if b != k]
+    cast = torch.zeros_like(observed[..., 0], dtype=torch.bool)
+    for b in others:
+        cast |= windows[list(movable).index(b)]
+    cast &= ~windows[list(movable).index(k)]
+    observed = torch.where(cast[..., None], observed * torch.tensor([1.0, 0.5, 0.5]), observed)
+    alone = estimate_pose_errors(bodies, poses, np.array([k]), cams, observed, **KW)
+    together = estimate_pose_errors(bodies, poses, movable, cams, observed, **KW)
+    j = list(movable).index(k)
+    np.testing.assert_allclose(together.position[j], alone.position[0], atol=5e-4)
+    assert np.linalg.norm(alone.position[0]) > 4e-3
+    # windows: every pixel the body covers is inside its window, and the loss of one window does not
+    # change when another body's pixels (outside it) change.
+    rgb = render(bodies, poses, cams)
+    lv = [w.reshape(len(movable), len(cams), -1) for w in (windows,)]
+    base = windowed_losses(rgb, observed, [], (), lv)
+    outside = ~windows[j]
+    changed = windowed_losses(torch.where(outside[..., None], rgb * 0.5, rgb), observed, [], (), lv)
+    assert float(changed[j]) == pytest.approx(float(base[j]))
+    assert not torch.allclose(changed, base)
+
+
+def test_a_shift_is_not_read_as_a_turn_when_the_centroid_is_off_the_com():
+    """errors_from_displacements solves shift and turn together: a pure shift of a body whose Gaussians'
+    centroid lies off its COM gives no rotation (solving the moment alone read it as a turn), and a
+    pure turn about the COM gives no shift."""
+    from gwm.track.bodies import BodyGaussians
+    from gwm.track.visual_forces import errors_from_displacements
+
+    scene, _, poses, _, _ = demo_setup()
+    names = ("background", *scene.object_names)
+    k = 1 + scene.object_names.index("red_cube")
+    com = np.zeros((len(names), 3))
+    com[k] = (0.0, 0.0, -0.02)  # the COM 2 cm below the Gaussians' centroid (a hollow, heavy-bottomed body)
+    bodies = BodyGaussians({"background": scene.background, **{o.name: o.splats for o in scene.objects}}, names,
+                           ["background"] + [o.role for o in scene.objects], com)
+    shift = torch.tensor([[0.01, -0.004, 0.0]])
+    pos, rot, _, _ = errors_from_displacements(bodies, poses, torch.tensor([k]), shift, torch.zeros(1, 3))
+    np.testing.assert_allclose(pos[0], shift[0].numpy(), atol=1e-6)
+    assert np.abs(rot).max() < 1e-6
+    turn = torch.tensor([[0.0, 0.0, 0.05]])
+    pos, rot, _, _ = errors_from_displacements(bodies, poses, torch.tensor([k]), torch.zeros(1, 3), turn)
+    np.testing.assert_allclose(rot[0], turn[0].numpy(), atol=2e-3)
+    assert np.abs(pos).max() < 1e-4
