@@ -325,9 +325,15 @@ def make_isaaclab_env_cfg(spec: IsaacLabTaskSpec, layouts: LayoutQueue, work_dir
         record_rewards = RecorderTermCfg(class_type=PostStepRewards)
         record_dones = RecorderTermCfg(class_type=PostStepDones)
 
+    # Isaac Lab's MuJoCo Warp manager, replaying its step as a Warp CPU graph (cfg.cpu_graph) and failing on
+    # contact-buffer overflow (sim_tasks.isaaclab_cpu_graph).
+    from sim_tasks.isaaclab_cpu_graph import NewtonCpuGraphMJWarpManager
+
+    NewtonCpuGraphMJWarpManager.replay_graph = cfg.cpu_graph
     physics = NewtonCfg(
         solver_cfg=MJWarpSolverCfg(solver=cfg.solver, integrator=cfg.integrator, cone=cfg.cone, impratio=cfg.impratio,
-                                   enable_multiccd=cfg.enable_multiccd, njmax=cfg.njmax, nconmax=cfg.nconmax),
+                                   enable_multiccd=cfg.enable_multiccd, njmax=cfg.njmax, nconmax=cfg.nconmax,
+                                   class_type=NewtonCpuGraphMJWarpManager),
         num_substeps=1, use_cuda_graph=False)
 
     @configclass

@@ -134,6 +134,50 @@ def test_robomimic_sequence_dataset_opens_the_isaaclab_file(isaaclab_run, isaacl
 
 
 @pytest.mark.slow
+def test_cpu_graph_replay_steps_as_eager_launches_do(isaaclab_run, scene_usd, tmp_path):
+    """The physics step replayed as a Warp CPU graph (the default) moves the objects exactly as Isaac Lab's
+    own eager kernel launches do: a recorded demo's first 50 actions (approach, grasp, lift) replayed both ways."""
+    import h5py
+
+    from sim_tasks.isaaclab_spec import build_isaaclab_spec, from_isaaclab_action
+
+    _, summary = isaaclab_run
+    base = build_isaaclab_spec(scene_usd, "pick_place").robot_base
+    with h5py.File(summary["hdf5"], "r") as f:
+        g = f["data"][sorted(f["data"].keys())[0]]
+        seed, isaac_actions = int(g.attrs["seed"]), np.asarray(g["actions"][:50])
+    npz = tmp_path / "actions.npz"
+    np.savez(npz, seed=seed, actions=np.array([from_isaaclab_action(a, base) for a in isaac_actions]))
+    poses = {}
+    for mode, flags in (("graph", []), ("eager", ["--no-cpu-graph"])):
+        out = tmp_path / mode
+        run_isaaclab_cli(["replay", "--task", "pick_place", "--scene", str(scene_usd), "--actions", str(npz),
+                          "--out", str(out), *flags], timeout=900)
+        poses[mode] = np.array(json.loads((out / "replay.json").read_text())["object_poses"])
+    assert poses["graph"].shape == (51, 3, 7)
+    assert np.abs(poses["graph"][-1, :, :3] - poses["graph"][0, :, :3]).max() > 0.02  # the grasped object moved
+    np.testing.assert_array_equal(poses["graph"], poses["eager"])
+
+
+@pytest.mark.slow
+def test_contact_buffer_overflow_is_one_clear_error(isaaclab_venv, scene_usd, tmp_path):
+    """Too few contact slots: MuJoCo Warp would drop contacts silently; the run stops with one line instead."""
+    import subprocess
+
+    from sim_tasks.isaaclab_crosscheck import REPO
+
+    done = subprocess.run([str(isaaclab_venv), "-m", "sim_tasks.isaaclab_cli", "record", "--task", "pick_place",
+                           "--scene", str(scene_usd), "--seeds", "0", "--nconmax", "2", "--out", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE",
+                               "WARP_CACHE_PATH": str(isaaclab_venv.parent.parent / "warp-cache")})
+    assert done.returncode == 2, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: MuJoCo Warp buffers overflowed") and "--nconmax" in last, last
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
 def test_same_actions_same_object_poses_as_the_embedded_sim(isaaclab_venv, runner, scene_usd, tmp_path):
     """The embedded simulator's scripted pick_place (seed 0) replayed open-loop in the Isaac Lab env
     (same scene USD, same MJCF robot, same 2 ms x 25 stepping; Newton 1.6.1 + MuJoCo Warp vs Newton
