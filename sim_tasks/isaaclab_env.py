@@ -7,7 +7,8 @@ What the environment is made of (make_isaaclab_env_cfg):
 - scene: the exported scene USD cut into per-env assets (sim_tasks.isaaclab_assets: support collider,
   one rigid body per object, no /World/PhysicsScene inside the envs) and the project's Panda
   converted from its MJCF (sim_tasks.isaaclab_robot); physics: the `newton_mjwarp` preset (Newton +
-  MuJoCo Warp) with the embedded simulator's solver settings, on device "cpu";
+  MuJoCo Warp) with the embedded simulator's solver settings, on device "cpu", each physics step replayed
+  as a Warp CPU graph (sim_tasks.isaaclab_cpu_graph: Isaac Lab graphs it on CUDA only);
 - actions: Isaac Lab's differential IK on the tool point (absolute pose in the robot base frame) and
   a binary gripper;
 - observations: joint positions / velocities, tool pose, object poses (env frame, xyz + quat xyzw as
