@@ -250,7 +250,8 @@ def poses_from_isaaclab(pos_w: np.ndarray, quat_w_xyzw: np.ndarray) -> np.ndarra
 
 
 __all__ = [
-    "ContactBufferOverflow", "EXPORT_MODES", "HOME_IK_SEED", "IsaacCameraSpec", "IsaacLabConfig", "IsaacLabTaskSpec", "IsaacObjectSpec",
+    "ContactBufferOverflow", "EXPORT_MODES", "HOME_IK_SEED", "IsaacCameraSpec", "IsaacLabConfig", "IsaacLabTaskSpec",
+    "IsaacObjectSpec",
     "PoseXYZW", "SUCCESS_TERM", "TIME_OUT_TERM", "build_isaaclab_spec", "episode_length_s_for", "from_isaaclab_action",
     "home_tool_pose", "poses_from_isaaclab", "to_isaaclab_action",
 ]

@@ -98,8 +98,10 @@ ds = SequenceDataset(hdf5_path=sys.argv[1], obs_keys=keys, dataset_keys=("action
                      get_pad_mask=False, goal_mode=None, hdf5_cache_mode="low_dim", hdf5_use_swmr=True,
                      hdf5_normalize_obs=False, filter_by_attribute=None)
 last = ds[len(ds) - 1]  # the last demo's last step: the sequence is padded with it
-print(json.dumps({"demos": list(ds.demos), "len": len(ds), "first": {k: np.asarray(v).tolist() for k, v in ds[0].items()
-                  if k in ("actions", "rewards", "dones")}, "first_obs": {k: np.asarray(v).tolist() for k, v in ds[0]["obs"].items()},
+first = ds[0]
+print(json.dumps({"demos": list(ds.demos), "len": len(ds),
+                  "first": {k: np.asarray(first[k]).tolist() for k in ("actions", "rewards", "dones")},
+                  "first_obs": {k: np.asarray(v).tolist() for k, v in first["obs"].items()},
                   "last_next_obs": np.asarray(last["next_obs"]["object_poses"]).tolist(),
                   "last_actions": np.asarray(last["actions"]).tolist()}))
 """
