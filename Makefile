@@ -47,9 +47,12 @@ $(ISAACLAB_STAMP): Makefile
 	# mujoco 3.16 (newton 1.6.1 has 3.12) but converts this model with 3.12: install it without deps.
 	$(ISAACLAB_PY) -m pip install -q --no-deps mujoco-usd-converter==0.8.0 usd-exchange==3.0.1 \
 		tinyobjloader==2.0.0rc13 numpy-stl==4.1.1 python-utils==4.2.0
+	# robomimic's loader, to check that the Isaac Lab recorder's HDF5 opens in it (the smoke test). Its
+	# declared deps (tensorboard, egl_probe, a CUDA torchvision) are not needed to read datasets.
+	$(ISAACLAB_PY) -m pip install -q --no-deps robomimic==0.3.0 termcolor==3.3.0
 	# The project itself, without its dependencies (they would pull newton 1.8.0).
 	$(ISAACLAB_PY) -m pip install -q --no-deps -e .
-	$(ISAACLAB_PY) -c "import isaaclab, isaaclab_newton, newton, warp, mujoco_usd_converter; assert newton.__version__ == '1.6.1', newton.__version__"
+	$(ISAACLAB_PY) -c "import isaaclab, isaaclab_newton, newton, warp, mujoco_usd_converter, robomimic.utils.dataset; assert newton.__version__ == '1.6.1', newton.__version__"
 	touch $(ISAACLAB_STAMP)
 
 isaaclab-venv: $(ISAACLAB_STAMP)

@@ -57,7 +57,8 @@ def _spec(args, **overrides):
     from sim_tasks.isaaclab_spec import IsaacLabConfig, build_isaaclab_spec
 
     settings = {"num_envs": args.num_envs, "dataset_dir": str(Path(args.out).resolve()),
-                "physics_dt": args.physics_dt, "decimation": args.decimation, "export_mode": args.export_mode}
+                "physics_dt": args.physics_dt, "decimation": args.decimation, "export_mode": args.export_mode,
+                "nconmax": args.nconmax, "njmax": args.njmax, "cpu_graph": not args.no_cpu_graph}
     config = IsaacLabConfig(**{**settings, **overrides})
     return build_isaaclab_spec(_scene_usd(args), args.task, config)
 
@@ -76,7 +77,8 @@ def record(args) -> dict:
                                     progress=lambda r: print(json.dumps(r), flush=True))
     t_run = time.perf_counter() - t1
     env.close()  # flushes and closes the HDF5 file
-    summary = {"task": args.task, "num_envs": args.num_envs, "seeds": seeds, "results": results,
+    summary = {"task": args.task, "num_envs": args.num_envs, "nconmax": spec.config.nconmax,
+               "cpu_graph": spec.config.cpu_graph, "seeds": seeds, "results": results,
                "successes": sum(r["success"] for r in results), "env_build_s": t_env, "run_s": t_run,
                "episodes_per_min": 60.0 * len(results) / t_run if t_run > 0 else None,
                "hdf5": str(Path(spec.config.dataset_dir) / f"{spec.config.dataset_filename}.hdf5"),
@@ -104,6 +106,8 @@ def replay(args) -> dict:
 
 
 def main(argv=None) -> int:
+    from sim_tasks.isaaclab_spec import ContactBufferOverflow, IsaacLabConfig
+
     p = argparse.ArgumentParser(prog="python -m sim_tasks.isaaclab_cli", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -116,6 +120,10 @@ def main(argv=None) -> int:
         s.add_argument("--physics-dt", type=float, default=0.002)
         s.add_argument("--decimation", type=int, default=25)
         s.add_argument("--export-mode", default="succeeded_only")
+        s.add_argument("--nconmax", type=int, default=IsaacLabConfig.nconmax, help="contact slots per env")
+        s.add_argument("--njmax", type=int, default=IsaacLabConfig.njmax, help="constraint rows per env")
+        s.add_argument("--no-cpu-graph", action="store_true",
+                       help="launch every physics kernel from Python (Isaac Lab's own way) instead of a Warp CPU graph")
         if name == "record":
             s.add_argument("--seeds", default="0-1")
         else:
@@ -124,7 +132,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("WARP_CACHE_PATH", str(Path(sys.prefix) / "warp-cache"))  # the venv's own kernels
     try:
         summary = record(args) if args.cmd == "record" else replay(args)
-    except (FileNotFoundError, ValueError, ImportError) as e:
+    except (FileNotFoundError, ValueError, ImportError, ContactBufferOverflow) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.cmd == "record":

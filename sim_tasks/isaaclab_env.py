@@ -7,7 +7,8 @@ What the environment is made of (make_isaaclab_env_cfg):
 - scene: the exported scene USD cut into per-env assets (sim_tasks.isaaclab_assets: support collider,
   one rigid body per object, no /World/PhysicsScene inside the envs) and the project's Panda
   converted from its MJCF (sim_tasks.isaaclab_robot); physics: the `newton_mjwarp` preset (Newton +
-  MuJoCo Warp) with the embedded simulator's solver settings, on device "cpu";
+  MuJoCo Warp) with the embedded simulator's solver settings, on device "cpu", each physics step replayed
+  as a Warp CPU graph (sim_tasks.isaaclab_cpu_graph: Isaac Lab graphs it on CUDA only);
 - actions: Isaac Lab's differential IK on the tool point (absolute pose in the robot base frame) and
   a binary gripper;
 - observations: joint positions / velocities, tool pose, object poses (env frame, xyz + quat xyzw as
@@ -325,9 +326,15 @@ def make_isaaclab_env_cfg(spec: IsaacLabTaskSpec, layouts: LayoutQueue, work_dir
         record_rewards = RecorderTermCfg(class_type=PostStepRewards)
         record_dones = RecorderTermCfg(class_type=PostStepDones)
 
+    # Isaac Lab's MuJoCo Warp manager, replaying its step as a Warp CPU graph (cfg.cpu_graph) and failing on
+    # contact-buffer overflow (sim_tasks.isaaclab_cpu_graph).
+    from sim_tasks.isaaclab_cpu_graph import NewtonCpuGraphMJWarpManager
+
+    NewtonCpuGraphMJWarpManager.replay_graph = cfg.cpu_graph
     physics = NewtonCfg(
         solver_cfg=MJWarpSolverCfg(solver=cfg.solver, integrator=cfg.integrator, cone=cfg.cone, impratio=cfg.impratio,
-                                   enable_multiccd=cfg.enable_multiccd, njmax=cfg.njmax, nconmax=cfg.nconmax),
+                                   enable_multiccd=cfg.enable_multiccd, njmax=cfg.njmax, nconmax=cfg.nconmax,
+                                   class_type=NewtonCpuGraphMJWarpManager),
         num_substeps=1, use_cuda_graph=False)
 
     @configclass

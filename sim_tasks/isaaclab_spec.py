@@ -39,6 +39,10 @@ SUCCESS_TERM = "success"  # Isaac Lab's RecorderManager.record_pre_reset reads s
 TIME_OUT_TERM = "time_out"
 
 
+class ContactBufferOverflow(RuntimeError):
+    """MuJoCo Warp ran out of contact or constraint slots and dropped some: that run's physics is not trusted."""
+
+
 @dataclass(frozen=True)
 class PoseXYZW:
     """A pose as Isaac Lab 3 takes it: position (3,) and quaternion x, y, z, w (4,)."""
@@ -99,8 +103,15 @@ class IsaacLabConfig:
     cone: str = "elliptic"
     impratio: float = 10.0
     enable_multiccd: bool = True
+    # Contact / constraint-row slots per env. MuJoCo Warp's CPU kernels run over every slot, used or not (the
+    # dense solver's JTCJ kernel: nconmax x nv^2 / 2 threads per env, twice a physics step), so they cost time;
+    # an env that needs more fails with ContactBufferOverflow rather than dropping contacts. The demo scene's
+    # episodes use at most 40 contacts and 144 rows per env.
     njmax: int = 400
-    nconmax: int = 200
+    nconmax: int = 96
+    # Replay each physics step as a Warp CPU graph instead of ~120 Python kernel launches (same kernels and
+    # arrays, same results; sim_tasks.isaaclab_cpu_graph). False: Isaac Lab's own eager launches.
+    cpu_graph: bool = True
 
 
 @dataclass(frozen=True)
@@ -239,7 +250,8 @@ def poses_from_isaaclab(pos_w: np.ndarray, quat_w_xyzw: np.ndarray) -> np.ndarra
 
 
 __all__ = [
-    "EXPORT_MODES", "HOME_IK_SEED", "IsaacCameraSpec", "IsaacLabConfig", "IsaacLabTaskSpec", "IsaacObjectSpec",
+    "ContactBufferOverflow", "EXPORT_MODES", "HOME_IK_SEED", "IsaacCameraSpec", "IsaacLabConfig", "IsaacLabTaskSpec",
+    "IsaacObjectSpec",
     "PoseXYZW", "SUCCESS_TERM", "TIME_OUT_TERM", "build_isaaclab_spec", "episode_length_s_for", "from_isaaclab_action",
     "home_tool_pose", "poses_from_isaaclab", "to_isaaclab_action",
 ]
