@@ -59,10 +59,19 @@ def test_only_pipelines_imports_prefect(layer):
     assert not bad, "Prefect belongs to pipelines/ only:\n" + "\n".join(bad)
 
 
+# Subclasses of a heavy package's classes, so they import it at module level; they run in the Isaac Lab venv
+# only, and every other module imports them lazily (checked below).
+SUBCLASS_MODULES = ("sim_tasks/isaaclab_cpu_graph.py",)
+
+
 @pytest.mark.parametrize("layer", LAYERS[:-1])
 def test_heavy_packages_are_imported_lazily(layer):
     bad = [f"{p.relative_to(ROOT)}:{line} imports {mod} at module level" for p in _sources(layer)
+           if str(p.relative_to(ROOT)) not in SUBCLASS_MODULES
            for mod, line, top in _imports(p) if top and mod.split(".")[0] in HEAVY]
+    subclass_modules = {m[:-3].replace("/", ".") for m in SUBCLASS_MODULES}
+    bad += [f"{p.relative_to(ROOT)}:{line} imports {mod} at module level" for p in _sources(layer)
+            for mod, line, top in _imports(p) if top and mod in subclass_modules]
     assert not bad, "import heavy optional packages inside the functions that need them:\n" + "\n".join(bad)
 
 
