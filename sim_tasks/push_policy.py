@@ -32,7 +32,6 @@ class PushDemonstrator(ScriptedDemonstrator):
         dist = float(np.linalg.norm(to_goal))
         direction = to_goal / max(dist, 1e-9)
         hull = self.ws.world_hull(self.target, pose7_to_matrix(obj))[:, :2] - obj[:2]
-        back = float(-(hull @ direction).min())  # object extent behind its centre along the push
         push_z = bottom + cfg.push_tip_above_surface + FINGERTIP_OFFSET
         phase = self.phase
         if phase == "approach":
@@ -43,8 +42,7 @@ class PushDemonstrator(ScriptedDemonstrator):
                 # face of nearly constant depth (their travel-axis sides thicken towards the hand and
                 # catch the object's top edge, pressing it into the table).
                 self._push_yaw = closest_mod_pi(math.atan2(self._push_dir[1], self._push_dir[0]), self._cmd_yaw)
-            back = float(-(hull @ self._push_dir).min())
-            start = obj[:2] - self._push_dir * (back + CLOSED_FINGER_HALF_WIDTH + 0.03)
+            start = self._push_start(obj, hull, self._push_dir)
             goal = np.array([start[0], start[1], top + cfg.push_clearance + FINGERTIP_OFFSET])
             yaw_ok = abs(wrap_angle(self._push_yaw - self._cmd_yaw)) < 0.03
             if (self._arrived(goal, tool_pos, cfg.speed) and yaw_ok) or self._timed_out():
@@ -117,6 +115,11 @@ class PushDemonstrator(ScriptedDemonstrator):
             return None
         return None
 
+    @staticmethod
+    def _push_start(obj, hull, d) -> np.ndarray:
+        """Where a pass along d starts: behind the object (hull relative to its centre), 3 cm clear."""
+        return obj[:2] - d * (float(-(hull @ d).min()) + CLOSED_FINGER_HALF_WIDTH + 0.03)
+
     def _reachable_direction(self, obj, hull, direction) -> np.ndarray:
         """The push direction nearest the goal's whose start behind the object is within the arm's push
         reach: after a wide object drifted, the straight corrective pass can start beyond the arm's reach
@@ -124,8 +127,7 @@ class PushDemonstrator(ScriptedDemonstrator):
         for deg in (0, 15, -15, 30, -30, 45, -45, 60, -60):
             c, s = math.cos(math.radians(deg)), math.sin(math.radians(deg))
             d = np.array([c * direction[0] - s * direction[1], s * direction[0] + c * direction[1]])
-            start = obj[:2] - d * (float(-(hull @ d).min()) + CLOSED_FINGER_HALF_WIDTH + 0.03)
-            if self.ws.in_push_reach(start):
+            if self.ws.in_push_reach(self._push_start(obj, hull, d)):
                 return d
         return direction
 

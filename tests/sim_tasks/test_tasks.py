@@ -298,8 +298,6 @@ def test_push_goals_of_a_wide_object_keep_every_side_in_reach(demo_scene):
 def test_a_corrective_push_turns_off_the_goal_line_to_start_in_reach(demo_scene):
     """A push whose start behind the object lies beyond the arm's push reach (object far out, goal
     towards the base) turns by the least angle that brings the start into reach; one in reach does not."""
-    from sim_tasks.demonstrator import CLOSED_FINGER_HALF_WIDTH
-
     task = make_task("push", demo_scene)
     ws = task.workspace
     inst = task.sample(0)
@@ -310,7 +308,7 @@ def test_a_corrective_push_turns_off_the_goal_line_to_start_in_reach(demo_scene)
     base, axis = ws.robot_base[:2, 3], ws.robot_base[:2, 0]
 
     def start(obj, d):
-        return obj - d * (float(-(hull @ d).min()) + CLOSED_FINGER_HALF_WIDTH + 0.03)
+        return demo._push_start(obj, hull, d)
 
     far = base + axis * (ws.config.push_reach[1] - 0.06)  # near the outer edge of the push reach
     turned = 0
