@@ -21,6 +21,8 @@ Scores (targets from issue 12):
              within 1.5 cm;
   robot      the Panda (0.855 m) reaches every object; how many lie in the tasks' workspace
              (sim_tasks.workspace.Workspace.in_reach);
+  roles      each object's role from its shape (gwm.scene.shape: container = open top that takes another of the
+             scene's objects) against the generator's;
   support    plane height error, rectangle centre and size error against the true table top.
 Prints a table and writes OUT/scene_benchmark.png (top view: hulls, found boxes, true boxes, support,
 robot), OUT/scene.toml (+ preview), OUT/scene.usdz (as the pipeline's scene stage exports it) and
@@ -50,8 +52,8 @@ POSE_TOL_CM = 0.3  # median camera centre residual after the robust alignment
 
 # ground truth ------------------------------------------------------------------------------------
 def truth_objects(gt: dict) -> list[dict]:
-    """Per object: name, world_from_body (4x4), bbox_body min/max (body frame)."""
-    return [{"name": o["name"], "world_from_body": np.asarray(o["world_from_body"], dtype=np.float64),
+    """Per object: name, role (container or object), world_from_body (4x4), bbox_body min/max (body frame)."""
+    return [{"name": o["name"], "role": o["role"], "world_from_body": np.asarray(o["world_from_body"], dtype=np.float64),
              "lo": np.asarray(o["bbox_body"]["min"], dtype=np.float64),
              "hi": np.asarray(o["bbox_body"]["max"], dtype=np.float64)} for o in gt["objects"]]
 
@@ -108,12 +110,12 @@ def score(scene, result, gt: dict, world_from_truth: np.ndarray, truth_scale: fl
         m = world_from_truth @ t["world_from_body"]
         r_body = m[:3, :3] / truth_scale  # true body axes in the scene's world
         lo, hi = t["lo"] * truth_scale, t["hi"] * truth_scale
-        truths.append({"name": t["name"], "rot": r_body, "origin": m[:3, 3], "lo": lo, "hi": hi,
+        truths.append({"name": t["name"], "role": t["role"], "rot": r_body, "origin": m[:3, 3], "lo": lo, "hi": hi,
                        "center": m[:3, 3] + r_body @ ((lo + hi) / 2), "size": hi - lo})
     found = []
     for obj in scene.objects:
         m = obj.world_from_body.numpy()
-        found.append({"name": obj.name, "hull": obj.collision_vertices.astype(np.float64) @ m[:3, :3].T + m[:3, 3]})
+        found.append({"name": obj.name, "role": obj.role, "hull": obj.collision_vertices.astype(np.float64) @ m[:3, :3].T + m[:3, 3]})
     cost = np.array([[np.linalg.norm(f["hull"].mean(0)[:2] - t["center"][:2]) for f in found] for t in truths])
     rows, cols = linear_sum_assignment(cost) if len(found) and len(truths) else (np.zeros(0, int), np.zeros(0, int))
     pairs = [(r, c) for r, c in zip(rows, cols) if cost[r, c] <= MATCH_RADIUS_M]
@@ -126,7 +128,7 @@ def score(scene, result, gt: dict, world_from_truth: np.ndarray, truth_scale: fl
         lo, hi = local.min(0), local.max(0)
         centre = t["origin"] + t["rot"] @ ((lo + hi) / 2)
         dist = float(np.linalg.norm(centre[:2] - base[:2, 3]))
-        objects.append({"truth": t["name"], "found": f["name"],
+        objects.append({"truth": t["name"], "found": f["name"], "role_true": t["role"], "role_found": f["role"],
                         "centre_err_m": float(np.linalg.norm(centre - t["center"])),
                         "extent_err_m": ((hi - lo) - t["size"]).tolist(), "size_true_m": t["size"].tolist(),
                         "robot_distance_m": dist, "in_reach": dist <= PANDA_REACH_M,
@@ -162,6 +164,7 @@ def passed(frame: dict, s: dict) -> dict:
     return {"scale": abs(frame["scale_error_pct"]) < SCALE_TOL_PCT.get(frame["metric_from"], SCALE_TOL_PCT["other"]),
             "up": frame["up_error_deg"] < UP_TOL_DEG, "pose_median": frame["camera_residual_cm_median"] < POSE_TOL_CM,
             "found_equals_present": not s["missed"] and not s["invented"], "objects_within_tolerance": all(obj_ok),
+            "roles": all(o["role_found"] == o["role_true"] for o in s["objects"]),
             "robot_reaches_all": all(o["in_reach"] for o in s["objects"]) and not s["missed"]}
 
 
@@ -186,14 +189,15 @@ def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
     print(f"== objects: {s['found']} found, {s['present']} present, missed {s['missed'] or 'none'}, "
           f"invented {s['invented'] or 'none'}")
     head = (f"{'truth':<12}{'found':<10}{'centre err mm':>14}{'extent err mm (x, y, z)':>28}{'robot m':>9}"
-            f"{'reach':>7}{'task ws':>8}  ok")
+            f"{'reach':>7}{'task ws':>8}{'role (true)':>22}  ok")
     print(head + "\n" + "-" * len(head))
     for o in s["objects"]:
         e = np.asarray(o["extent_err_m"]) * 1000
         ok = o["centre_err_m"] <= CENTRE_TOL_M and np.abs(e).max() <= EXTENT_TOL_M * 1000
+        role = f"{o['role_found']} ({o['role_true']})"
         print(f"{o['truth']:<12}{o['found']:<10}{o['centre_err_m'] * 1000:>14.1f}"
               f"{'[' + ', '.join(f'{x:+.1f}' for x in e) + ']':>28}{o['robot_distance_m']:>9.2f}"
-              f"{'yes' if o['in_reach'] else 'NO':>7}{'yes' if o['in_task_workspace'] else 'no':>8}  "
+              f"{'yes' if o['in_reach'] else 'NO':>7}{'yes' if o['in_task_workspace'] else 'no':>8}{role:>22}  "
               f"{'yes' if ok else 'NO'}")
     p = passed(frame, s)
     w = worst(s)
@@ -202,7 +206,8 @@ def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
           f"median pose {'PASS' if p['pose_median'] else 'FAIL'}; found = present {'PASS' if p['found_equals_present'] else 'FAIL'}; centres <= "
           f"{CENTRE_TOL_M * 1000:.0f} mm and extents <= {EXTENT_TOL_M * 1000:.0f} mm "
           f"{'PASS' if p['objects_within_tolerance'] else 'FAIL'}; robot reaches every object "
-          f"{'PASS' if p['robot_reaches_all'] else 'FAIL'}   (scene init + assembly {seconds:.0f} s)")
+          f"{'PASS' if p['robot_reaches_all'] else 'FAIL'}; roles (container by shape) {'PASS' if p['roles'] else 'FAIL'}"
+          f"   (scene init + assembly {seconds:.0f} s)")
 
 
 def plot(scene, result, s: dict, path: Path, title: str) -> Path:

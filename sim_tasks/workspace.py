@@ -138,22 +138,29 @@ class Workspace:
 
         required: the objects the task acts on (default: all of them). Another object that finds no
         room in reach (a large piece of a scene authored from a capture) stays where the scene has it,
-        and the others are placed around it, rather than failing the episode."""
+        and the others are placed around it, rather than failing the episode. When the others took the
+        room a required one needs (a small table in reach), the required ones are placed first."""
         required = set(names) if required is None else set(required)
         pinned: dict[str, np.ndarray] = {}
+        required_first = False
         while True:
             stays = [(p[:2].copy(), self.footprint_radius(n)) for n, p in pinned.items()]
             free = [n for n in names if n not in pinned]
+            if required_first:
+                free = [n for n in free if n in required] + [n for n in free if n not in required]
             try:
                 return {**{n: p.copy() for n, p in pinned.items()},
                         **self._place(rng, free, clearance, list(keep_out or []) + stays, max_tries)}
             except _NoRoom as e:
-                if e.name in required:
+                if e.name in required and not required_first:
+                    required_first = True
+                elif e.name in required:
                     raise RuntimeError(
                         f"could not place {e.name!r} in the reachable part of the support after {max_tries} tries; "
                         "the table in reach is too small or crowded: widen WorkspaceConfig or remove objects"
                     ) from None
-                pinned[e.name] = self.scene_poses[e.name]
+                else:
+                    pinned[e.name] = self.scene_poses[e.name]
 
     def _place(self, rng, names, clearance, placed, max_tries) -> dict[str, np.ndarray]:
         poses = {}

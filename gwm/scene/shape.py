@@ -15,9 +15,11 @@ measured above the support plane:
 3. Cavity: cells strictly inside the footprint whose top lies at least
    depth = max(min_depth, depth_fraction x rim height) below the rim, plus still-empty inner cells
    touching them (the inside of a deep container is often sparsely reconstructed), in connected parts
-   that are enclosed: from the middle of a part, at least 75% of 32 horizontal rays meet a cell at rim
-   height before they leave the footprint (an L-bracket's low foot is open to the side; a sparse rim
-   with gaps still stops most rays). A closed top (box, can) has no cavity, nor has a vase that is
+   that are enclosed: from the middle of a part, at least 75% of 32 horizontal rays meet a wall before
+   they leave the footprint (an L-bracket's low foot is open to the side; a sparse rim with gaps still
+   stops most rays). A wall stands above the part's floor (median height) by max(min_depth,
+   depth_fraction x (rim - floor)), not necessarily at rim height: one side of a rim seen only from
+   across the object may be reconstructed low and still holds the cavity in. A closed top (box, can) has no cavity, nor has a vase that is
    widest below its top.
 4. Opening: the diameter of the largest disc that fits in one connected cavity (distance transform);
    about a cell narrower than the truth on straight walls, up to three on round ones (cells that touch
@@ -122,7 +124,11 @@ def measure_cavity(points: np.ndarray, rule: ContainerRule = ContainerRule(), fl
         part = labels == k
         d = np.where(part, edt, 0.0)
         centre = np.unravel_index(int(np.argmax(d)), d.shape)
-        if 2.0 * float(d.max()) * cell > opening and _enclosed(centre, high, footprint, rule):
+        # Walls: what stands well above this cavity's floor. Not the rim height itself: one side of a rim
+        # may be reconstructed low (seen only from across the object), yet still holds the cavity in.
+        floor_level = float(np.median(height[part & observed])) if (part & observed).any() else float(np.nanmin(height[part]))
+        wall = known & footprint & (height >= floor_level + max(rule.min_depth, rule.depth_fraction * (rim - floor_level)))
+        if 2.0 * float(d.max()) * cell > opening and _enclosed(centre, wall, footprint, rule):
             opening = 2.0 * float(d.max()) * cell
             water = rim - height[part & known]
             depth = float(water.max())
@@ -143,14 +149,14 @@ def _convex_fill(mask: np.ndarray) -> np.ndarray:
     return mask | (hull.find_simplex(grid, tol=1e-9) >= 0).reshape(mask.shape)
 
 
-def _enclosed(centre, high: np.ndarray, footprint: np.ndarray, rule: ContainerRule) -> bool:
-    """At least rule.enclosed of rule.rays horizontal rays from centre (a cell index) meet a rim cell before
+def _enclosed(centre, wall: np.ndarray, footprint: np.ndarray, rule: ContainerRule) -> bool:
+    """At least rule.enclosed of rule.rays horizontal rays from centre (a cell index) meet a wall cell before
     they leave the footprint."""
     angles = np.linspace(0.0, 2 * np.pi, rule.rays, endpoint=False)
-    steps = np.arange(1, 2 * max(high.shape)) * 0.5  # in cells
+    steps = np.arange(1, 2 * max(wall.shape)) * 0.5  # in cells
     pos = np.asarray(centre, float)[None, None] + steps[None, :, None] * np.stack([np.cos(angles), np.sin(angles)], 1)[:, None]
-    ij = np.clip(np.round(pos).astype(int), 0, np.array(high.shape) - 1)  # the padded border is outside
-    hit, out = high[ij[..., 0], ij[..., 1]], ~footprint[ij[..., 0], ij[..., 1]]
+    ij = np.clip(np.round(pos).astype(int), 0, np.array(wall.shape) - 1)  # the padded border is outside
+    hit, out = wall[ij[..., 0], ij[..., 1]], ~footprint[ij[..., 0], ij[..., 1]]
     first_hit = np.where(hit.any(1), hit.argmax(1), len(steps))
     first_out = np.where(out.any(1), out.argmax(1), len(steps))
     return float(np.mean(first_hit < first_out)) >= rule.enclosed

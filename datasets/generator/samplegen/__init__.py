@@ -2,7 +2,7 @@
 
 Data-generation tooling, not pipeline code: no pipeline stage imports it, and it is not
 installed (run it as `python datasets/generator/generate.py`). A sample is a scene definition
-(kitchen.py, workbench.py); the code that draws, renders and writes ground truth is shared:
+(kitchen.py, workbench.py; desk.py, not bundled); the code that draws, renders and writes ground truth is shared:
 
     textures.py   procedural textures and the printed marker
     meshes.py     meshes with UVs, object part builders, OBJ output
@@ -15,6 +15,7 @@ installed (run it as `python datasets/generator/generate.py`). A sample is a sce
     write.py      renders a SceneDef and writes the sample folder
 """
 
-from . import kitchen, workbench
+from . import desk, kitchen, workbench
 
-SCENES = {"kitchen": kitchen.scene, "workbench": workbench.scene}
+# desk: not bundled; a scene no default was tuned on (generate it with --out)
+SCENES = {"kitchen": kitchen.scene, "workbench": workbench.scene, "desk": desk.scene}
