@@ -50,8 +50,16 @@ def train(
     resume: bool = typer.Option(True, help="continue from OUT/checkpoint.safetensors when it exists"),
     device: str = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when available)"),
 ) -> None:
-    """Train the Gaussian VAE, then the latent dynamics DiT. Multi-GPU: torchrun --nproc_per_node N -m pipelines.cli_main ..."""
-    path = train_world_model(dataset, out, preset, resume=resume, device=device)
+    """Train the Gaussian VAE, then the latent dynamics DiT. Data parallel (N GPUs, or N CPU processes):
+    torchrun --nproc_per_node N -m pipelines.cli_main model train ... (the preset's batch is the global batch)."""
+    from gwm.model.checkpoint import CheckpointError
+    from gwm.model.train import ProcessCountError
+
+    try:
+        path = train_world_model(dataset, out, preset, resume=resume, device=device)
+    except (CheckpointError, ProcessCountError) as e:  # a checkpoint or a process count that does not fit
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"model: {path}")
 
 

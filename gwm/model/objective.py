@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 
 from gwm.metrics.gaussians import chamfer_distance
+from gwm.model.distributed import ShardedGenerator, batch_randn
 from gwm.model.gaussian_space import LOG_SCALE, OPACITY, QUAT, RGB, XYZ
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x (B,...), c_noise (B,)) -> F(x)
@@ -47,12 +48,13 @@ class EDMObjective:
         c_in = 1 / (s**2 + sd**2).sqrt()
         return c_skip * x + c_out * net(c_in * x, sigma.log() / 4)
 
-    def loss(self, net: Denoiser, x0: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Weighted denoising loss for clean targets x0 (B, ...); scalar."""
+    def loss(self, net: Denoiser, x0: torch.Tensor, generator: torch.Generator | ShardedGenerator | None = None
+             ) -> torch.Tensor:
+        """Weighted denoising loss for clean targets x0 (B, ...); scalar (a mean over the batch)."""
         b = x0.shape[0]
-        rnd = torch.randn(b, generator=generator, device=x0.device)
+        rnd = batch_randn((b,), generator, device=x0.device)
         sigma = (rnd * self.cfg.p_std + self.cfg.p_mean).exp()  # (B,)
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        noise = batch_randn(x0.shape, generator, device=x0.device, dtype=x0.dtype)
         s = sigma.reshape(-1, *([1] * (x0.ndim - 1)))
         denoised = self.denoise(net, x0 + s * noise, sigma)
         weight = (s**2 + self.cfg.sigma_data**2) / (s * self.cfg.sigma_data) ** 2

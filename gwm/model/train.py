@@ -9,9 +9,18 @@ camera) comes from one torch.Generator whose state is saved in the checkpoint to
 model, the optimizers and the step, so `continue from a checkpoint` == `never stopped`, bit for bit
 on the same machine and thread count. Evaluation uses its own generator and leaves that state alone.
 
-Multi-GPU: with torchrun (WORLD_SIZE > 1) the VAE and the DiT are wrapped in
-DistributedDataParallel, each rank draws its own batches (generator seeded by rank) and rank 0
-writes checkpoints and logs. That path is import-guarded and has not been run here (no GPU).
+Data parallel: under torchrun (WORLD_SIZE > 1) the VAE and the DiT are wrapped in
+DistributedDataParallel (NCCL on CUDA, gloo on CPU). optim.batch_size is the global batch and must be
+divisible by the world size. Every rank runs the same generator and draws the random numbers of the whole
+global batch, keeping its own rows (gwm.model.distributed), so the ranks' shards together are the batch
+one process would train on. Every loss term is a mean over equally sized per-sample terms (no batch
+statistics: the networks use LayerNorm only), so DDP's gradient average is the global-batch gradient; the
+render loss, which renders only the global batch's first two states, is scaled so that holds too. W
+processes therefore train like one process with the same global batch, up to float summation order
+(tests/model/test_ddp.py runs 2 gloo processes on the CPU against 1). Weights stay identical on all ranks,
+so every rank's evaluation gives the same figures; the logged losses are averaged over the ranks; rank 0
+alone writes checkpoints and logs. A checkpoint holds the one shared stream, so any number of processes
+that divides the batch can resume it.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from gwm.model.checkpoint import (CheckpointError, load_checkpoint, load_state_s
                                   optimizer_to_tensors, save_checkpoint)
 from gwm.geometry import quat_multiply
 from gwm.model.config import TrainConfig
+from gwm.model.distributed import ShardedGenerator
 # Loading and rollout helpers live in gwm.model.inference; gwm/model/validate.py still imports them from here.
 from gwm.model.inference import resize_cameras, rollout_batch
 from gwm.model.objective import GaussianReconstructionLoss
@@ -39,6 +49,10 @@ from gwm.splats import GaussianSplats
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 MODEL_NAME = "model.safetensors"
+
+
+class ProcessCountError(ValueError):
+    """The global batch cannot be split evenly over the data-parallel processes."""
 
 
 def transition_windows(poses: list[torch.Tensor], episodes: list[int], context: int, chunk: int):
@@ -69,17 +83,26 @@ class Trainer:
         self.dataset_meta = dataset_meta or {}
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        if cfg.optim.batch_size % self.world_size:
+            raise ProcessCountError(f"optim.batch_size={cfg.optim.batch_size} (the global batch) is not divisible "
+                                    f"by the {self.world_size} processes; run torchrun --nproc_per_node with a "
+                                    "divisor of it")
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if device is None:
-            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else "cpu"
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
-        if self.device.type == "cpu":
-            torch.set_num_threads(cfg.cpu_threads)
+        if self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", local_rank)  # one GPU per process under torchrun
+        if self.device.type == "cpu":  # cpu_threads is per machine: processes on one machine share its cores
+            torch.set_num_threads(max(1, cfg.cpu_threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
         torch.manual_seed(cfg.seed)  # parameter initialisation
         self.model = GaussianWorldModel(cfg.model, copy.deepcopy(traj.space), traj.action_dim).to(self.device)
         o = cfg.optim
         self.vae_opt = torch.optim.AdamW(self.model.vae.parameters(), lr=o.vae_lr, weight_decay=o.weight_decay)
         self.dyn_opt = torch.optim.AdamW(self.model.dit.parameters(), lr=o.dynamics_lr, weight_decay=o.weight_decay)
-        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003 + self.rank)
+        # the same seed on every rank: ranks draw the global batch's random numbers and keep their rows
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 1_000_003)
+        self.rng = ShardedGenerator(self.gen, self.rank, self.world_size)
         self.step = 0
         self.recon_loss = GaussianReconstructionLoss(cfg.loss)
         self.render_enabled = cfg.loss.render > 0 and _renderer_available()
@@ -101,19 +124,31 @@ class Trainer:
         self._latents: tuple[torch.Tensor, torch.Tensor] | None = None  # (train, val) (F, K, D)
         self._static_splats = None  # render loss: unmodelled bodies on self.device (made on first use)
         self._ddp_vae = self._ddp_dit = None
+        self._owns_process_group = False
         if self.world_size > 1:
             self._setup_ddp()
 
     # ------------------------------------------------------------------------------------------------
-    def _setup_ddp(self) -> None:  # pragma: no cover - needs several processes/GPUs
+    def _setup_ddp(self) -> None:
         import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         if not dist.is_initialized():
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self._owns_process_group = True
         ids = [self.device.index] if self.device.type == "cuda" else None
         self._ddp_vae = DDP(self.model.vae, device_ids=ids)
         self._ddp_dit = DDP(self.model.dit, device_ids=ids)
+
+    def close(self) -> None:
+        """End the process group this trainer started (torch warns at exit otherwise)."""
+        if self._owns_process_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self._owns_process_group = False
 
     @property
     def stage(self) -> str:
@@ -127,14 +162,16 @@ class Trainer:
 
     # one step -------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
+        """One optimizer step on the global batch (this rank's rows of it under DDP)."""
         o = self.cfg.optim
-        b = o.batch_size
+        b = o.batch_size  # global
+        mine = self.rng.rows(b // self.world_size)
         if self.stage == "vae":
             for g in self.vae_opt.param_groups:
                 g["lr"] = self._lr(o.vae_lr, self.step, o.vae_steps)
-            x = self.model.space.features_from_poses(self._vae_batch(b))  # (B, N, 14)
+            x = self.model.space.features_from_poses(self._vae_batch(b)[mine])  # (B/W, N, 14)
             vae = self._ddp_vae or self.model.vae
-            pred, mean, logvar = vae(x, generator=self.gen)
+            pred, mean, logvar = vae(x, generator=self.rng)
             loss, parts = self.recon_loss(pred, x, mean, logvar, self._render_loss if self.render_enabled else None)
             opt, params = self.vae_opt, self.model.vae.parameters()
         else:
@@ -142,21 +179,32 @@ class Trainer:
                 self._prepare_dynamics(set_statistics=True)
             for g in self.dyn_opt.param_groups:
                 g["lr"] = self._lr(o.dynamics_lr, self.step - o.vae_steps, o.dynamics_steps)
-            ctx, act, tgt = self._dynamics_batch(b)
-            loss = self.model.dynamics_loss(ctx, act, tgt, self.gen, o.context_noise, net=self._ddp_dit)
+            ctx, act, tgt = self._dynamics_batch(b, mine)
+            loss = self.model.dynamics_loss(ctx, act, tgt, self.rng, o.context_noise, net=self._ddp_dit)
             parts = {"edm": float(loss.detach())}
             opt, params = self.dyn_opt, self.model.dit.parameters()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP this also averages the gradients over the ranks
         gnorm = torch.nn.utils.clip_grad_norm_(list(params), o.grad_clip)
         opt.step()
         self.step += 1
-        return {"loss": float(loss.detach()), "grad_norm": float(gnorm), **parts}
+        rec = {"loss": float(loss.detach()), **parts}
+        if self.world_size > 1:  # log the global batch's losses, not this rank's
+            rec = self._mean_over_ranks(rec)
+        return {"loss": rec.pop("loss"), "grad_norm": float(gnorm), **rec}
 
-    def _dynamics_batch(self, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Context latents (B,C,K,D), action chunks (B,S,A), next latents (B,K,D) of random training windows."""
+    def _mean_over_ranks(self, values: dict[str, float]) -> dict[str, float]:
+        import torch.distributed as dist
+
+        t = torch.tensor(list(values.values()), dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return dict(zip(values, (t / self.world_size).tolist()))
+
+    def _dynamics_batch(self, b: int, mine: slice = slice(None)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Context latents (B,C,K,D), action chunks (B,S,A), next latents (B,K,D) of random training windows:
+        b windows drawn, the rows `mine` of them returned."""
         lat = self._latents[0]
-        w = torch.randint(len(self.tgt_idx), (b,), generator=self.gen, device=self.device)
+        w = torch.randint(len(self.tgt_idx), (b,), generator=self.gen, device=self.device)[mine]
         return lat[self.ctx_idx[w]], self.train_actions[self.act_idx[w]], lat[self.tgt_idx[w]]
 
     def _vae_batch(self, b: int) -> torch.Tensor:
@@ -197,24 +245,29 @@ class Trainer:
         self._latents = (train_lat, val_lat)
 
     def _render_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """L1 between renders of predicted and true states (first 2 of the batch, one random camera)."""
+        """L1 between renders of predicted and true states (the global batch's first 2, one random camera).
+
+        pred, target: this rank's rows (B/W, N, 14). Under DDP the first 2 rows of the global batch sit on
+        the first rank(s); their terms are multiplied by W so DDP's average over ranks gives the global loss.
+        """
         from gwm.render import rasterize
 
         cams = self.traj.cameras
-        i = int(torch.randint(len(cams), (1,), generator=self.gen, device=self.device))
+        i = int(torch.randint(len(cams), (1,), generator=self.gen, device=self.device))  # drawn on every rank
         cam = resize_cameras(cams[i], self.cfg.render_size).to(self.device)
         if self._static_splats is None:  # the unmodelled bodies, on the training device
             self._static_splats = self.traj.static_splats.to(device=self.device)
         sp = self.model.space  # on the training device (traj.space stays on the CPU)
         full = lambda f: GaussianSplats.cat([self._static_splats, sp.to_splats(f)])  # noqa: E731
         loss = pred.new_zeros(())
-        n = min(2, pred.shape[0])
-        for j in range(n):
+        n = min(2, self.cfg.optim.batch_size)
+        first = self.rank * pred.shape[0]  # global index of this rank's first row
+        for j in range(max(0, min(n - first, pred.shape[0]))):
             rp = rasterize(full(pred[j]), cam).rgb
             with torch.no_grad():
                 rt = rasterize(full(target[j]), cam).rgb
             loss = loss + (rp - rt).abs().mean() / n
-        return loss
+        return loss * self.world_size
 
     # evaluation -----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -299,9 +352,7 @@ class Trainer:
         optimizer_from_tensors(self.vae_opt, tensors, optim_info["vae"], "optim/vae")
         optimizer_from_tensors(self.dyn_opt, tensors, optim_info["dynamics"], "optim/dynamics")
         self.step = int(meta["step"])
-        self.gen.set_state(tensors["rng/generator"].to(torch.uint8))
-        if self.rank > 0:  # the checkpoint holds rank 0's stream; other ranks need their own
-            self.gen.manual_seed((self.cfg.seed * 1_000_003 + self.rank) * 1_000_033 + self.step)
+        self.gen.set_state(tensors["rng/generator"].to(torch.uint8))  # the stream all ranks share
         torch.set_rng_state(tensors["rng/torch"].to(torch.uint8))
         self._latents = None
         if self.stage == "dynamics":
@@ -330,7 +381,9 @@ class Trainer:
                 if main and self.out_dir is not None:
                     with open(self.out_dir / "train_log.jsonl", "a") as f:
                         f.write(json.dumps(rec) + "\n")
-                bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+                if main:
+                    bar.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                       for k, v in rec.items()))
             if main and self.out_dir is not None and (self.step % self.cfg.checkpoint_every == 0 or self.step == end):
                 self.save(self.out_dir / CHECKPOINT_NAME)
         bar.close()
@@ -347,4 +400,4 @@ def _renderer_available() -> bool:
     return True
 
 
-__all__ = ["CHECKPOINT_NAME", "MODEL_NAME", "Trainer", "transition_windows"]
+__all__ = ["CHECKPOINT_NAME", "MODEL_NAME", "ProcessCountError", "Trainer", "transition_windows"]

@@ -61,7 +61,10 @@ def train_on_dataset(ds, out: str | Path, cfg: TrainConfig, source: str | None =
             print(f"resumed from {ckpt} at step {trainer.step}")
     if trainer.rank == 0:
         write_text_atomic(out / "config.json", json.dumps(json.loads(cfg.to_json()), indent=1))
-    trainer.run()
+    try:
+        trainer.run()
+    finally:
+        trainer.close()
     return out / MODEL_NAME
 
 

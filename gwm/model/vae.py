@@ -36,6 +36,7 @@ from torch import nn
 
 from gwm.geometry import normalize_quats, positive_w, quat_multiply, rotmat_to_quat
 from gwm.model.attention import CrossAttentionBlock, Mlp, SelfAttentionBlock, fourier_features
+from gwm.model.distributed import ShardedGenerator, batch_randn
 from gwm.model.gaussian_space import FEATURE_DIM, XYZ, GaussianSpace
 
 
@@ -266,12 +267,13 @@ class GaussianVAE(nn.Module):
             log_scale, rgb, opacity = log_scale + res[..., 3:6], rgb + res[..., 9:12], opacity + res[..., 12:13]
         return torch.cat([xyz, log_scale, quat, rgb, opacity], -1)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True):
+    def forward(self, x: torch.Tensor, generator: torch.Generator | ShardedGenerator | None = None,
+                sample: bool = True):
         """x (B,N,14) -> reconstruction (B,N,14), posterior mean and log-variance (B,K,D)."""
         mean, logvar = self.encode(x)
         z = mean
         if sample:
-            eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            eps = batch_randn(mean.shape, generator, dtype=mean.dtype, device=mean.device)
             z = mean + eps * (0.5 * logvar).exp()
         return self.decode(z), mean, logvar
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from gwm.model.dit import DiTConfig, LatentDiT
+from gwm.model.distributed import ShardedGenerator, batch_rand, batch_randn
 from gwm.model.gaussian_space import GaussianSpace
 from gwm.model.objective import EDMConfig, EDMObjective
 from gwm.model.vae import GaussianVAE, VAEConfig
@@ -108,7 +109,7 @@ class GaussianWorldModel(nn.Module):
         return lambda x, c_noise: net(x, c_noise, ctx, act)
 
     def dynamics_loss(self, context: torch.Tensor, actions: torch.Tensor, target: torch.Tensor,
-                      generator: torch.Generator | None = None, context_noise: float = 0.0,
+                      generator: torch.Generator | ShardedGenerator | None = None, context_noise: float = 0.0,
                       net: nn.Module | None = None) -> torch.Tensor:
         """context (B,C,K,D), actions (B,S,A), target next latent (B,K,D) -> scalar EDM loss.
 
@@ -118,8 +119,8 @@ class GaussianWorldModel(nn.Module):
         """
         if context_noise > 0:
             dev = context.device
-            level = torch.rand(context.shape[0], 1, 1, 1, generator=generator, device=dev) * context_noise
-            context = context + level * self.delta_std * torch.randn(context.shape, generator=generator, device=dev)
+            level = batch_rand((context.shape[0], 1, 1, 1), generator, device=dev) * context_noise
+            context = context + level * self.delta_std * batch_randn(context.shape, generator, device=dev)
         x0 = (target - context[:, -1]) / self.delta_std * self.cfg.edm.sigma_data  # (B, K, D)
         return self.edm.loss(self._denoiser(context, actions, net), x0, generator)
 
