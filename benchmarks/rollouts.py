@@ -48,7 +48,7 @@ def _init(scene_usd: str, task: str) -> None:
 def _episode(args):
     task, seed = args
     r = _RUNNER.run_episode(seed, task=task, render=False)
-    return task, seed, r.success, r.timings["physics"], r.physics_steps, r.first_success_step
+    return task, seed, r.success, r.timings["physics"], r.physics_steps, r.first_success_step, r.num_frames
 
 
 def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0, tasks=TASKS) -> dict:
@@ -72,9 +72,9 @@ def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0,
         pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(scene_usd, tasks[0]))
         results = pool.imap_unordered(_episode, jobs)
     try:
-        for task, seed, ok, t_phys, steps, first in tqdm(results, total=len(jobs), desc="success rate",
+        for task, seed, ok, t_phys, steps, first, length in tqdm(results, total=len(jobs), desc="success rate",
                                                         unit="episode"):
-            out[task].append((seed, ok, first))
+            out[task].append((seed, ok, first, length))
             physics_time += t_phys
             physics_steps += steps
     finally:
@@ -88,7 +88,7 @@ def success_rates(scene_usd: str, seeds: int, workers: int, seed_start: int = 0,
         failed = [r[0] for r in runs if not r[1]]
         firsts = [r[2] for r in runs if r[2] is not None]
         print(f"  {task:16s} {ok}/{len(runs)} = {ok / len(runs):.0%}   failed seeds: {failed or '-'}   "
-              f"solved at step {min(firsts, default=0)}-{max(firsts, default=0)} of 150")
+              f"solved at step {min(firsts, default=0)}-{max(firsts, default=0)} of {max(r[3] for r in runs)}")
     print(f"  physics (incl. IK) in the workers: {physics_steps / physics_time:,.0f} physics steps/s per process")
     return out
 

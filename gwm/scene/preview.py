@@ -92,15 +92,16 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
     top.scatter(means[order, 0], means[order, 1], s=1.5, c=rgb[order], linewidths=0)
     ring = np.append(result.support.corners(), result.support.corners()[:1], axis=0)
     top.plot(ring[:, 0], ring[:, 1], "-", color="#333333", lw=1.5, label="support")
+    top_labels = []
     for k, o in enumerate(result.objects):
         c = COLOURS[k % len(COLOURS)]
         xy = np.append(o.box.corners(), o.box.corners()[:1], axis=0)
         top.plot(xy[:, 0], xy[:, 1], "-", color=c, lw=2)
         if result.scene is not None:
             _draw_hull_top(top, result.scene.object(o.name), c)
-        top.annotate(_label(result, o.name), (o.box.center[0], o.box.center[1] + o.box.size[1] / 2 + 0.01), color=c, fontsize=9,
-                     ha="center", va="bottom", weight="bold",
-                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
+        top_labels.append(top.annotate(
+            _label(result, o.name), (o.box.center[0], o.box.center[1] + o.box.size[1] / 2 + 0.01), color=c, fontsize=9,
+            ha="center", va="bottom", weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75)))
     reach = _reach_ring(result, PANDA_REACH_M)
     top.plot(reach[:, 0], reach[:, 1], "--", color="#555555", lw=1, label=f"Panda reach {PANDA_REACH_M} m")
     sector = _task_sector(result)
@@ -132,6 +133,7 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
 
     sup = result.support.corners()
     polyline(np.c_[np.append(sup, sup[:1], 0), np.full(5, z0)], color="white", lw=1.5, ls="--")
+    cam_labels = []
     for i, o in enumerate(result.objects):
         c = COLOURS[i % len(COLOURS)]
         corners = box_corners(o)
@@ -139,8 +141,9 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
             polyline(corners[[a, b]], color=c, lw=2)
         u, v, z = one(corners[4:].mean(0, keepdims=True))
         if z[0, 0] > 0:
-            cam.annotate(_label(result, o.name), (u[0, 0], v[0, 0] - 6), color="white", fontsize=9, ha="center", va="bottom",
-                         weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc=c, ec="none", alpha=0.85))
+            cam_labels.append(cam.annotate(
+                _label(result, o.name), (u[0, 0], v[0, 0] - 6), color="white", fontsize=9, ha="center", va="bottom",
+                weight="bold", bbox=dict(boxstyle="round,pad=0.15", fc=c, ec="none", alpha=0.85)))
     polyline(_task_sector(result), color="#ffbf00", lw=1.5)
     disc = _reach_ring(result, 0.08, 32)  # the robot's base footprint, and an arrow the way it faces
     u, v, z = one(disc)
@@ -158,11 +161,31 @@ def write_preview(result, world_splats, cams, path: Path) -> Path:
     cam.set_axis_off()
     cam.set_title(f"capture view {cams.image_paths[k].name}: boxes, support (dashed), robot, tasks' workspace")
     fig.tight_layout()
+    separate_labels(fig, top, top_labels)
+    separate_labels(fig, cam, cam_labels)
     path = Path(path)
     with atomic_write_path(path, keep_suffix=True) as tmp:
         fig.savefig(tmp)
     plt.close(fig)
     return path
+
+
+def separate_labels(fig, ax, labels, gap_px: float = 2.0) -> None:
+    """Move each label up on the screen, in order, until it covers none placed before it (objects side by side
+    had their names drawn over each other)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for ann in labels:
+        for _ in range(len(labels) + 1):
+            box = ann.get_window_extent(renderer)
+            hit = [b for b in placed if box.overlaps(b)]
+            if not hit:
+                break
+            rise = max(b.y1 for b in hit) - box.y0 + gap_px  # display pixels, y up
+            x, y = ax.transData.transform(ann.xyann)
+            ann.xyann = tuple(ax.transData.inverted().transform((x, y + rise)))
+        placed.append(ann.get_window_extent(renderer))
 
 
 def _draw_hull_top(ax, obj, colour) -> None:
