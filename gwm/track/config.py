@@ -48,13 +48,14 @@ class TrackerConfig:
     # the nearest camera (rotation: that over the body's radius) before the control law; errors the
     # cameras cannot resolve then push nothing (model right: the twin is left to its own physics).
     dead_band_px: float = 0.5
-    # Confidence: each body's errors are scaled by how much its estimate lowered the loss of its own
-    # window, relatively: 0 below this drop, 1 from 5x it (see Tracker.confidence); 0 turns it off. Off
-    # by default: a global version at 0.02 cut the kitchen sample's model-right drift on the flat stream
-    # (124 -> 35 mm) but raised the demo's slippery run (19.5 -> 37.5 mm); per body at 0.05 on the
-    # kitchen's textured stream (1 camera) model right went 39-62 -> 16 mm and slippery 28-73 -> 106 mm,
-    # runs in which the pushed mug tips over and any change moves the result by tens of mm.
-    loss_drop: float = 0.0
+    # Confidence: each body's errors are scaled by the share of its window's excess loss (over the loss it
+    # had when the appearance was fitted: the residual of a body that is where it should be) that its
+    # estimate removes: 0 below explained_min, 1 from explained_full (see Tracker.confidence). An offset
+    # that removes only a small share explains little of what differs (measured: a bottle tipping over
+    # exactly as in the stream, whose sides now catch the light differently and show what the capture
+    # never saw, read as 8-14 mm and 9-12 deg off, removing 6-15% of its excess loss). explained_min 0: off.
+    explained_min: float = 0.3
+    explained_full: float = 0.6
     # Which bodies may be corrected: these roles (robot_link and tool are never allowed), and, when
     # set, only these names.
     correct_roles: tuple[str, ...] = OBJECT_ROLES
@@ -76,9 +77,12 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.pyramid factors must be >= 2, got {self.pyramid}")
         if self.crop_margin is not None and not self.crop_margin >= 0:
             raise ValueError(f"TrackerConfig.crop_margin must be >= 0 or None, got {self.crop_margin}")
+        if self.explained_min > 0 and not self.explained_full > self.explained_min:
+            raise ValueError(f"TrackerConfig.explained_full ({self.explained_full}) must exceed explained_min "
+                             f"({self.explained_min})")
         if not self.step_growth >= 1.0:
             raise ValueError(f"TrackerConfig.step_growth must be >= 1, got {self.step_growth}")
-        for name in ("loss_drop", "dead_band_px", "step", "position_gain", "velocity_gain", "integral_gain",
+        for name in ("explained_min", "explained_full", "dead_band_px", "step", "position_gain", "velocity_gain", "integral_gain",
                      "integral_limit"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")

@@ -97,6 +97,8 @@ class Tracker:
         self.movable = correctable_bodies(names, roles, config)  # indices into names (0 = background)
         self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
         self.colour = None  # per-camera (gain, bias) from calibrate()
+        self.floor = None  # (M,) each movable body's window loss where it matches (see calibrate)
+        self.last_share = None  # (M,) share of the excess loss the last estimate removed (see confidence)
         self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
         self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
         self.reset_controller()
@@ -133,7 +135,18 @@ class Tracker:
                 self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
                 iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
                 render_backend=cfg.render_backend)
+            self.floor = self._window_losses(self.check_frames(frames), self.all_poses())
         return losses
+
+    def _window_losses(self, observed: torch.Tensor, poses: np.ndarray) -> np.ndarray:
+        """(M,) each movable body's window loss at `poses` (no search): after calibration, the residual
+        of bodies that are where their Gaussians say (noise, and what the Gaussians cannot reproduce)."""
+        cfg = self.config
+        est = estimate_pose_errors(
+            self.bodies, poses, self.movable, self.cameras, observed, iterations=1, step=cfg.step,
+            pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
+            render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin)
+        return np.asarray(est.body_loss_before, np.float64)
 
     def fixed_layer(self, poses: np.ndarray):
         """The render of everything but the movable bodies, kept while those Gaussians stay where they
@@ -194,22 +207,27 @@ class Tracker:
         return out
 
     def confidence(self, estimate: PoseErrorEstimate) -> np.ndarray:
-        """(M,) 0..1 per body: how much its estimate lowered the photometric loss of its own window,
-        relative to that loss at the twin's poses, between config.loss_drop (0) and 5x it (1). A small
-        drop means the estimate explains little of what differs between render and frames (noise, or
-        looks the Gaussians cannot match: a side the capture never saw), and an offset found there is
-        not worth a push."""
+        """(M,) 0..1 per body: the share of its window's excess loss (at the twin's pose, over the floor:
+        its loss when it matched, see calibrate) that its estimate removes, mapped from
+        config.explained_min (0) to config.explained_full (1). An estimate that removes a small share
+        explains little of what differs between render and frames: the body looks unlike its Gaussians
+        (a side the capture never saw, light on a face that turned up), and the offset found is whatever
+        trades that mismatch off best, not where the body is. 1 everywhere when explained_min is 0."""
         m = len(self.movable)
-        lo = self.config.loss_drop
+        lo, hi = self.config.explained_min, self.config.explained_full
+        if estimate.body_loss_before is None:
+            return np.ones(m)
+        before = np.asarray(estimate.body_loss_before, np.float64)
+        after = np.asarray(estimate.body_loss_after, np.float64)
+        if self.floor is None:  # not calibrated: the first frame is taken as matched, as calibrate does
+            self.floor = before.copy()
+        drop = np.maximum(before - after, 0.0)
+        excess = np.maximum(before - self.floor, drop)
+        share = np.where(excess > 0, drop / np.where(excess > 0, excess, 1.0), 0.0)
+        self.last_share = share
         if lo <= 0:
             return np.ones(m)
-        before, after = estimate.body_loss_before, estimate.body_loss_after
-        if before is None or after is None:
-            before, after = np.full(m, estimate.loss_before), np.full(m, estimate.loss_after)
-        before, after = np.asarray(before, np.float64), np.asarray(after, np.float64)
-        ok = np.isfinite(before) & np.isfinite(after) & (before > 0)
-        drop = np.where(ok, (before - after) / np.where(ok, before, 1.0), 0.0)
-        return np.clip((drop - lo) / (4 * lo), 0.0, 1.0) * ok
+        return np.clip((share - lo) / (hi - lo), 0.0, 1.0)
 
     def _dead_band(self, err: np.ndarray, poses: np.ndarray) -> np.ndarray:
         """Errors shrunk by what the cameras cannot resolve: config.dead_band_px pixels at the body's
@@ -248,6 +266,9 @@ class Tracker:
         self._integral = np.where(self._integral * err < 0, 0.0, self._integral)
         self._integral = np.clip(self._integral + err, -limit, limit)
         t2 = self.twin.control_dt ** 2
+        # The integral is not scaled by this frame's trust: scaling it (so a body whose frames stop saying
+        # where it is gets no push from earlier errors) raised the demo's 1-camera slippery run from 16.7
+        # to 28.8 mm (the real cube tips mid-slide and is no longer trusted while the twin lags behind).
         accel = (2 * cfg.position_gain * err + cfg.velocity_gain * (err - self._prev)
                  + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
         self._prev = err
