@@ -18,6 +18,28 @@ from sim_tasks.demonstrator import (CLOSED_FINGER_HALF_WIDTH, FINGERTIP_OFFSET, 
                                     wrap_angle)
 
 
+# The closed fingers lead with a face about 5 cm wide across the push (see the approach phase).
+PUSH_FACE_HALF_WIDTH = 0.025
+
+
+def surface_behind(hull: np.ndarray, aim: np.ndarray, half_width: float, step: float = 0.002) -> float:
+    """How far behind the object's centre, along -aim, a flat pusher face of half_width centred on the line
+    through the centre first touches the object (hull: (N,2) footprint points relative to the centre). Not the
+    footprint's farthest point along -aim: when the object stands turned that is a corner off the line, farther
+    back than the face in the way, and a push whose goal is set from it barely presses (a turned tray stood
+    still under the fingers until the pass timed out)."""
+    from scipy.spatial import ConvexHull
+
+    ring = hull[ConvexHull(hull).vertices]
+    a, b = ring, np.roll(ring, -1, axis=0)
+    n = np.maximum(np.ceil(np.linalg.norm(b - a, axis=1) / step).astype(int), 1)
+    pts = np.concatenate([a[i] + np.linspace(0.0, 1.0, n[i], endpoint=False)[:, None] * (b[i] - a[i])
+                          for i in range(len(ring))])
+    lateral = pts @ np.array([-aim[1], aim[0]])
+    band = np.abs(lateral) <= half_width
+    return float(-(pts[band] @ aim).min()) if band.any() else float(-(hull @ aim).min())
+
+
 class PushDemonstrator(ScriptedDemonstrator):
     """Push the task's target object along the table to the instance's goal with the closed fingers."""
 
@@ -71,7 +93,7 @@ class PushDemonstrator(ScriptedDemonstrator):
             # object so contact is kept; re-aiming every step corrects lateral drift.
             # (a pass turned off the goal line to stay in reach keeps its line)
             aim = direction if along > 0.02 and not self._turned else self._push_dir
-            back = float(-(hull @ aim).min())
+            back = surface_behind(hull, aim, PUSH_FACE_HALF_WIDTH)
             contact = obj[:2] - aim * (back + CLOSED_FINGER_HALF_WIDTH - 0.008)
             goal = np.array([*(contact + aim * min(along, 0.02)), push_z])
             # Slow down towards the goal: a pushed object that is stopped abruptly (or left sliding,

@@ -1,0 +1,37 @@
+"""Where the push policy's closed fingers meet the object (sim_tasks.push_policy.surface_behind)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sim_tasks.push_policy import surface_behind
+
+
+def _box(hx, hy, yaw_deg, n_edge=7):
+    """Footprint points of a hx x hy half-size box turned by yaw (corners and points along the edges)."""
+    t = np.linspace(-1, 1, n_edge)
+    pts = np.concatenate([np.c_[t * hx, np.full_like(t, hy)], np.c_[t * hx, np.full_like(t, -hy)],
+                          np.c_[np.full_like(t, hx), t * hy], np.c_[np.full_like(t, -hx), t * hy]])
+    c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
+    return pts @ np.array([[c, s], [-s, c]])
+
+
+AIM = np.array([1.0, 0.0])
+
+
+def test_a_box_square_to_the_push_is_met_at_its_back_face():
+    assert surface_behind(_box(0.11, 0.08, 0.0), AIM, 0.025) == pytest.approx(0.11, abs=1e-9)
+
+
+def test_a_turned_box_is_met_on_the_centre_line_not_at_its_far_corner():
+    hx, hy, yaw = 0.11, 0.08, 60.0  # the workbench tray, turned: its far corner 5.5 cm off the line
+    hull = _box(hx, hy, yaw)
+    corner = float(-(hull @ AIM).min())  # what the policy aimed at before
+    exit_on_line = min(hx / abs(math.cos(math.radians(yaw))), hy / abs(math.sin(math.radians(yaw))))
+    assert surface_behind(hull, AIM, 0.002) == pytest.approx(exit_on_line, abs=3e-3)  # a face as thin as the sampling
+    met = surface_behind(hull, AIM, 0.025)  # a 5 cm face meets it a little farther back than the line does
+    # the corner lies 1.8 cm farther back: a push whose goal (2 cm past the contact) was set from it barely
+    # reached the face and stalled (the workbench tray)
+    assert exit_on_line < met < corner - 0.015
+    assert surface_behind(hull, AIM, 1.0) == pytest.approx(corner, abs=1e-9)  # a face wider than the box
