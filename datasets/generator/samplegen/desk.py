@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .poses import HandShake, look_at_cv, orbit_eye, rigid, shaken_exposure
+from .poses import HandShake, exposure, look_at_cv, orbit_eye, rigid
 from .scene import MarkerDef, ObjectDef, SceneDef, StaticBox
 from .textures import texture_ceramic, texture_concrete, texture_metal, texture_plaster, texture_printed, texture_wood
 
@@ -144,14 +144,10 @@ def scene(seed: int = 0) -> SceneDef:
         return shake.apply(orbit(t), t)
 
     def video_exposure(i: int) -> list[np.ndarray]:
-        if i in VIDEO_BLURRED:
-            return shaken_exposure(video_pose(i), np.random.default_rng([seed, 1000 + i]), 2.5, 0.007, 11)
-        return [video_pose(i)]
+        return exposure(video_pose(i), i, dict.fromkeys(VIDEO_BLURRED, 2.5), 0.007, seed, 1000)
 
     def still_exposure(i: int, pose: np.ndarray) -> list[np.ndarray]:
-        if i in STILL_SHAKE_DEG:
-            return shaken_exposure(pose, np.random.default_rng([seed, 1100 + i]), STILL_SHAKE_DEG[i], 0.005, 11)
-        return [pose]
+        return exposure(pose, i, STILL_SHAKE_DEG, 0.005, seed, 1100)
 
     return SceneDef(
         name="desk",

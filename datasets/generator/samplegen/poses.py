@@ -71,6 +71,15 @@ def camera_jolt(world_from_cam: np.ndarray, rotvec_cam, shift_cam, s: float) -> 
     return out
 
 
+def exposure(pose: np.ndarray, i: int, jolts: dict[int, float], shift_m: float, seed: int, stream: int
+             ) -> list[np.ndarray]:
+    """Sub-exposure poses of capture i: a hand jolt of jolts[i] degrees and shift_m during the exposure
+    (11 renders, random stream [seed, stream + i]) when i is in jolts, else the sharp pose alone."""
+    if i in jolts:
+        return shaken_exposure(pose, np.random.default_rng([seed, stream + i]), jolts[i], shift_m, 11)
+    return [pose]
+
+
 def shaken_exposure(world_from_cam: np.ndarray, rng: np.random.Generator, angle_deg: float, shift_m: float,
                     samples: int) -> list[np.ndarray]:
     """Sub-exposure poses of a hand shake during one exposure, centred on world_from_cam (the

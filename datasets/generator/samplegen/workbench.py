@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .poses import HandShake, look_at_cv, orbit_eye, rigid, shaken_exposure
+from .poses import HandShake, exposure, look_at_cv, orbit_eye, rigid
 from .scene import ArExportDef, MarkerDef, ObjectDef, SceneDef, StaticBox
 from .textures import (texture_blockwall, texture_ceramic, texture_concrete, texture_metal, texture_pegboard,
                        texture_printed, texture_wood, workshop_marks)
@@ -159,15 +159,11 @@ def scene(seed: int = 0) -> SceneDef:
     def video_pose(t: float) -> np.ndarray:
         return shake.apply(orbit(t), t)
 
-    def video_exposure(i: int) -> list[np.ndarray]:
-        if i in VIDEO_BLURRED:  # a jolt of the hand during the exposure
-            return shaken_exposure(video_pose(i), np.random.default_rng([seed, 800 + i]), 3.0, 0.008, 11)
-        return [video_pose(i)]
+    def video_exposure(i: int) -> list[np.ndarray]:  # the blurred frames: a jolt of the hand
+        return exposure(video_pose(i), i, dict.fromkeys(VIDEO_BLURRED, 3.0), 0.008, seed, 800)
 
     def still_exposure(i: int, pose: np.ndarray) -> list[np.ndarray]:
-        if i in STILL_SHAKE_DEG:
-            return shaken_exposure(pose, np.random.default_rng([seed, 600 + i]), STILL_SHAKE_DEG[i], 0.005, 11)
-        return [pose]
+        return exposure(pose, i, STILL_SHAKE_DEG, 0.005, seed, 600)
 
     return SceneDef(
         name="workbench",
