@@ -4,6 +4,7 @@ its predicted costs tell pushes apart.
     python benchmarks/planning_model.py --scene S.usdz --out DIR [--demos 20] [--explore 40] [--steps 3000]
     python benchmarks/planning_model.py --scene S.usdz --out DIR --explore 0      # demonstrations only (ablation)
     python benchmarks/planning_model.py --scene S.usdz --out DIR --probe-only     # re-measure DIR/model
+    python benchmarks/planning_model.py --scene S.usdz --out DIR --record-only    # the dataset only
 
 Steps (each skipped when its output exists, so a killed run resumes):
 1. rollouts: `push` demonstrations (training seeds from 0, held-out seeds from 10,000) and `push_explore`
@@ -14,7 +15,8 @@ Steps (each skipped when its output exists, so a killed run resumes):
 3. probe (sim_tasks.planning_probe): at the MPC's push start on layouts no dataset holds (seeds from 50,000),
    the predicted and simulated object displacement for pushing towards the goal, holding still and moving
    away, and how often the model finds pushing towards the goal the cheapest of the three; and how precisely
-   the model's latent holds the fingers' position relative to the object (encode + rigid decode).
+   the model's latent holds the fingers' position relative to the object (encode + rigid decode); and on the
+   recorded episodes, how far the model moves an object where contact begins (onset_displacement).
 Writes DIR/probe_<model>_s<sample steps>.json and prints the figures.
 """
 
@@ -131,6 +133,53 @@ def latent_contact_error(dataset: Path, model_path: Path, target: str, every: in
             "tool_to_object_error_mm_p90": 1e3 * float(np.percentile(e, 90)), "frames": int(len(e))}
 
 
+def onset_displacement(dataset: Path, model_path: Path, horizon: int = 4, max_windows: int = 40) -> dict:
+    """What the probe's push start asks for, on recorded episodes: windows where an object rests over the context
+    (< 0.5 mm) and then moves > 10 mm within `horizon` model steps (contact begins); the model's open-loop rollout
+    (one Euler step) against the recorded displacement of that object, along its recorded direction. Training and
+    held-out episodes apart (at most max_windows each, evenly spread)."""
+    import numpy as np
+    import torch
+
+    from gwm.data import open_dataset
+    from gwm.model.inference import load_world_model, rollout_batch
+    from gwm.model.trajectories import load_trajectories
+
+    model, info = load_world_model(model_path)
+    traj = load_trajectories(open_dataset(dataset), info["config"].data)
+    c, s, sp = model.context, model.action_chunk, model.space
+    out = {}
+    for split, episodes in (("train", traj.train), ("heldout", traj.val)):
+        found = []  # (episode, t, object)
+        for e in episodes:
+            p, t = traj.poses[e], (c - 1) * s
+            while t + horizon * s < len(p):
+                o = next((o for o in traj.objects if (p[t, o, :3] - p[t - (c - 1) * s, o, :3]).norm() < 5e-4
+                          and (p[t + horizon * s, o, :3] - p[t, o, :3]).norm() > 0.01), None)
+                if o is None:
+                    t += 1
+                    continue
+                found.append((e, t, o))
+                t += horizon * s
+        if not found:
+            continue
+        found = [found[i] for i in np.unique(np.linspace(0, len(found) - 1, max_windows).round().astype(int))]
+        ctx, acts, truth = rollout_batch(traj, sp, [(e, t) for e, t, _ in found], horizon, c, s)
+        with torch.no_grad():
+            pred = model.rollout(ctx, acts, torch.Generator().manual_seed(0), 1)
+        true_mm, pred_mm = [], []
+        for i, (_, _, o) in enumerate(found):
+            sel = sp.body_id == o
+            c0 = sp.means(ctx[i, -1])[sel].mean(0)
+            d_true, d_pred = sp.means(truth[i, -1])[sel].mean(0) - c0, sp.means(pred[i, -1])[sel].mean(0) - c0
+            true_mm.append(1e3 * float(d_true.norm()))
+            pred_mm.append(1e3 * float(d_pred[:2] @ (d_true[:2] / d_true[:2].norm())))
+        out[split] = {"windows": len(found), "recorded_mm_mean": float(np.mean(true_mm)),
+                      "predicted_along_mm_mean": float(np.mean(pred_mm)),
+                      "predicted_along_mm_median": float(np.median(pred_mm))}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scene", type=Path, required=True)
@@ -143,6 +192,7 @@ def main() -> None:
     ap.add_argument("--probe-layouts", type=int, default=10)
     ap.add_argument("--probe-seed", type=int, default=50_000)
     ap.add_argument("--probe-only", action="store_true")
+    ap.add_argument("--record-only", action="store_true", help="record and merge the dataset, then stop")
     ap.add_argument("--model", type=Path, default=None, help="with --probe-only: this model (default DIR/model/model.safetensors)")
     ap.add_argument("--sample-steps", type=int, default=2, help="Euler steps per world-model prediction")
     args = ap.parse_args()
@@ -155,6 +205,8 @@ def main() -> None:
         dataset = record(args.scene, args.out, args.demos, args.explore, args.heldout)
         t1 = time.perf_counter()
         print(f"data: {(t1 - t0) / 60:.1f} min", flush=True)
+        if args.record_only:
+            return
         if not model.exists():
             model = train(dataset, args.out, args.steps, args.preset, args.heldout)
         print(f"train: {(time.perf_counter() - t1) / 60:.1f} min", flush=True)
@@ -171,6 +223,7 @@ def main() -> None:
 
         target = make_task("push", read_usd_scene(args.scene)).target_object
         res["latent_contact"] = latent_contact_error(args.out / "dataset", model, target)
+        res["onset"] = onset_displacement(args.out / "dataset", model)
     out_json = args.out / f"probe_{model.stem}_s{args.sample_steps}.json"
     out_json.write_text(json.dumps(res, indent=1))
     s = res["summary"]
@@ -185,6 +238,10 @@ def main() -> None:
         lc = res["latent_contact"]
         print(f"decoded finger-to-object vector error (the latent's precision where contact is decided): median "
               f"{lc['tool_to_object_error_mm_median']:.1f} mm, p90 {lc['tool_to_object_error_mm_p90']:.1f} mm")
+    for split, o in res.get("onset", {}).items():
+        print(f"contact onset ({split}, {o['windows']} windows: object at rest, then > 10 mm in 4 model steps): "
+              f"recorded {o['recorded_mm_mean']:.1f} mm, predicted along it {o['predicted_along_mm_mean']:.1f} mm "
+              f"(median {o['predicted_along_mm_median']:.1f})")
     print(f"wrote {out_json}")
 
 

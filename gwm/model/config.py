@@ -26,6 +26,9 @@ class OptimConfig:
     body_mix: float = 0.75  # VAE augmentation: share of states whose bodies take poses from different frames
     pose_jitter: float = 0.02  # VAE augmentation: planar shift (m) per body; yaw jitter 10x this (rad)
     context_noise: float = 0.1  # dynamics: noise on context latents (one-step-change std units), see dynamics_loss
+    # dynamics: share of each batch drawn from the training windows where an object (role object/container)
+    # moves between the last context frame and the target (> 1 mm); 0 draws windows uniformly
+    contact_share: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     context: int = 2  # context latents (the paper: 2)
     action_chunk: int = 1  # actions per predicted step (the dataset steps one model step spans)
+    # each token also sees the commanded tool position (the action's first 3 values) in its own body's frame,
+    # as decoded from the last context latent (GaussianWorldModel.relative_action_features): contact is decided
+    # by where the tool goes relative to an object, which the global adaLN action embedding carries only in
+    # absolute world coordinates
+    relative_actions: bool = False
 
 
 def noise_embedding(c_noise: torch.Tensor, dim: int) -> torch.Tensor:
@@ -68,6 +73,7 @@ class LatentDiT(nn.Module):
         self.pos = nn.Parameter(torch.randn(num_tokens, w) * 0.02)
         self.noise_mlp = nn.Sequential(nn.Linear(w, w), nn.SiLU(), nn.Linear(w, w))
         self.action_mlp = nn.Sequential(nn.Linear(cfg.action_chunk * action_dim, w), nn.SiLU(), nn.Linear(w, w))
+        self.rel_in = nn.Linear(cfg.action_chunk * 3, w) if cfg.relative_actions else None
         self.blocks = nn.ModuleList(DiTBlock(w, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
@@ -76,9 +82,10 @@ class LatentDiT(nn.Module):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, actions: torch.Tensor
-                ) -> torch.Tensor:
-        """x (B,K,D) noisy target (preconditioned), c_noise (B,), context (B,C,K,D), actions (B,S,A) -> (B,K,D)."""
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor, context: torch.Tensor, actions: torch.Tensor,
+                relative: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B,K,D) noisy target (preconditioned), c_noise (B,), context (B,C,K,D), actions (B,S,A),
+        relative (B,K,S,3) tool targets in each token's body frame (with cfg.relative_actions) -> (B,K,D)."""
         b, k, d = x.shape
         if context.shape != (b, self.cfg.context, k, d):
             raise ValueError(f"LatentDiT: context {tuple(context.shape)} != {(b, self.cfg.context, k, d)}")
@@ -87,6 +94,11 @@ class LatentDiT(nn.Module):
             raise ValueError(f"LatentDiT: actions {tuple(actions.shape)} != {want}")
         tokens = torch.cat([x, context.permute(0, 2, 1, 3).reshape(b, k, -1)], dim=-1)  # (B, K, (1+C)D)
         h = self.x_in(tokens) + self.pos  # (B, K, W)
+        if self.rel_in is not None:
+            if relative is None or relative.shape != (b, k, self.cfg.action_chunk, 3):
+                got = None if relative is None else tuple(relative.shape)
+                raise ValueError(f"LatentDiT: relative_actions needs relative {(b, k, self.cfg.action_chunk, 3)}, got {got}")
+            h = h + self.rel_in(relative.reshape(b, k, -1))  # (B, K, W)
         c = self.noise_mlp(noise_embedding(c_noise, self.cfg.width)) + self.action_mlp(actions.reshape(b, -1))  # (B,W)
         for blk in self.blocks:
             h = blk(h, c)

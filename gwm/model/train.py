@@ -121,6 +121,11 @@ class Trainer:
         _, ctx_idx, act_idx, tgt_idx = transition_windows(traj.poses, traj.train, c, s)
         self.ctx_idx, self.act_idx, self.tgt_idx = (i.to(self.device) for i in (ctx_idx, act_idx, tgt_idx))
         self.train_actions = torch.cat([traj.actions[e] for e in traj.train]).to(self.device)  # (F, A)
+        # windows where an object moves from the last context frame to the target (optim.contact_share)
+        obj = torch.as_tensor(traj.objects, dtype=torch.long, device=self.device)
+        moved = (self.train_frames[self.tgt_idx][:, obj, :3] - self.train_frames[self.ctx_idx[:, -1]][:, obj, :3])
+        self.contact_windows = (torch.nonzero(moved.norm(dim=-1).amax(-1) > 1e-3)[:, 0] if len(obj)
+                                else torch.zeros(0, dtype=torch.long, device=self.device))  # (W',)
         self._latents: tuple[torch.Tensor, torch.Tensor] | None = None  # (train, val) (F, K, D)
         self._static_splats = None  # render loss: unmodelled bodies on self.device (made on first use)
         self._ddp_vae = self._ddp_dit = None
@@ -204,7 +209,13 @@ class Trainer:
         """Context latents (B,C,K,D), action chunks (B,S,A), next latents (B,K,D) of random training windows:
         b windows drawn, the rows `mine` of them returned."""
         lat = self._latents[0]
-        w = torch.randint(len(self.tgt_idx), (b,), generator=self.gen, device=self.device)[mine]
+        w = torch.randint(len(self.tgt_idx), (b,), generator=self.gen, device=self.device)
+        share = self.cfg.optim.contact_share
+        if share > 0 and len(self.contact_windows):
+            pick = self.contact_windows[torch.randint(len(self.contact_windows), (b,), generator=self.gen,
+                                                      device=self.device)]
+            w = torch.where(torch.rand(b, generator=self.gen, device=self.device) < share, pick, w)
+        w = w[mine]
         return lat[self.ctx_idx[w]], self.train_actions[self.act_idx[w]], lat[self.tgt_idx[w]]
 
     def _vae_batch(self, b: int) -> torch.Tensor:
@@ -242,6 +253,11 @@ class Trainer:
         if set_statistics:
             deltas = train_lat[self.tgt_idx] - train_lat[self.ctx_idx[:, -1]]
             self.model.set_statistics(train_lat, deltas, self.train_actions)
+            if self.cfg.model.dit.relative_actions:
+                rel = [self.model.relative_tool_targets(train_lat[self.ctx_idx[i:i + 1024, -1]],
+                                                        self.train_actions[self.act_idx[i:i + 1024]])
+                       for i in range(0, len(self.tgt_idx), 1024)]
+                self.model.set_relative_statistics(torch.cat(rel))
         self._latents = (train_lat, val_lat)
 
     def _render_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

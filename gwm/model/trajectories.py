@@ -126,6 +126,13 @@ def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Tr
                      else GaussianSplats.empty())
 
     train, val = split_episodes(ds, cfg)
+    left = _episodes_leaving_the_scene(poses_all, modelled, static_splats, body_names)
+    if left:
+        warnings.warn("episodes where a body leaves the scene (the static bodies' bounds, grown) are left out: "
+                      + "; ".join(left.values()), stacklevel=2)
+        train, val = [e for e in train if e not in left], [e for e in val if e not in left]
+        if not train or not val:
+            raise ValueError("every training or every held-out episode has a body leaving the scene; re-record")
     # normalisation: a box around every modelled centre over the training frames (held-out episodes
     # must not shape the model's inputs)
     radius = float(canon.means.norm(dim=-1).max())
@@ -147,6 +154,26 @@ def load_trajectories(ds: GaussianDataset, cfg: DataConfig = DataConfig()) -> Tr
     return Trajectories(body_names=body_names, modelled=modelled, objects=objects, space=space,
                         static_splats=static_splats, poses=[p[:, modelled] for p in poses_all], actions=actions,
                         train=train, val=val, fps=fps, cameras=world_model_cameras(ds, (scene_lo, scene_hi)))
+
+
+def _episodes_leaving_the_scene(poses_all, modelled, static_splats, body_names) -> dict[int, str]:
+    """Episodes in which a modelled body's origin leaves the box of the static bodies' Gaussians, grown by that
+    box's largest side on every face (a flat table has no height), e.g. an object pushed off the table, which
+    falls without end in a simulator: one such episode would set the normalisation box (tens of metres) and with
+    it every position's precision. -> {episode: why}; none without static bodies."""
+    if not len(static_splats):
+        return {}
+    lo, hi = static_splats.means.amin(0), static_splats.means.amax(0)
+    size = float((hi - lo).max())
+    lo, hi = lo - size, hi + size
+    out = {}
+    for e, p in enumerate(poses_all):
+        pos = p[:, modelled, :3]  # (T, M, 3)
+        outside = ((pos < lo) | (pos > hi)).any(-1)  # (T, M)
+        if outside.any():
+            t, m = (int(i) for i in torch.nonzero(outside)[0])
+            out[e] = f"episode {e}: {body_names[modelled[m]]} at {[round(float(v), 2) for v in pos[t, m]]} (step {t})"
+    return out
 
 
 def split_episodes(ds, cfg: DataConfig = DataConfig()) -> tuple[list[int], list[int]]:

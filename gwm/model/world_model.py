@@ -35,6 +35,9 @@ class WorldModelConfig:
         if self.rollout == "anchored" and self.vae.decoder != "rigid":
             raise ValueError("WorldModelConfig.rollout='anchored' needs VAEConfig.decoder='rigid'; use "
                              "rollout='decoded' with the free decoder")
+        if self.dit.relative_actions and (self.vae.decoder != "rigid" or self.vae.slots != "body"):
+            raise ValueError("DiTConfig.relative_actions needs body poses per token: VAEConfig.decoder='rigid' and "
+                             "slots='body'")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,6 +63,12 @@ class GaussianWorldModel(nn.Module):
         self.register_buffer("delta_std", torch.ones(k, d))
         self.register_buffer("action_mean", torch.zeros(action_dim))
         self.register_buffer("action_std", torch.ones(action_dim))
+        if cfg.dit.relative_actions and action_dim < 3:
+            raise ValueError(f"DiTConfig.relative_actions reads a commanded position from the first 3 action values; "
+                             f"these actions have {action_dim}")
+        if cfg.dit.relative_actions:  # per body and axis, over the training windows (set_relative_statistics)
+            self.register_buffer("relative_mean", torch.zeros(space.num_bodies, 3))
+            self.register_buffer("relative_std", torch.ones(space.num_bodies, 3))
 
     @property
     def space(self) -> GaussianSpace:
@@ -81,6 +90,28 @@ class GaussianWorldModel(nn.Module):
         self.delta_std.copy_(deltas.reshape(-1, k, d).std(0).clamp_min(1e-4))
         self.action_mean.copy_(actions.reshape(-1, a).mean(0))
         self.action_std.copy_(actions.reshape(-1, a).std(0).clamp_min(1e-4))
+
+    @torch.no_grad()
+    def relative_tool_targets(self, last: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The commanded tool positions (actions[..., :3], metres, world) in each body's frame as the frozen VAE
+        decodes it from the latent `last` (B,K,D); actions (B,S,A) -> (B,S,M,3) in feature units, unnormalised.
+        Read from the model's own latent (observed or predicted), never from recorded poses."""
+        rot, tr = self.vae.decode_poses(last)  # (B, M, 3, 3), (B, M, 3) feature units
+        p = (actions[..., :3] - self.space.centre) / self.space.extent  # (B, S, 3)
+        return torch.einsum("bmji,bsmj->bsmi", rot, p[:, :, None] - tr[:, None])  # R^T (p - t)
+
+    def set_relative_statistics(self, relative: torch.Tensor) -> None:
+        """relative (..., M, 3) from relative_tool_targets over the training windows."""
+        r = relative.reshape(-1, *relative.shape[-2:])
+        self.relative_mean.copy_(r.mean(0))
+        self.relative_std.copy_(r.std(0).clamp_min(1e-4))
+
+    def _relative_tokens(self, last: torch.Tensor, actions: torch.Tensor) -> torch.Tensor | None:
+        """-> (B,K,S,3) normalised tool targets in the frame of each token's body, or None when not configured."""
+        if not self.cfg.dit.relative_actions:
+            return None
+        rel = (self.relative_tool_targets(last, actions) - self.relative_mean) / self.relative_std  # (B,S,M,3)
+        return rel[:, :, self.vae.token_body].transpose(1, 2)  # (B, K, S, 3)
 
     # VAE ----------------------------------------------------------------------------------------------
     def encode(self, features: torch.Tensor) -> torch.Tensor:
@@ -106,7 +137,10 @@ class GaussianWorldModel(nn.Module):
         ctx = torch.cat([last, diffs], dim=1)  # (B, C, K, D)
         act = (actions - self.action_mean) / self.action_std  # (B, S, A)
         net = self.dit if net is None else net  # net: the DiT, or its DistributedDataParallel wrapper
-        return lambda x, c_noise: net(x, c_noise, ctx, act)
+        rel = self._relative_tokens(context[:, -1], actions)
+        if rel is None:
+            return lambda x, c_noise: net(x, c_noise, ctx, act)
+        return lambda x, c_noise: net(x, c_noise, ctx, act, rel)
 
     def dynamics_loss(self, context: torch.Tensor, actions: torch.Tensor, target: torch.Tensor,
                       generator: torch.Generator | ShardedGenerator | None = None, context_noise: float = 0.0,

@@ -1,5 +1,6 @@
 """Shapes, the body-slot masking, and the Gaussian state vs the dataset's gaussians_at."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -193,3 +194,52 @@ def test_decoder_without_residuals_is_its_decoded_poses(small_traj):
         bid = sp.body_id
         local = (rot[:, bid].transpose(-1, -2) @ (vae.decode(z)[..., :3] - trans[:, bid])[..., None])[..., 0]
         assert torch.allclose(local, (sp.canon_means / sp.extent).expand_as(local), atol=1e-5)  # rigid
+
+
+def test_relative_tool_targets_are_the_commanded_position_in_each_decoded_body_frame(small_traj):
+    """Mapping the features back through each body's decoded pose gives the commanded position (feature units),
+    for rotated bodies too; each token gets its own body's frame; the DiT needs them when configured."""
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(vae=VAEConfig(num_tokens=4, latent_dim=4, width=32, heads=2, residual_scale=0.0),
+                           dit=DiTConfig(width=32, depth=1, heads=2, action_chunk=2, relative_actions=True))
+    model = GaussianWorldModel(cfg, small_traj.space, 8).eval()
+    last = torch.randn(5, 4, 4)  # random latents: decoded rotations far from identity
+    acts = torch.randn(5, 2, 8) * 0.3
+    rel = model.relative_tool_targets(last, acts)  # (B, S, M, 3)
+    rot, tr = model.vae.decode_poses(last)
+    assert (rot - torch.eye(3)).abs().amax() > 0.1
+    back = torch.einsum("bmij,bsmj->bsmi", rot, rel) + tr[:, None]
+    p = (acts[..., :3] - model.space.centre) / model.space.extent
+    torch.testing.assert_close(back, p[:, :, None].expand_as(back), atol=1e-5, rtol=1e-5)
+    tokens = model._relative_tokens(last, acts)  # (B, K, S, 3), token k -> body k mod M
+    m = model.space.num_bodies
+    for k in range(4):
+        torch.testing.assert_close(tokens[:, k], rel[:, :, k % m])
+    with pytest.raises(ValueError, match="relative_actions needs relative"):
+        model.dit(torch.randn(5, 4, 4), torch.rand(5), torch.randn(5, 2, 4, 4), acts)
+
+
+def test_relative_actions_need_rigid_body_slots():
+    with pytest.raises(ValueError, match="relative_actions"):
+        WorldModelConfig(vae=VAEConfig(slots="free"), dit=DiTConfig(relative_actions=True))
+
+
+def test_an_episode_where_a_body_leaves_the_scene_is_left_out(small_ds, small_traj):
+    """A box falling off the table (tens of metres down in a simulator without a floor) would set the
+    normalisation box; that episode is left out of training with a warning, and the normalisation is unchanged."""
+    from gwm.model.synthetic import SyntheticPushDataset
+    from gwm.model.trajectories import load_trajectories
+
+    class Falling(SyntheticPushDataset):
+        def episode(self, i, keys=None):
+            ep = dict(super().episode(i, keys))
+            if i == 2 and "observation.body_poses" in ep:
+                p = np.array(ep["observation.body_poses"])
+                p[-3:, list(self.body_names).index("box_0"), 2] -= 30.0
+                ep["observation.body_poses"] = p
+            return ep
+
+    with pytest.warns(UserWarning, match=r"episode 2: box_0 at \["):
+        traj = load_trajectories(Falling(small_ds.cfg))
+    assert 2 not in traj.train + traj.val and len(traj.train) == len(small_traj.train) - 1
+    assert float(traj.space.extent) < 2 * float(small_traj.space.extent)

@@ -118,3 +118,37 @@ def test_render_loss_trains_through_the_renderer(small_traj):
     rec = tr.train_step()
     assert rec["render"] > 1e-4 and rec["loss"] == pytest.approx(rec["render"], rel=1e-5)
     assert rec["grad_norm"] > 0
+
+
+def test_relative_actions_and_contact_windows_train_save_and_load(small_traj, tmp_path):
+    """Positions as actions (the pusher's next position, padded to the robot's 8 values): with relative_actions the
+    statistics come from the training windows and travel with the weights; contact_share=1 draws only windows
+    where a box moves."""
+    names = [small_traj.body_names[b] for b in small_traj.modelled]
+    pusher = next(i for i, n in enumerate(names) if i not in small_traj.objects)
+    acts = [torch.cat([torch.cat([p[1:, pusher, :3], p[-1:, pusher, :3]]), torch.zeros(len(p), 5)], -1)
+            for p in small_traj.poses]
+    traj = replace(small_traj, actions=acts)
+    base = _tiny(vae_steps=4, dyn_steps=6, contact_share=1.0)
+    cfg = replace(base, model=replace(base.model, dit=replace(base.model.dit, relative_actions=True)))
+    tr = Trainer(cfg, traj, tmp_path, progress=False)
+    assert 0 < len(tr.contact_windows) < len(tr.tgt_idx)
+    moving = set(tr.contact_windows.tolist())
+    tr.run(until_step=4)
+    tr.train_step()  # the first dynamics step sets the statistics
+    assert (tr.model.relative_std != 1).all()
+    g = tr.gen.get_state()
+    lat = tr._latents[0]
+    _, _, tgt = tr._dynamics_batch(64)
+    tr.gen.set_state(g)
+    w = torch.randint(len(tr.tgt_idx), (64,), generator=tr.gen)  # the uniform draw comes first, then the pick
+    pick = tr.contact_windows[torch.randint(len(tr.contact_windows), (64,), generator=tr.gen)]
+    assert set(pick.tolist()) <= moving and torch.equal(tgt, lat[tr.tgt_idx[pick]]) and not torch.equal(w, pick)
+    tr.run()
+    model, _ = load_world_model(tmp_path / "model.safetensors")
+    torch.testing.assert_close(model.relative_std, tr.model.relative_std)
+    ctx = model.space.features_from_poses(traj.poses[0][[0, 2]])[None]
+    a = acts[0][2:4].reshape(1, 2, 1, 8)
+    out = model.rollout(ctx, a, torch.Generator().manual_seed(0))
+    tr.model.eval()
+    torch.testing.assert_close(out, tr.model.rollout(ctx, a, torch.Generator().manual_seed(0)))
