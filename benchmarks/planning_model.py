@@ -5,6 +5,8 @@ its predicted costs tell pushes apart.
     python benchmarks/planning_model.py --scene S.usdz --out DIR --explore 0      # demonstrations only (ablation)
     python benchmarks/planning_model.py --scene S.usdz --out DIR --probe-only     # re-measure DIR/model
     python benchmarks/planning_model.py --scene S.usdz --out DIR --record-only    # the dataset only
+    python benchmarks/planning_model.py --scene S.usdz --out DIR2 --no-relative-actions --contact-share 0
+        # the A/B baseline (DIR2/dataset and DIR2/rollouts linked to DIR's: the same data, another model)
 
 Steps (each skipped when its output exists, so a killed run resumes):
 1. rollouts: `push` demonstrations (training seeds from 0, held-out seeds from 10,000) and `push_explore`
@@ -75,13 +77,24 @@ def record(scene: Path, out: Path, demos: int, explore: int, heldout: int) -> Pa
     return merged
 
 
-def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int) -> Path:
-    """heldout: the dataset's last episodes, its valid split (the held-out demonstrations)."""
+def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int, relative_actions: bool | None = None,
+          contact_share: float | None = None, seed: int | None = None) -> Path:
+    """heldout: the dataset's last episodes, its valid split (the held-out demonstrations); relative_actions,
+    contact_share and seed: DiTConfig.relative_actions, OptimConfig.contact_share, TrainConfig.seed over the
+    preset's (None: the preset's)."""
+    from dataclasses import replace
+
     from gwm.data import open_dataset
     from gwm.model.training import train_on_dataset, training_config
 
     ds = open_dataset(dataset)
     cfg = training_config(preset, total_steps=steps, val_episodes=heldout, num_episodes=ds.num_episodes)
+    if relative_actions is not None:
+        cfg = replace(cfg, model=replace(cfg.model, dit=replace(cfg.model.dit, relative_actions=relative_actions)))
+    if contact_share is not None:
+        cfg = replace(cfg, optim=replace(cfg.optim, contact_share=contact_share))
+    if seed is not None:
+        cfg = replace(cfg, seed=seed)
     return train_on_dataset(ds, out / "model", cfg, source=str(dataset))
 
 
@@ -189,6 +202,13 @@ def main() -> None:
     ap.add_argument("--heldout", type=int, default=4, help="held-out push demonstrations (the validation split)")
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     ap.add_argument("--preset", default="planning")
+    ap.add_argument("--relative-actions", action=argparse.BooleanOptionalAction, default=None,
+                    help="DiTConfig.relative_actions: the tool target in each body's decoded frame per token "
+                         "(default: the preset's; planning: on)")
+    ap.add_argument("--contact-share", type=float, default=None,
+                    help="OptimConfig.contact_share: this share of each dynamics batch from windows where an object "
+                         "moves (default: the preset's; planning: 0.5)")
+    ap.add_argument("--seed", type=int, default=None, help="training seed (default: the preset's)")
     ap.add_argument("--probe-layouts", type=int, default=10)
     ap.add_argument("--probe-seed", type=int, default=50_000)
     ap.add_argument("--probe-only", action="store_true")
@@ -208,14 +228,16 @@ def main() -> None:
         if args.record_only:
             return
         if not model.exists():
-            model = train(dataset, args.out, args.steps, args.preset, args.heldout)
+            model = train(dataset, args.out, args.steps, args.preset, args.heldout, args.relative_actions,
+                          args.contact_share, args.seed)
         print(f"train: {(time.perf_counter() - t1) / 60:.1f} min", flush=True)
     elif not model.exists():
         sys.exit(f"error: {model} does not exist; run without --probe-only first")
     t2 = time.perf_counter()
     res = probe(args.scene, model, args.probe_layouts, args.probe_seed, args.sample_steps)
     res.update(scene=str(args.scene), model=str(model), demos=args.demos, explore=args.explore, steps=args.steps,
-               preset=args.preset, probe_minutes=(time.perf_counter() - t2) / 60)
+               preset=args.preset, relative_actions=args.relative_actions, contact_share=args.contact_share,
+               seed=args.seed, probe_minutes=(time.perf_counter() - t2) / 60)
     res["sample_steps"] = args.sample_steps
     if (args.out / "dataset").exists():
         from gwm.scene.usd_scene import read_usd_scene

@@ -31,3 +31,13 @@ def test_held_out_episodes_are_exactly_the_last_val_episodes(val, n):
 def test_a_validation_split_without_training_episodes_is_refused():
     with pytest.raises(ValueError, match="must leave training episodes"):
         training_config("cpu", val_episodes=3, num_episodes=3)
+
+
+def test_the_planning_preset_feeds_tool_targets_per_body_and_favours_contact_windows():
+    """README, "A planning model": without these the model predicts no motion where contact begins."""
+    from gwm.model.world_model import WorldModelConfig
+
+    cfg = training_config("planning")
+    assert cfg.model.dit.relative_actions and cfg.optim.contact_share == 0.5
+    WorldModelConfig.from_dict(cfg.model.to_dict())  # a valid model config (rigid decoder, body slots)
+    assert not training_config("cpu").model.dit.relative_actions and training_config("cpu").optim.contact_share == 0
