@@ -67,13 +67,14 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
     # final weights: float32 gradients are summed in another order, and Adam turns gradients that are tiny
     # or zero in exact arithmetic (adaLN-Zero's modulation while its gates are near 0; the pooling's
     # per-body logit bias under the body mask, which softmax ignores) into full-size steps of rounding
-    # noise: such elements drift apart by up to about one learning rate (2e-3). Measured: relative L2
-    # over all weights 1e-5, largest element difference 2e-4; with a per-rank seed 6e-3 and 0.09.
+    # noise: such elements drift apart by a few learning rates (lr 2e-3). How many do depends on the CPU's
+    # kernels. Measured: relative L2 over all weights 1e-5 and 2.7e-4 on two machines, largest element
+    # difference 2e-4 and 2.8e-3; with a per-rank seed (the bug this catches) 6e-3 and 0.09.
     keys = [k for k in one if k.startswith("model/") and one[k].is_floating_point()]
     a = torch.cat([ddp_state[0][k].flatten() for k in keys])
     b = torch.cat([one[k].flatten() for k in keys])
-    assert float((a - b).norm() / b.norm()) < 1e-4
-    assert float((a - b).abs().max()) < 2e-3
+    assert float((a - b).norm() / b.norm()) < 1.5e-3
+    assert float((a - b).abs().max()) < 1e-2
 
 
 def test_a_batch_the_processes_cannot_share_is_one_clear_error(tmp_path, monkeypatch):
