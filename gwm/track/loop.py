@@ -98,7 +98,6 @@ class Tracker:
         self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
         self.colour = None  # per-camera (gain, bias) from calibrate()
         self.floor = None  # (M,) each movable body's window loss where it matches (see calibrate)
-        self.last_share = None  # (M,) share of the excess loss the last estimate removed (see confidence)
         self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
         self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
         self.reset_controller()
@@ -224,7 +223,6 @@ class Tracker:
         drop = np.maximum(before - after, 0.0)
         excess = np.maximum(before - self.floor, drop)
         share = np.where(excess > 0, drop / np.where(excess > 0, excess, 1.0), 0.0)
-        self.last_share = share
         if lo <= 0:
             return np.ones(m)
         return np.clip((share - lo) / (hi - lo), 0.0, 1.0)
