@@ -47,6 +47,7 @@ class DemoConfig:
     push_min_speed: float = 0.03  # m/s ... to this speed (a tall object stopped abruptly tips over)
     push_settle: float = 0.3  # s easing off after a push before backing off (the object comes to rest)
     push_ease_off: float = 0.008  # m the tool eases back (slowly) while settling
+    push_max_side: float = 0.15  # the push's sideways re-aiming per metre forwards (push_policy.steer)
     tolerance: float = 0.012  # m: measured tool distance that counts as arrived
     descend_lag: float = 0.006  # m: the grasp descent waits below the object's top while the tool is farther off
     grasp_dwell: float = 0.45  # s closing the gripper
