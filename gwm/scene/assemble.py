@@ -44,6 +44,7 @@ import torch
 
 from gwm.geometry import make_transform, yaw_rotation
 from gwm.ply import read_ply, read_ply_metadata
+from gwm.scene.clusters import LINK_DISTANCE_M
 from gwm.scene.asset import SCENE_FORMAT_VERSION, SceneAsset, SceneObject
 from gwm.scene.config import (
     MAX_OBJECT_SIZE_M,
@@ -293,15 +294,19 @@ def _mask_views(config: SceneConfig, world_from_input: np.ndarray, where: str):
     return views
 
 
+SUPPORTED, CONTESTED, CUT = 1, 0, -1  # what the capture's images say of a Gaussian (gwm/scene/observed.py)
+
+
 def _image_support(config: SceneConfig, world: GaussianSplats, objects: np.ndarray, world_from_input: np.ndarray,
                    where: str) -> np.ndarray | None:
-    """hull_filter = "images": per Gaussian, whether the capture's images show an object where it projects
+    """hull_filter = "images": per Gaussian, SUPPORTED where the capture's images show an object where it
+    projects, CONTESTED where the check cuts it though the images back it as often as not, else CUT
     (gwm/scene/observed.py); None when the filter is off."""
     if config.assembly.hull_filter != "images":
         return None
     if not objects.any():
-        return np.ones(len(world), dtype=bool)
-    from gwm.scene.observed import ViewCheckConfig, supported_by_images, view_evidence
+        return np.full(len(world), SUPPORTED, dtype=np.int8)
+    from gwm.scene.observed import ViewCheckConfig, contested_by_images, supported_by_images, view_evidence
     from gwm.scene.views import CaptureViewsError, load_capture_cameras, load_capture_images
 
     check = ViewCheckConfig()
@@ -311,8 +316,10 @@ def _image_support(config: SceneConfig, world: GaussianSplats, objects: np.ndarr
     except CaptureViewsError as e:
         raise SceneConfigError(f"{where}: assembly.cameras: {e}") from e
     evidence = view_evidence(world, objects, views, check, progress=True)
-    out = np.ones(len(world), dtype=bool)
-    out[objects] = supported_by_images(evidence, world.means.double().numpy()[objects], check)
+    means = world.means.double().numpy()[objects]
+    out = np.full(len(world), SUPPORTED, dtype=np.int8)
+    out[objects] = np.where(supported_by_images(evidence, means, check), SUPPORTED,
+                            np.where(contested_by_images(evidence, means, check), CONTESTED, CUT))
     return out
 
 
@@ -341,10 +348,15 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
         use = np.ones(len(means), dtype=bool)
     filter_stats = {}
     if supported is not None:  # the capture's images contradict these Gaussians (gwm/scene/observed.py)
-        agreed = use & supported
-        filter_stats["contradicted_by_images"] = int((use & ~supported).sum())
+        from gwm.scene.observed import thin_top
+
+        agreed = use & (supported == SUPPORTED)
+        top = thin_top(means, agreed, use & (supported == CONTESTED), asm.link_distance or LINK_DISTANCE_M)
+        filter_stats["contradicted_by_images"] = int((use & ~agreed & ~top).sum())
+        filter_stats["thin_top"] = int(top.sum())
+        supported = (supported == SUPPORTED) | top
         if agreed.sum() >= 4:
-            use = agreed
+            use = agreed | top
     carve_stats = None
     if views is not None and spec.mask_id is not None:
         from gwm.scene.carve import carve

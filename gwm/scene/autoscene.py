@@ -238,7 +238,7 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
             structure[members] = True
             skipped.append(f"a {rect.size[0]:.2f} x {rect.size[1]:.2f} x {top:.2f} m piece at "
                            f"[{rect.center[0]:.2f}, {rect.center[1]:.2f}] {why}: not an object, left in the background")
-    from gwm.scene.observed import supported_by_images, view_evidence
+    from gwm.scene.observed import contested_by_images, supported_by_images, thin_top, view_evidence
     from gwm.scene.views import load_capture_images
 
     cams_w = load_capture_cameras(transforms, world_from_input)
@@ -246,6 +246,8 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
     evidence = view_evidence(world, above & ~structure, views, config.check, progress=progress)
     idx = np.flatnonzero(candidates & ~structure)
     agreed = idx[supported_by_images(evidence, means[idx], config.check)]
+    contested = idx[contested_by_images(evidence, means[idx], config.check)]
+    contested = contested[opac[contested] >= config.hull_min_opacity]
     found, pieces = [], []
     from scipy.spatial import cKDTree
 
@@ -263,6 +265,10 @@ def init_scene(splat: str | Path, capture: str | Path, out: str | Path, config: 
         top = float(height[members].max())
         if _structure(rect, top, support, config):
             continue
+        pts = np.concatenate([means[members], means[contested]])
+        flags = np.r_[np.ones(len(members), bool), np.zeros(len(contested), bool)]
+        top_part = contested[thin_top(pts, flags, ~flags, config.link_distance)[len(members):]]
+        top = max(top, float(height[top_part].max())) if len(top_part) else top  # a thin top (gwm.scene.observed)
         pieces.append(members)
         found.append(FoundObject(name="", box=rect, bottom=plane_z, top=plane_z + top, crop_center=(0, 0, 0),
                                  crop_size=(0, 0, 0), gaussians=len(members)))

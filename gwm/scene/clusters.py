@@ -67,6 +67,21 @@ def min_area_rect(xy: np.ndarray) -> Rect:
     return Rect((float(cx), float(cy)), (float(w), float(h)), yaw)
 
 
+def attached(seeds: np.ndarray, points: np.ndarray, link: float) -> np.ndarray:
+    """(N,) flag per point (N,3): joined to one of the seeds (M,3) through points closer than `link` to each other."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as cc
+    from scipy.spatial import cKDTree
+
+    if len(seeds) == 0 or len(points) == 0:
+        return np.zeros(len(points), dtype=bool)
+    allp = np.concatenate([seeds, points]).astype(np.float64)
+    pairs = cKDTree(allp).query_pairs(link, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(allp), len(allp)))
+    _, labels = cc(graph, directed=False)
+    return np.isin(labels[len(seeds):], labels[:len(seeds)])
+
+
 def connected_components(points: np.ndarray, link: float = LINK_DISTANCE_M, min_overlap: float = 0.25) -> np.ndarray:
     """(N,) piece label per point (N,3) above a horizontal support; labels ordered by size, largest first.
 

@@ -24,7 +24,9 @@ of an object is, the object's own surface behind it is not, and abstains); other
 vote when its 3x3 pixel neighbourhood holds OBJECT (a pixel of pose or resampling error). It is
 kept when in >= min_inside x (in + out); with fewer than min_views votes it is kept unless one of
 them is out. Gaussians the images never contradict stay,
-so a clean reconstruction loses nothing.
+so a clean reconstruction loses nothing. A cut Gaussian with at least as many in- as out-votes is
+contested: kept where it rises from an object's kept body inside its footprint (`thin_top`: a thin top
+such as a bottle's neck, which a CPU reconstruction renders poorly, so its views vote both ways).
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ def classify_pixels(err_full: np.ndarray, err_bg: np.ndarray, config: ViewCheckC
     # Both renders far off: something the splat puts there is not what the camera saw, even where the full
     # render is the closer one. Measured both ways: keeping those pixels OBJECT kept a workbench bottle's
     # poorly rendered neck (20 mm of height) but also the tray's 28 mm excess beyond its far wall (video);
-    # the residuals there looked alike (full 4-7x the view's median, background 10-26x).
+    # the residuals there looked alike (full 4-7x the view's median, background 10-26x). The neck is kept by
+    # thin_top instead: above its body, inside its footprint.
     c[(err_full > wrong) & (err_bg > wrong)] = WRONG
     c[err_full - err_bg > margin] = BACKGROUND
     return c
@@ -148,5 +151,34 @@ def supported_by_images(evidence: ViewEvidence, points: np.ndarray, config: View
     return np.where(votes < config.min_views, n_out == 0, ok)
 
 
-__all__ = ["ViewCheckConfig", "ViewEvidence", "view_evidence", "classify_pixels", "image_votes", "supported_by_images", "OBJECT",
+def contested_by_images(evidence: ViewEvidence, points: np.ndarray, config: ViewCheckConfig = ViewCheckConfig()
+                        ) -> np.ndarray:
+    """Flag per point the check cuts although the images back it at least as often as they contradict it
+    (a thin part that renders poorly, say a bottle's neck: its views vote both ways). `thin_top` keeps
+    those that stand on an object kept whole."""
+    n_in, n_out = image_votes(evidence, points, config)
+    votes = n_in + n_out
+    cut = np.where(votes < config.min_views, n_out > 0, n_in < config.min_inside * votes)
+    return cut & (n_in >= n_out)
+
+
+def thin_top(points: np.ndarray, kept: np.ndarray, contested: np.ndarray, link: float) -> np.ndarray:
+    """Flag per point (N,3), z up, of one object: contested points above the kept points' top, inside their
+    footprint (minimum-area rectangle in plan) and joined to them through points closer than `link`.
+    Objects stand on the support, so what rises from one's body inside its footprint is that object; a
+    floater beside it, not touching it, or at the height of its body (a haze beyond a tray's far wall,
+    which votes both ways too) stays cut."""
+    from gwm.scene.clusters import attached, min_area_rect
+
+    out = np.zeros(len(points), dtype=bool)
+    if kept.sum() < 3 or not contested.any():
+        return out
+    idx = np.flatnonzero(contested & ~kept & (points[:, 2] > points[kept, 2].max()))
+    idx = idx[min_area_rect(points[kept, :2]).contains(points[idx, :2])]
+    out[idx[attached(points[kept], points[idx], link)]] = True
+    return out
+
+
+__all__ = ["ViewCheckConfig", "ViewEvidence", "view_evidence", "classify_pixels", "image_votes", "supported_by_images", "contested_by_images",
+           "thin_top", "OBJECT",
            "BACKGROUND", "WRONG", "ABSTAIN"]
