@@ -8,7 +8,8 @@ its predicted costs tell pushes apart.
     python benchmarks/planning_model.py --scene S.usdz --out DIR2 --no-relative-actions --contact-share 0
         # the A/B baseline (DIR2/dataset and DIR2/rollouts linked to DIR's: the same data, another model)
     python benchmarks/planning_model.py --task pick_place --scene S.usdz --out DIR --explore 60
-        # pick_place demonstrations + pick_place_explore (the planner's primitive at random numbers); no probe
+        # pick_place demonstrations + pick_place_explore (the planner's primitive at random numbers); its probe:
+        # which grasps the model sees holding, and where it lands a held object (sim_tasks.planning_probe)
 
 Steps (each skipped when its output exists, so a killed run resumes):
 1. rollouts: `push` demonstrations (training seeds from 0, held-out seeds from 10,000) and `push_explore`
@@ -102,19 +103,24 @@ def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int
     return train_on_dataset(ds, out / "model", cfg, source=str(dataset))
 
 
-def probe(scene: Path, model_path: Path, layouts: int, seed_start: int, sample_steps: int) -> dict:
+def probe(scene: Path, model_path: Path, layouts: int, seed_start: int, sample_steps: int, task: str = "push") -> dict:
     from gwm.planning import WorldModelPredictor
-    from sim_tasks.planning_probe import probe_push_separation, summarize_probe
+    from sim_tasks.planning_probe import (probe_pick_place, probe_push_separation, summarize_pick_place_probe,
+                                          summarize_probe)
     from sim_tasks.planning_runs import load_setup
 
-    setup = load_setup(scene, "push", model_path, sample_steps=sample_steps)
+    setup = load_setup(scene, task, model_path, sample_steps=sample_steps)
     names = setup.runner.backend.body_names
 
     def make(inst):
         return WorldModelPredictor(setup.model, setup.info, names, inst.target_object, "cpu", setup.sample_steps,
                                    seed=inst.seed)
 
-    rows = probe_push_separation(setup.runner, range(seed_start, seed_start + layouts), make)
+    seeds = range(seed_start, seed_start + layouts)
+    if task == "pick_place":
+        rows = probe_pick_place(setup.runner, seeds, make)
+        return {"pick_place_summary": summarize_pick_place_probe(rows), "rows": [r.__dict__ for r in rows]}
+    rows = probe_push_separation(setup.runner, seeds, make)
     return {"summary": summarize_probe(rows), "rows": [r.__dict__ for r in rows]}
 
 
@@ -203,7 +209,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--task", default="push", choices=("push", "pick_place"),
                     help="the planning task: its demonstrations and its exploratory task (push_explore, "
-                         "pick_place_explore); the push probe runs for push only")
+                         "pick_place_explore); each task its own probe")
     ap.add_argument("--demos", type=int, default=20, help="demonstrations (training)")
     ap.add_argument("--explore", type=int, default=40, help="exploratory episodes (training)")
     ap.add_argument("--heldout", type=int, default=4, help="held-out demonstrations (the validation split)")
@@ -241,9 +247,7 @@ def main() -> None:
     elif not model.exists():
         sys.exit(f"error: {model} does not exist; run without --probe-only first")
     t2 = time.perf_counter()
-    res = {}
-    if args.task == "push":
-        res = probe(args.scene, model, args.probe_layouts, args.probe_seed, args.sample_steps)
+    res = probe(args.scene, model, args.probe_layouts, args.probe_seed, args.sample_steps, args.task)
     res.update(scene=str(args.scene), model=str(model), task=args.task, demos=args.demos, explore=args.explore,
                steps=args.steps,
                preset=args.preset, relative_actions=args.relative_actions, contact_share=args.contact_share,
@@ -267,6 +271,16 @@ def main() -> None:
         g = s["cost_gap_away_minus_towards_mm"]
         print(f"cost(away) - cost(towards): predicted {g['predicted']:.1f} mm, simulated {g['simulated']:.1f} mm; "
               f"towards the cheapest of the three: {100 * s['towards_cheapest']:.0f}% of layouts")
+    pp = res.get("pick_place_summary")
+    if pp is not None:
+        print(f"\nprobe at the end of the approach, {pp['layouts']} unseen layouts, the demonstrator's grasp + 4 "
+              f"random ones each: held (lift > 3 cm) simulated {100 * pp['held_simulated_share']:.0f}%, predicted "
+              f"{100 * pp['held_predicted_share']:.0f}%, predicted = simulated "
+              f"{100 * pp['held_agreement']:.0f}% (random grasps {100 * pp['held_agreement_random_grasps']:.0f}%); "
+              f"final object position, predicted vs simulated: {pp['final_gap_mm_median_demonstrator_plan']:.1f} mm "
+              f"(demonstrator's plan), {pp['final_gap_mm_median_random_grasps']:.1f} mm (random), median; after the "
+              f"lift, the place phases: {pp['place_gap_mm_median_after_lift']:.1f} mm median, "
+              f"{pp['place_gap_mm_p90_after_lift']:.1f} mm p90")
     if "latent_contact" in res:
         lc = res["latent_contact"]
         print(f"decoded finger-to-object vector error (the latent's precision where contact is decided): median "

@@ -45,7 +45,7 @@ def model_chunk(predictor) -> int:
     return int(getattr(getattr(predictor, "model", None), "action_chunk", 1))
 
 
-def _predict(predictor, actions: np.ndarray) -> np.ndarray:
+def predict_positions(predictor, actions: np.ndarray) -> np.ndarray:
     """(K, L, 8) -> (K, L, 3) predicted target positions (padded to whole model chunks, then cut back)."""
     return predictor.predict(pad_to_multiple(actions, model_chunk(predictor)))[:, :actions.shape[1]]
 
@@ -62,7 +62,7 @@ def plan_grasp(predictor, start: PrimitiveStart, z0: float, task, instance, dt: 
 
     def cost(plans: np.ndarray) -> np.ndarray:
         s = seq(plans)
-        pos = _predict(predictor, s.actions)  # (K, L, 3)
+        pos = predict_positions(predictor, s.actions)  # (K, L, 3)
         lift = pos[:, s.lift_end, 2] - z0
         return np.linalg.norm(pos[:, -1, :2] - goal, axis=-1) + np.maximum(0.0, cfg.min_lift - lift)
 
@@ -82,7 +82,7 @@ def plan_place(predictor, obs: dict, cmd: np.ndarray, yaw: float, body_names, ta
                                cfg.primitive)
 
     def cost(plans: np.ndarray) -> np.ndarray:
-        pos = _predict(predictor, seq(plans).actions)
+        pos = predict_positions(predictor, seq(plans).actions)
         return np.linalg.norm(pos[:, -1, :2] - goal, axis=-1)
 
     res = plan(cost, 1, len(PLACE_PARAMS), cfg.planner, warm_start=warm_start, rng=rng)
@@ -148,4 +148,4 @@ def run_pick_place_mpc(backend, task, instance, predictor, cfg: PickPlaceMPCConf
                       predictor.seconds - secs0, steps, frames)
 
 
-__all__ = ["PickPlaceMPCConfig", "model_chunk", "plan_grasp", "plan_place", "run_pick_place_mpc"]
+__all__ = ["PickPlaceMPCConfig", "model_chunk", "plan_grasp", "plan_place", "predict_positions", "run_pick_place_mpc"]

@@ -168,3 +168,14 @@ def test_exploratory_pick_place_is_the_primitive_at_seeded_random_numbers(runner
     off_a, off_c = grasp_offset(a), grasp_offset(c)
     assert np.linalg.norm(off_a - off_c) > 5e-3  # not the demonstrator's centred grasp every time
     assert max(np.abs(off_a).max(), np.abs(off_c).max()) <= PrimitiveConfig().grasp_offset * np.sqrt(2) + 1e-3
+
+
+def test_pick_place_probe_of_the_simulator_against_itself_finds_no_gap(runner):
+    from sim_tasks.planning_probe import probe_pick_place, summarize_pick_place_probe
+    from sim_tasks.sim_predictor import SimulatorPredictor
+
+    rows = probe_pick_place(runner, [50_003], lambda inst: SimulatorPredictor(runner.backend, inst.target_object),
+                            grasps=2)
+    s = summarize_pick_place_probe(rows)
+    assert s["held_agreement"] == 1.0 and rows[0].lift_simulated_m[0] > 0.03  # the demonstrator's grasp holds
+    assert s["final_gap_mm_median_demonstrator_plan"] < 1e-6 and s["place_gap_mm_median_after_lift"] < 1e-6
