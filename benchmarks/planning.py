@@ -1,8 +1,11 @@
-"""Planning benchmark: push an object to a goal by MPC with the world model, on layouts no dataset recorded.
+"""Planning benchmark: push an object to a goal, or pick and place it, by planning with the world model, on
+layouts no dataset recorded.
 
     python benchmarks/planning.py                                  # the kitchen run's scene and model
     python benchmarks/planning.py --layouts 50 --device cuda       # GPU figures
     python benchmarks/planning.py --scene S.usdz --model M.safetensors --out DIR
+    python benchmarks/planning.py --task pick_place --scene S.usdz --model M.safetensors  # a pick_place model
+                                                                   # (benchmarks/planning_model.py --task pick_place)
 
 Per method (sim_tasks.planning_runs: world_model = CEM with the world model; random_shooting = the same
 budget of uniformly random plans; oracle = CEM with the simulator itself as the model; scripted = the
@@ -23,7 +26,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -33,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KITCHEN = ROOT / "datasets" / "outputs" / "kitchen"
 NAMES = {"world_model": "world model (CEM)", "random_shooting": "random shooting", "oracle": "oracle (simulator, CEM)",
          "scripted": "scripted demonstrator"}
+TITLES = {"push": "push to goal", "pick_place": "pick and place to goal"}
 
 
 def dino_budget_replan(setup, seed: int, reps: int = 2) -> dict:
@@ -66,7 +69,7 @@ def dino_budget_replan(setup, seed: int, reps: int = 2) -> dict:
             "model_calls_per_s": pred.calls / pred.seconds}
 
 
-def plot(out: Path, summaries: dict) -> Path:
+def plot(out: Path, summaries: dict, task: str = "push") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,7 +78,7 @@ def plot(out: Path, summaries: dict) -> Path:
     methods = list(summaries)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=120)
     axes[0].bar(range(len(methods)), [100 * summaries[m]["success_rate"] for m in methods], color="tab:blue")
-    axes[0].set_ylabel("push success (%)")
+    axes[0].set_ylabel(f"{task} success (%)")
     axes[1].boxplot([[1e3 * e for e in summaries[m]["final_errors_m"]] for m in methods])
     axes[1].set_ylabel("final object-to-goal error (mm)")
     axes[1].set_yscale("log")
@@ -84,7 +87,7 @@ def plot(out: Path, summaries: dict) -> Path:
         ax.set_xticklabels([NAMES[m].split(" (")[0] for m in methods], rotation=20, fontsize=8)
         ax.grid(alpha=0.3, axis="y")
     counts = sorted({summaries[m]["layouts"] for m in methods})
-    fig.suptitle(f"push to goal, {'/'.join(map(str, counts))} unseen layouts", fontsize=9)
+    fig.suptitle(f"{TITLES[task]}, {'/'.join(map(str, counts))} unseen layouts", fontsize=9)
     fig.tight_layout()
     path = out / "planning.png"
     fig.savefig(path)
@@ -95,12 +98,15 @@ def plot(out: Path, summaries: dict) -> Path:
 def main() -> None:
     import numpy as np
 
-    from sim_tasks.planning_mpc import PushMPCConfig
-    from sim_tasks.planning_runs import METHODS, load_setup, run_method, summarize, unseen_seeds, write_video
+    from sim_tasks.planning_runs import (METHODS, load_setup, planning_config, run_method, summarize, unseen_seeds,
+                                         write_video)
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scene", type=Path, default=KITCHEN / "scene" / "scene.usdz")
     ap.add_argument("--model", type=Path, default=KITCHEN / "model" / "model.safetensors")
+    ap.add_argument("--task", default="push", choices=("push", "pick_place"),
+                    help="push: MPC over planar tool motion; pick_place: the demonstrator's phases as a primitive "
+                         "whose grasp and place numbers are planned (sim_tasks.planning_pick_place)")
     ap.add_argument("--layouts", type=int, default=10)
     ap.add_argument("--oracle-layouts", type=int, default=None,
                     help="run the oracle (the slowest: the simulator as the model) on the first N layouts only "
@@ -114,7 +120,8 @@ def main() -> None:
     ap.add_argument("--dino-budget", action=argparse.BooleanOptionalAction, default=None,
                     help="time one replan at the DINO-WM budget (300 x 30 x 5); default: on with --device cuda "
                          "(minutes per replan on a CPU)")
-    ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "planning")
+    ap.add_argument("--out", type=Path, default=None, help="default: outputs/planning (push), "
+                    "outputs/planning_pick_place")
     args = ap.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
@@ -123,15 +130,15 @@ def main() -> None:
     for p in (args.scene, args.model):
         if not p.exists():
             sys.exit(f"error: {p} does not exist; run the pipeline (make run) or pass --scene / --model")
+    if args.out is None:
+        args.out = ROOT / "outputs" / ("planning" if args.task == "push" else f"planning_{args.task}")
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        setup = load_setup(args.scene, "push", args.model, args.device, cameras=args.videos > 0,
+        setup = load_setup(args.scene, args.task, args.model, args.device, cameras=args.videos > 0,
                            sample_steps=args.sample_steps)
     except ValueError as e:
         sys.exit(f"error: {e}")
-    base = PushMPCConfig()
-    cfg = replace(base, planner=replace(base.planner, samples=args.samples, iterations=args.iterations,
-                                        elites=max(1, min(base.planner.elites, args.samples))))
+    cfg = planning_config(args.task, args.samples, args.iterations)
     seeds = unseen_seeds(args.layouts)
     summaries, t_all = {}, time.perf_counter()
     for m in methods:
@@ -151,19 +158,22 @@ def main() -> None:
         s["minutes"] = (time.perf_counter() - t0) / 60
         summaries[m] = s
     dino = None
-    if "world_model" in methods and (args.dino_budget or (args.dino_budget is None and args.device.startswith("cuda"))):
+    if args.task == "push" and "world_model" in methods and (
+            args.dino_budget or (args.dino_budget is None and args.device.startswith("cuda"))):
         dino = dino_budget_replan(setup, seeds[0])
-    results = {"scene": str(args.scene), "model": str(args.model), "device": args.device, "seeds": seeds,
-               "sample_steps": args.sample_steps,
-               "planner": {"samples": args.samples, "iterations": args.iterations, "chunks": cfg.chunks,
-                           "chunk_steps": cfg.chunk_steps, "execute_chunks": cfg.execute_chunks},
+    shape = ({"chunks": cfg.chunks, "chunk_steps": cfg.chunk_steps, "execute_chunks": cfg.execute_chunks}
+             if args.task == "push" else {"primitive": "grasp + place numbers, place replanned after the lift"})
+    results = {"task": args.task, "scene": str(args.scene), "model": str(args.model), "device": args.device,
+               "seeds": seeds, "sample_steps": args.sample_steps,
+               "planner": {"samples": args.samples, "iterations": args.iterations, **shape},
                "methods": summaries, "dino_wm_budget": dino, "minutes": (time.perf_counter() - t_all) / 60}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
-    plot(args.out, summaries)
+    plot(args.out, summaries, args.task)
 
-    print(f"\npush to goal, {len(seeds)} unseen layouts (seeds {seeds[0]}..{seeds[-1]}), planner {args.samples} "
-          f"samples x {args.iterations} iterations, horizon {cfg.chunks} chunks of {cfg.chunk_steps} steps, "
-          f"device {args.device}")
+    what = (f"horizon {cfg.chunks} chunks of {cfg.chunk_steps} steps" if args.task == "push"
+            else "primitive: 6 grasp + place numbers, the 2 place numbers replanned after the lift")
+    print(f"\n{TITLES[args.task]}, {len(seeds)} unseen layouts (seeds {seeds[0]}..{seeds[-1]}), planner "
+          f"{args.samples} samples x {args.iterations} iterations, {what}, device {args.device}")
     print(f"| method | layouts | success | final error median (mm) | mean (mm) | s / replan (mean, p90) | model calls/s |")
     print("|---|---|---|---|---|---|---|")
     for m, s in summaries.items():

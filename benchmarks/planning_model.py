@@ -7,6 +7,9 @@ its predicted costs tell pushes apart.
     python benchmarks/planning_model.py --scene S.usdz --out DIR --record-only    # the dataset only
     python benchmarks/planning_model.py --scene S.usdz --out DIR2 --no-relative-actions --contact-share 0
         # the A/B baseline (DIR2/dataset and DIR2/rollouts linked to DIR's: the same data, another model)
+    python benchmarks/planning_model.py --task pick_place --scene S.usdz --out DIR --explore 60
+        # pick_place demonstrations + pick_place_explore (the planner's primitive at random numbers); its probe:
+        # which grasps the model sees holding, and where it lands a held object (sim_tasks.planning_probe)
 
 Steps (each skipped when its output exists, so a killed run resumes):
 1. rollouts: `push` demonstrations (training seeds from 0, held-out seeds from 10,000) and `push_explore`
@@ -37,9 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 HELDOUT_BASE = 10_000
 
 
-def record(scene: Path, out: Path, demos: int, explore: int, heldout: int) -> Path:
-    """Record the three shards (states only: no camera images, which the planning model does not read and
-    which cost ~5x the physics on a CPU) and merge them; the held-out demonstrations come last."""
+def record(scene: Path, out: Path, demos: int, explore: int, heldout: int, task: str = "push") -> Path:
+    """Record the three shards of `task` (push or pick_place: its demonstrations, its exploratory task, held-out
+    demonstrations; states only: no camera images, which the planning model does not read and which cost ~5x
+    the physics on a CPU) and merge them; the held-out demonstrations come last."""
     from dataclasses import replace
 
     from gwm.data import create_recorder, merge_datasets
@@ -47,14 +51,15 @@ def record(scene: Path, out: Path, demos: int, explore: int, heldout: int) -> Pa
     from sim_tasks.rollout import RolloutConfig, TaskRunner, record_results
 
     # cameras only for the canonical Gaussians and the dataset description; no frame is rendered
-    runner = TaskRunner(scene, "push", RolloutConfig(cameras=CameraConfig(width=16, height=16, depth=False),
+    runner = TaskRunner(scene, task, RolloutConfig(cameras=CameraConfig(width=16, height=16, depth=False),
                                                      save_videos=False))
     spec = runner.dataset_spec()
     spec = replace(spec, features={k: v for k, v in spec.features.items() if v.dtype != "image"
                                    and not k.startswith("observation.depth.")}, cameras=())
     shards = []
-    for task, seeds, name in (("push", range(demos), "push-train"), ("push_explore", range(explore), "explore-train"),
-                              ("push", range(HELDOUT_BASE, HELDOUT_BASE + heldout), "push-heldout")):
+    for shard_task, seeds, name in ((task, range(demos), f"{task}-train"),
+                                    (f"{task}_explore", range(explore), "explore-train"),
+                                    (task, range(HELDOUT_BASE, HELDOUT_BASE + heldout), f"{task}-heldout")):
         if not len(seeds):
             continue
         root = out / "rollouts" / name
@@ -63,10 +68,10 @@ def record(scene: Path, out: Path, demos: int, explore: int, heldout: int) -> Pa
             continue
         t0 = time.perf_counter()
         rec = create_recorder(root, spec, "lerobot", canonical_gaussians=runner.canonical_gaussians(),
-                              metadata=runner.metadata(task))
+                              metadata=runner.metadata(shard_task))
         if rec.num_episodes:
             raise SystemExit(f"error: {root} holds a partial recording; delete it and run again")
-        entries = record_results((runner.run_episode(s, task=task, render=False) for s in seeds), rec, root)
+        entries = record_results((runner.run_episode(s, task=shard_task, render=False) for s in seeds), rec, root)
         rec.finalize()
         (root / "done").write_text("ok")
         ok = sum(e["success"] for e in entries)
@@ -98,19 +103,24 @@ def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int
     return train_on_dataset(ds, out / "model", cfg, source=str(dataset))
 
 
-def probe(scene: Path, model_path: Path, layouts: int, seed_start: int, sample_steps: int) -> dict:
+def probe(scene: Path, model_path: Path, layouts: int, seed_start: int, sample_steps: int, task: str = "push") -> dict:
     from gwm.planning import WorldModelPredictor
-    from sim_tasks.planning_probe import probe_push_separation, summarize_probe
+    from sim_tasks.planning_probe import (probe_pick_place, probe_push_separation, summarize_pick_place_probe,
+                                          summarize_probe)
     from sim_tasks.planning_runs import load_setup
 
-    setup = load_setup(scene, "push", model_path, sample_steps=sample_steps)
+    setup = load_setup(scene, task, model_path, sample_steps=sample_steps)
     names = setup.runner.backend.body_names
 
     def make(inst):
         return WorldModelPredictor(setup.model, setup.info, names, inst.target_object, "cpu", setup.sample_steps,
                                    seed=inst.seed)
 
-    rows = probe_push_separation(setup.runner, range(seed_start, seed_start + layouts), make)
+    seeds = range(seed_start, seed_start + layouts)
+    if task == "pick_place":
+        rows = probe_pick_place(setup.runner, seeds, make)
+        return {"pick_place_summary": summarize_pick_place_probe(rows), "rows": [r.__dict__ for r in rows]}
+    rows = probe_push_separation(setup.runner, seeds, make)
     return {"summary": summarize_probe(rows), "rows": [r.__dict__ for r in rows]}
 
 
@@ -197,9 +207,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scene", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--demos", type=int, default=20, help="push demonstrations (training)")
-    ap.add_argument("--explore", type=int, default=40, help="push_explore episodes (training)")
-    ap.add_argument("--heldout", type=int, default=4, help="held-out push demonstrations (the validation split)")
+    ap.add_argument("--task", default="push", choices=("push", "pick_place"),
+                    help="the planning task: its demonstrations and its exploratory task (push_explore, "
+                         "pick_place_explore); each task its own probe")
+    ap.add_argument("--demos", type=int, default=20, help="demonstrations (training)")
+    ap.add_argument("--explore", type=int, default=40, help="exploratory episodes (training)")
+    ap.add_argument("--heldout", type=int, default=4, help="held-out demonstrations (the validation split)")
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
     ap.add_argument("--preset", default="planning")
     ap.add_argument("--relative-actions", action=argparse.BooleanOptionalAction, default=None,
@@ -222,7 +235,7 @@ def main() -> None:
     model = args.model or args.out / "model" / "model.safetensors"
     t0 = time.perf_counter()
     if not args.probe_only:
-        dataset = record(args.scene, args.out, args.demos, args.explore, args.heldout)
+        dataset = record(args.scene, args.out, args.demos, args.explore, args.heldout, args.task)
         t1 = time.perf_counter()
         print(f"data: {(t1 - t0) / 60:.1f} min", flush=True)
         if args.record_only:
@@ -234,8 +247,9 @@ def main() -> None:
     elif not model.exists():
         sys.exit(f"error: {model} does not exist; run without --probe-only first")
     t2 = time.perf_counter()
-    res = probe(args.scene, model, args.probe_layouts, args.probe_seed, args.sample_steps)
-    res.update(scene=str(args.scene), model=str(model), demos=args.demos, explore=args.explore, steps=args.steps,
+    res = probe(args.scene, model, args.probe_layouts, args.probe_seed, args.sample_steps, args.task)
+    res.update(scene=str(args.scene), model=str(model), task=args.task, demos=args.demos, explore=args.explore,
+               steps=args.steps,
                preset=args.preset, relative_actions=args.relative_actions, contact_share=args.contact_share,
                seed=args.seed, probe_minutes=(time.perf_counter() - t2) / 60)
     res["sample_steps"] = args.sample_steps
@@ -243,19 +257,30 @@ def main() -> None:
         from gwm.scene.usd_scene import read_usd_scene
         from sim_tasks.tasks import make_task
 
-        target = make_task("push", read_usd_scene(args.scene)).target_object
+        target = make_task(args.task, read_usd_scene(args.scene)).target_object
         res["latent_contact"] = latent_contact_error(args.out / "dataset", model, target)
         res["onset"] = onset_displacement(args.out / "dataset", model)
     out_json = args.out / f"probe_{model.stem}_s{args.sample_steps}.json"
     out_json.write_text(json.dumps(res, indent=1))
-    s = res["summary"]
-    print(f"\nprobe at the push start, {s['layouts']} unseen layouts: object displacement along the push (mm), "
-          "predicted / simulated")
-    for k in ("towards", "still", "away"):
-        print(f"  {k:8s} {s['predicted_displacement_mm'][k]:7.1f} / {s['simulated_displacement_mm'][k]:7.1f}")
-    g = s["cost_gap_away_minus_towards_mm"]
-    print(f"cost(away) - cost(towards): predicted {g['predicted']:.1f} mm, simulated {g['simulated']:.1f} mm; "
-          f"towards the cheapest of the three: {100 * s['towards_cheapest']:.0f}% of layouts")
+    s = res.get("summary")
+    if s is not None:
+        print(f"\nprobe at the push start, {s['layouts']} unseen layouts: object displacement along the push (mm), "
+              "predicted / simulated")
+        for k in ("towards", "still", "away"):
+            print(f"  {k:8s} {s['predicted_displacement_mm'][k]:7.1f} / {s['simulated_displacement_mm'][k]:7.1f}")
+        g = s["cost_gap_away_minus_towards_mm"]
+        print(f"cost(away) - cost(towards): predicted {g['predicted']:.1f} mm, simulated {g['simulated']:.1f} mm; "
+              f"towards the cheapest of the three: {100 * s['towards_cheapest']:.0f}% of layouts")
+    pp = res.get("pick_place_summary")
+    if pp is not None:
+        print(f"\nprobe at the end of the approach, {pp['layouts']} unseen layouts, the demonstrator's grasp + 4 "
+              f"random ones each: held (lift > 3 cm) simulated {100 * pp['held_simulated_share']:.0f}%, predicted "
+              f"{100 * pp['held_predicted_share']:.0f}%, predicted = simulated "
+              f"{100 * pp['held_agreement']:.0f}% (random grasps {100 * pp['held_agreement_random_grasps']:.0f}%); "
+              f"final object position, predicted vs simulated: {pp['final_gap_mm_median_demonstrator_plan']:.1f} mm "
+              f"(demonstrator's plan), {pp['final_gap_mm_median_random_grasps']:.1f} mm (random), median; after the "
+              f"lift, the place phases: {pp['place_gap_mm_median_after_lift']:.1f} mm median, "
+              f"{pp['place_gap_mm_p90_after_lift']:.1f} mm p90")
     if "latent_contact" in res:
         lc = res["latent_contact"]
         print(f"decoded finger-to-object vector error (the latent's precision where contact is decided): median "

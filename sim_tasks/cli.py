@@ -13,7 +13,7 @@ app = typer.Typer(help="Simulation tasks and scripted demonstrations (embedded N
 @app.command()
 def rollout(
     scene_usd: Path = typer.Argument(..., exists=True, dir_okay=False, help="Scene USD written by 'gwm export usd'"),
-    task: str = typer.Option("pick_place", help="pick_place | pick_place_bowl | push | push_explore"),
+    task: str = typer.Option("pick_place", help="pick_place | pick_place_bowl | pick_place_explore | push | push_explore"),
     episodes: int = typer.Option(10, min=1, help="Number of episodes (seeds seed_start .. seed_start+N-1)"),
     out: Path = typer.Option(..., help="Dataset root (created; a dataset there is resumed: seeds it holds are skipped)"),
     workers: int = typer.Option(2, min=1, help="Parallel simulator processes"),

@@ -6,6 +6,8 @@ A planner can only follow a model whose cost for "towards" is clearly below "sti
 trained on demonstrations alone scored the three within 1 mm of each other (README, planning).
 
     rows = probe_push_separation(setup, seeds, predictor_factory)   # sim_tasks.planning_runs.PlanningSetup
+
+probe_pick_place asks the pick-and-place questions: which grasps hold, and where a held object lands.
 """
 
 from __future__ import annotations
@@ -81,4 +83,76 @@ def summarize_probe(rows: list[ProbeRow]) -> dict:
             "towards_cheapest": float(np.mean(ranked))}
 
 
-__all__ = ["PLANS", "ProbeRow", "probe_push_separation", "summarize_probe"]
+@dataclass
+class PickPlaceProbeRow:
+    seed: int
+    lift_predicted_m: list[float]  # per grasp (the demonstrator's, then random ones): object rise at the lift's end
+    lift_simulated_m: list[float]
+    final_gap_m: list[float]  # per grasp: predicted vs simulated final object position (horizontal) of the primitive
+    place_gap_m: float  # after the demonstrator's grasp and lift (executed): the same for its place phases
+
+
+def probe_pick_place(runner, seeds, make_predictor, grasps: int = 4, cfg=None) -> list[PickPlaceProbeRow]:
+    """Does a predictor see which grasps hold, and where a held object lands? At the end of the scripted approach
+    of each layout: the primitive (sim_tasks.pick_place_primitive) at zero (the demonstrator's plan) and at
+    `grasps` random numbers, predicted and simulated from the same state; then the zero grasp and lift executed,
+    and the zero place phases predicted and simulated from there. runner: a pick_place TaskRunner;
+    make_predictor(instance) -> a Predictor."""
+    from sim_tasks.pick_place_primitive import GRASP_PARAMS, PrimitiveStart, grasp_primitive, place_primitive
+    from sim_tasks.planning_pick_place import PickPlaceMPCConfig, predict_positions
+    from sim_tasks.sim_predictor import SimulatorPredictor
+
+    cfg = cfg or PickPlaceMPCConfig()
+    be, task = runner.backend, runner.task
+    names = list(be.body_names)
+    rows = []
+    for seed in seeds:
+        inst = task.sample(seed)
+        obs = be.reset(seed, inst.object_poses)
+        history = [obs["body_poses"]]
+        demo = task.demonstrator(inst, names, be.control_dt, cfg.primitive.demo)
+        for _ in range(cfg.approach_steps):
+            a = demo.act(obs)
+            if demo.phase != "approach":
+                break
+            obs = be.step(a)
+            history.append(obs["body_poses"])
+        start = PrimitiveStart.from_demonstrator(demo, obs)
+        z0 = float(start.obj[2])
+        rng = np.random.default_rng([int(seed), 7])
+        params = np.concatenate([np.zeros((1, len(GRASP_PARAMS))), rng.uniform(-1, 1, (grasps, len(GRASP_PARAMS)))])
+        seq = grasp_primitive(params, start, task, inst, be.control_dt, cfg.primitive)
+        model, sim = make_predictor(inst), SimulatorPredictor(be, inst.target_object)
+        model.observe(np.stack(history[-cfg.history:]))
+        p_model, p_sim = predict_positions(model, seq.actions), predict_positions(sim, seq.actions)
+        for a in seq.actions[0][:seq.lift_end + 1]:
+            obs = be.step(a)
+            history.append(obs["body_poses"])
+        place = place_primitive(np.zeros((1, 2)), obs, seq.actions[0][seq.lift_end, :3].astype(np.float64),
+                                float(seq.waypoints["yaw"][0]), names, task, inst, be.control_dt, cfg.primitive)
+        model.observe(np.stack(history[-cfg.history:]))
+        q_model, q_sim = predict_positions(model, place.actions), predict_positions(sim, place.actions)
+        rows.append(PickPlaceProbeRow(
+            int(seed), (p_model[:, seq.lift_end, 2] - z0).tolist(), (p_sim[:, seq.lift_end, 2] - z0).tolist(),
+            np.linalg.norm(p_model[:, -1, :2] - p_sim[:, -1, :2], axis=-1).tolist(),
+            float(np.linalg.norm(q_model[0, -1, :2] - q_sim[0, -1, :2]))))
+    return rows
+
+
+def summarize_pick_place_probe(rows: list[PickPlaceProbeRow], min_lift: float = 0.03) -> dict:
+    held_pred = np.array([[x > min_lift for x in r.lift_predicted_m] for r in rows])  # (layouts, 1 + grasps)
+    held_sim = np.array([[x > min_lift for x in r.lift_simulated_m] for r in rows])
+    gaps = np.array([r.final_gap_m for r in rows])
+    return {"layouts": len(rows),
+            "held_simulated_share": float(held_sim.mean()),
+            "held_predicted_share": float(held_pred.mean()),
+            "held_agreement": float((held_pred == held_sim).mean()),  # predicted held == simulated held
+            "held_agreement_random_grasps": float((held_pred[:, 1:] == held_sim[:, 1:]).mean()),
+            "final_gap_mm_median_demonstrator_plan": 1e3 * float(np.median(gaps[:, 0])),
+            "final_gap_mm_median_random_grasps": 1e3 * float(np.median(gaps[:, 1:])),
+            "place_gap_mm_median_after_lift": 1e3 * float(np.median([r.place_gap_m for r in rows])),
+            "place_gap_mm_p90_after_lift": 1e3 * float(np.percentile([r.place_gap_m for r in rows], 90))}
+
+
+__all__ = ["PLANS", "PickPlaceProbeRow", "ProbeRow", "probe_pick_place", "probe_push_separation",
+           "summarize_pick_place_probe", "summarize_probe"]

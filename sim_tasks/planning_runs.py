@@ -1,7 +1,10 @@
 """Planned episodes by method, on layouts no dataset recorded: what `gwm plan` and benchmarks/planning.py run.
 
+Tasks: push (sim_tasks.planning_mpc: MPC over planar tool motion) and pick_place
+(sim_tasks.planning_pick_place: the scripted demonstrator's phases as a primitive whose numbers are planned).
+
 Methods:
-    world_model      CEM (PushMPCConfig.planner) with the Gaussian world model as the predictor
+    world_model      CEM (the task config's planner) with the Gaussian world model as the predictor
     random_shooting  the same budget (samples x iterations) of uniformly random plans, world model predictor
     oracle           CEM with the simulator itself as the predictor (snapshot, roll out, restore)
     scripted         the scripted demonstrator (sim_tasks.demonstrator), no planning
@@ -18,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from sim_tasks.planning_mpc import MPCOutcome, PushMPCConfig, run_push_mpc
+from sim_tasks.planning_pick_place import PickPlaceMPCConfig, run_pick_place_mpc
 
 METHODS = ("world_model", "random_shooting", "oracle", "scripted")
+TASKS = ("push", "pick_place")
 UNSEEN_SEED_BASE = 50_000
 
 
@@ -39,8 +44,8 @@ def load_setup(scene_usd, task: str = "push", model_path=None, device: str = "cp
     from sim_tasks.rendering import CameraConfig
     from sim_tasks.rollout import RolloutConfig, TaskRunner
 
-    if task != "push":
-        raise ValueError(f"planning task {task!r} is not implemented; 'push' is (pick-and-place: see the README)")
+    if task not in TASKS:
+        raise ValueError(f"planning task {task!r} is not implemented; choose from {', '.join(TASKS)}")
     if device.startswith("cuda"):
         import torch
 
@@ -55,12 +60,23 @@ def load_setup(scene_usd, task: str = "push", model_path=None, device: str = "cp
     return PlanningSetup(runner, model, info, device, sample_steps)
 
 
-def run_method(setup: PlanningSetup, method: str, seed: int, cfg: PushMPCConfig = PushMPCConfig(),
+def planning_config(task: str, samples: int | None = None,
+                    iterations: int | None = None) -> PushMPCConfig | PickPlaceMPCConfig:
+    """The task's planning config, its planner budget replaced where samples / iterations are given."""
+    base = PushMPCConfig() if task == "push" else PickPlaceMPCConfig()
+    samples = base.planner.samples if samples is None else samples
+    iterations = base.planner.iterations if iterations is None else iterations
+    return replace(base, planner=replace(base.planner, samples=samples, iterations=iterations,
+                                         elites=max(1, min(base.planner.elites, samples))))
+
+
+def run_method(setup: PlanningSetup, method: str, seed: int, cfg: PushMPCConfig | PickPlaceMPCConfig | None = None,
                video: bool = False) -> MPCOutcome:
     if method not in METHODS:
         raise ValueError(f"unknown planning method {method!r}; choose from {METHODS}")
     runner = setup.runner
     task = runner.task
+    cfg = planning_config(task.name) if cfg is None else cfg
     instance = task.sample(seed)
     renderer = runner.renderer if video else None
     if method == "scripted":
@@ -81,8 +97,8 @@ def run_method(setup: PlanningSetup, method: str, seed: int, cfg: PushMPCConfig 
                                         setup.device, setup.sample_steps, seed=seed)
     if method == "random_shooting":
         cfg = replace(cfg, planner=replace(cfg.planner, method="random"))
-    return run_push_mpc(runner.backend, task, instance, predictor, cfg, renderer=renderer,
-                        rng=np.random.default_rng(seed))
+    run = run_pick_place_mpc if isinstance(cfg, PickPlaceMPCConfig) else run_push_mpc
+    return run(runner.backend, task, instance, predictor, cfg, renderer=renderer, rng=np.random.default_rng(seed))
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int) -> Path:
@@ -109,5 +125,5 @@ def unseen_seeds(count: int, start: int = UNSEEN_SEED_BASE) -> list[int]:
     return list(range(start, start + int(count)))
 
 
-__all__ = ["METHODS", "PlanningSetup", "UNSEEN_SEED_BASE", "load_setup", "run_method", "summarize", "unseen_seeds",
-           "write_video"]
+__all__ = ["METHODS", "PlanningSetup", "TASKS", "UNSEEN_SEED_BASE", "load_setup", "planning_config", "run_method",
+           "summarize", "unseen_seeds", "write_video"]

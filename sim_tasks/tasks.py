@@ -9,8 +9,9 @@ Registered: pick_place (pick an object, place it at a goal on the table), pick_p
 contract gives objects convex hulls, so the object ends resting on the container), push (push an
 object to a goal on the table; the target is the first object that a push slides rather than tips
 over, see PushTask.tip_margin), push_explore (push's layouts with randomised pushes around the
-demonstrator's: exploration data for planning models). An object tilted more than TaskConfig.max_tilt_deg from upright (it
-toppled) never counts as placed or pushed.
+demonstrator's: exploration data for planning models), pick_place_explore (pick_place's target and success
+test with the planner's primitive at random numbers: held and failed grasps for planning models). An object
+tilted more than TaskConfig.max_tilt_deg from upright (it toppled) never counts as placed or pushed.
 
 Targets come from roles and shapes, never from names: graspable = narrow enough for the gripper
 (MAX_GRASP_WIDTH), container = role "container". A task with no valid target in a scene raises
@@ -27,6 +28,7 @@ import numpy as np
 
 from gwm.geometry import pose7_to_matrix
 from sim_tasks.demonstrator import DemoConfig, ScriptedDemonstrator
+from sim_tasks.pick_place_explore_policy import ExplorePickPlaceDemonstrator
 from sim_tasks.pick_place_policy import PickPlaceDemonstrator
 from sim_tasks.push_explore_policy import ExplorePushDemonstrator
 from sim_tasks.push_policy import PushDemonstrator
@@ -262,6 +264,16 @@ class PickPlaceTask(Task):
         return bool(close and resting and upright and gripper_width >= self.config.release_width)
 
 
+@register_task("pick_place_explore")
+class PickPlaceExploreTask(PickPlaceTask):
+    """The pick_place task's target, goals and success test, with the planner's primitive at random numbers
+    instead of the scripted grasp (sim_tasks.pick_place_explore_policy): held and failed grasps for a world
+    model that a planner asks about grasps the demonstrator never makes. Its layouts differ from pick_place's at
+    the same seed (the task name seeds the layout)."""
+
+    policy = ExplorePickPlaceDemonstrator
+
+
 @register_task("pick_place_bowl")
 class PickPlaceContainerTask(Task):
     needs_container = True
@@ -398,5 +410,6 @@ class PushExploreTask(PushTask):
     policy = ExplorePushDemonstrator
 
 
-__all__ = ["PickPlaceContainerTask", "PushExploreTask", "PickPlaceTask", "PushTask", "Task", "TaskConfig", "TaskInstance",
+__all__ = ["PickPlaceContainerTask", "PickPlaceExploreTask", "PushExploreTask", "PickPlaceTask", "PushTask", "Task",
+           "TaskConfig", "TaskInstance",
            "TaskNotApplicable", "make_task", "register_task", "skipped_tasks", "task_names"]

@@ -6,7 +6,7 @@ from sim_tasks.cli import app
 def test_tasks_lists_the_registry():
     result = CliRunner().invoke(app, ["tasks"])
     assert result.exit_code == 0
-    assert result.output.split() == ["pick_place", "pick_place_bowl", "push", "push_explore"]
+    assert result.output.split() == ["pick_place", "pick_place_bowl", "pick_place_explore", "push", "push_explore"]
 
 
 def test_rollout_rejects_an_unknown_task(scene_usd, tmp_path):

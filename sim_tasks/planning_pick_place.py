@@ -1,0 +1,151 @@
+"""Pick-and-place by planning over a parameterised primitive (sim_tasks.pick_place_primitive), executed in the
+simulator.
+
+An episode: the task's layout (seed); the scripted demonstrator's approach (tool above the object, gripper
+open, turned to its narrow axis; the same for every method, not what is compared); then
+1. the planner chooses the primitive's six numbers (grasp offset, yaw and height, place offset) by scoring
+   the whole primitive with the predictor: cost = the predicted final object-to-goal distance plus how far the
+   predicted object stays below `min_lift` at the end of the lift (a plan that does not lift it is no plan);
+2. descend, grasp and lift are executed;
+3. from the observed state (hold offset measured) the planner chooses the two place numbers again, scoring the
+   remaining phases by the predicted final object-to-goal distance (warm-started at step 1's choice);
+4. move, place, release and retreat are executed; the task's own success test judges the final state.
+Random shooting draws the same budget uniformly; the oracle is the same planner with the simulator as the
+predictor.
+
+    outcome = run_pick_place_mpc(backend, task, instance, predictor, PickPlaceMPCConfig())
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gwm.planning.planners import PlannerConfig, plan
+from sim_tasks.pick_place_primitive import (GRASP_PARAMS, PLACE_PARAMS, PrimitiveConfig, PrimitiveStart,
+                                            grasp_primitive, pad_to_multiple, place_primitive)
+from sim_tasks.planning_mpc import MPCOutcome
+
+
+@dataclass(frozen=True)
+class PickPlaceMPCConfig:
+    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(samples=32, iterations=3, elites=6))
+    primitive: PrimitiveConfig = field(default_factory=PrimitiveConfig)
+    min_lift: float = 0.03  # m: the demonstrator's test of a held object after the lift
+    max_steps: int = 150  # control steps of a planned episode (the pick_place task's own; the scripted row's too)
+    settle_steps: int = 5  # holding still at the end
+    approach_steps: int = 60  # at most, for the scripted approach
+    history: int = 16  # observed frames kept for the predictor's context
+
+
+def model_chunk(predictor) -> int:
+    """Control steps per model step: the world model predicts whole chunks (the simulator any length)."""
+    return int(getattr(getattr(predictor, "model", None), "action_chunk", 1))
+
+
+def predict_positions(predictor, actions: np.ndarray) -> np.ndarray:
+    """(K, L, 8) -> (K, L, 3) predicted target positions (padded to whole model chunks, then cut back)."""
+    return predictor.predict(pad_to_multiple(actions, model_chunk(predictor)))[:, :actions.shape[1]]
+
+
+def plan_grasp(predictor, start: PrimitiveStart, z0: float, task, instance, dt: float,
+               cfg: PickPlaceMPCConfig = PickPlaceMPCConfig(), rng: np.random.Generator | None = None):
+    """Choose the whole primitive's numbers (predictor already observed). z0: the object's height now. Cost: predicted
+    final object-to-goal distance + the predicted lift's shortfall below cfg.min_lift. -> (PlanResult, the chosen
+    PrimitiveSequence)."""
+    goal = np.asarray(instance.goal_position[:2], float)
+
+    def seq(plans):
+        return grasp_primitive(plans.reshape(len(plans), -1), start, task, instance, dt, cfg.primitive)
+
+    def cost(plans: np.ndarray) -> np.ndarray:
+        s = seq(plans)
+        pos = predict_positions(predictor, s.actions)  # (K, L, 3)
+        lift = pos[:, s.lift_end, 2] - z0
+        return np.linalg.norm(pos[:, -1, :2] - goal, axis=-1) + np.maximum(0.0, cfg.min_lift - lift)
+
+    res = plan(cost, 1, len(GRASP_PARAMS), cfg.planner, rng=rng)
+    return res, seq(res.plan[None])
+
+
+def plan_place(predictor, obs: dict, cmd: np.ndarray, yaw: float, body_names, task, instance, dt: float,
+               cfg: PickPlaceMPCConfig = PickPlaceMPCConfig(), rng: np.random.Generator | None = None,
+               warm_start: np.ndarray | None = None):
+    """After the lift: choose the place numbers from the observed state (predictor already observed). Cost: predicted
+    final object-to-goal distance. -> (PlanResult, the chosen PrimitiveSequence)."""
+    goal = np.asarray(instance.goal_position[:2], float)
+
+    def seq(plans):
+        return place_primitive(plans.reshape(len(plans), -1), obs, cmd, yaw, body_names, task, instance, dt,
+                               cfg.primitive)
+
+    def cost(plans: np.ndarray) -> np.ndarray:
+        pos = predict_positions(predictor, seq(plans).actions)
+        return np.linalg.norm(pos[:, -1, :2] - goal, axis=-1)
+
+    res = plan(cost, 1, len(PLACE_PARAMS), cfg.planner, warm_start=warm_start, rng=rng)
+    return res, seq(res.plan[None])
+
+
+def run_pick_place_mpc(backend, task, instance, predictor, cfg: PickPlaceMPCConfig = PickPlaceMPCConfig(),
+                       renderer=None, rng: np.random.Generator | None = None) -> MPCOutcome:
+    be = backend
+    rng = rng if rng is not None else np.random.default_rng(instance.seed)
+    obs = be.reset(instance.seed, instance.object_poses)
+    names = list(be.body_names)
+    target = names.index(instance.target_object)
+    goal = np.asarray(instance.goal_position[:2], float)
+    history = [obs["body_poses"]]
+    frames: list[np.ndarray] = []
+    steps = 0
+
+    def step(action):
+        nonlocal obs, steps
+        obs = be.step(action)
+        history.append(obs["body_poses"])
+        del history[:-cfg.history]
+        steps += 1
+        if renderer is not None:
+            frames.append(renderer.render(obs["body_poses"], obs["ee_pose"])["scene"])
+        return obs
+
+    demo = task.demonstrator(instance, names, be.control_dt, cfg.primitive.demo)
+    for _ in range(cfg.approach_steps):
+        a = demo.act(obs)
+        if demo.phase != "approach":  # arrived: the planner takes over from here
+            break
+        step(a)
+    start = PrimitiveStart.from_demonstrator(demo, obs)
+    z0 = float(obs["body_poses"][target][2])
+    replans = []
+    calls0, secs0 = predictor.calls, predictor.seconds
+
+    t0 = time.perf_counter()
+    predictor.observe(np.stack(history))
+    first, seq = plan_grasp(predictor, start, z0, task, instance, be.control_dt, cfg, rng)
+    replans.append(time.perf_counter() - t0)
+    for a in seq.actions[0][:seq.lift_end + 1]:
+        step(a)
+    cmd = seq.actions[0][seq.lift_end, :3].astype(np.float64)
+    yaw = float(seq.waypoints["yaw"][0])
+
+    t0 = time.perf_counter()
+    predictor.observe(np.stack(history))
+    warm = first.plan[:, len(GRASP_PARAMS) - len(PLACE_PARAMS):]
+    _, seq = plan_place(predictor, obs, cmd, yaw, names, task, instance, be.control_dt, cfg, rng, warm)
+    replans.append(time.perf_counter() - t0)
+    acts = seq.actions[0]
+    for a in acts[:max(0, cfg.max_steps - cfg.settle_steps - steps)]:
+        step(a)
+    for _ in range(min(cfg.settle_steps, cfg.max_steps - steps)):
+        step(acts[-1])
+    poses = {n: obs["body_poses"][i].astype(np.float64) for i, n in enumerate(names)}
+    success = task.success(instance, poses, float(obs["gripper"][0]))
+    err = float(np.linalg.norm(poses[instance.target_object][:2] - goal))
+    return MPCOutcome(instance.seed, bool(success), err, replans, predictor.calls - calls0,
+                      predictor.seconds - secs0, steps, frames)
+
+
+__all__ = ["PickPlaceMPCConfig", "model_chunk", "plan_grasp", "plan_place", "predict_positions", "run_pick_place_mpc"]
