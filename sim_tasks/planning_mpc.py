@@ -112,30 +112,41 @@ def plan_actions(plans: np.ndarray, cmd: np.ndarray, push_z: float, quat: np.nda
     return np.concatenate([xy, tail], axis=-1).astype(np.float32)
 
 
+class PlannedEpisode:
+    """The simulator side of one planned episode: reset to the layout; step (keeping the last `history` body
+    poses for the predictor and, with a renderer, the frames); the outcome by the task's own test."""
+
+    def __init__(self, backend, instance, history: int, renderer=None):
+        self.backend, self.instance, self.keep, self.renderer = backend, instance, history, renderer
+        self.obs = backend.reset(instance.seed, instance.object_poses)
+        self.names = list(backend.body_names)
+        self.target = self.names.index(instance.target_object)
+        self.goal = np.asarray(instance.goal_position[:2], float)
+        self.history = [self.obs["body_poses"]]
+        self.frames: list[np.ndarray] = []
+        self.steps = 0
+
+    def step(self, action) -> dict:
+        self.obs = self.backend.step(action)
+        self.history.append(self.obs["body_poses"])
+        del self.history[:-self.keep]
+        self.steps += 1
+        if self.renderer is not None:
+            self.frames.append(self.renderer.render(self.obs["body_poses"], self.obs["ee_pose"])["scene"])
+        return self.obs
+
+    def outcome(self, task, replans: list[float], calls: int, seconds: float) -> MPCOutcome:
+        poses = {n: self.obs["body_poses"][i].astype(np.float64) for i, n in enumerate(self.names)}
+        success = task.success(self.instance, poses, float(self.obs["gripper"][0]))
+        err = float(np.linalg.norm(poses[self.instance.target_object][:2] - self.goal))
+        return MPCOutcome(self.instance.seed, bool(success), err, replans, calls, seconds, self.steps, self.frames)
+
+
 def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMPCConfig(), renderer=None,
                  rng: np.random.Generator | None = None) -> MPCOutcome:
-    be = backend
     rng = rng if rng is not None else np.random.default_rng(instance.seed)
-    obs = be.reset(instance.seed, instance.object_poses)
-    names = list(be.body_names)
-    target = names.index(instance.target_object)
-    goal = np.asarray(instance.goal_position[:2], float)
-    history = [obs["body_poses"]]
-    frames: list[np.ndarray] = []
-    steps = 0
-
-    def step(action):
-        nonlocal obs, steps
-        obs = be.step(action)
-        history.append(obs["body_poses"])
-        del history[:-cfg.history]
-        steps += 1
-        if renderer is not None:
-            frames.append(renderer.render(obs["body_poses"], obs["ee_pose"])["scene"])
-        return obs
-
-    start = approach_push_start(obs, names, task, instance, cfg, step, be.control_dt)
-    obs = start.obs
+    ep = PlannedEpisode(backend, instance, cfg.history, renderer)
+    start = approach_push_start(ep.obs, ep.names, task, instance, cfg, ep.step, backend.control_dt)
     cmd = start.cmd
     push_z, quat = start.push_z, start.quat
 
@@ -148,32 +159,28 @@ def run_push_mpc(backend, task, instance, predictor, cfg: PushMPCConfig = PushMP
     def cost(plans: np.ndarray) -> np.ndarray:
         pos = predictor.predict(to_actions(plans))  # (K, H*S, 3)
         ends = pos[:, cfg.chunk_steps - 1::cfg.chunk_steps, :2]  # (K, H, 2) at chunk ends
-        return (np.linalg.norm(ends - goal, axis=-1) * weights).sum(1) / weights.sum()
+        return (np.linalg.norm(ends - ep.goal, axis=-1) * weights).sum(1) / weights.sum()
 
     warm = None
     replans = []
     calls0, secs0 = predictor.calls, predictor.seconds
-    while steps + cfg.chunk_steps * cfg.execute_chunks <= cfg.max_steps - cfg.settle_steps:
-        if np.linalg.norm(obs["body_poses"][target][:2] - goal) < cfg.stop_distance:
+    while ep.steps + cfg.chunk_steps * cfg.execute_chunks <= cfg.max_steps - cfg.settle_steps:
+        if np.linalg.norm(ep.obs["body_poses"][ep.target][:2] - ep.goal) < cfg.stop_distance:
             break
         t0 = time.perf_counter()
-        predictor.observe(np.stack(history))
+        predictor.observe(np.stack(ep.history))
         res = plan(cost, cfg.chunks, 2, cfg.planner, warm_start=warm, rng=rng)
         replans.append(time.perf_counter() - t0)
         acts = to_actions(res.plan[None])[0]
         for a in acts[:cfg.chunk_steps * cfg.execute_chunks]:
-            step(a)
+            ep.step(a)
         cmd[:2] = acts[cfg.chunk_steps * cfg.execute_chunks - 1, :2]
         warm = shift_plan(res.mean, cfg.execute_chunks)
     # lift off, let the object settle
     for k in range(cfg.settle_steps):
         cmd[2] = push_z + 0.01 * (k + 1)
-        step(make_action(cmd, quat, GRIPPER_CLOSED))
-    poses = {n: obs["body_poses"][i].astype(np.float64) for i, n in enumerate(names)}
-    success = task.success(instance, poses, float(obs["gripper"][0]))
-    err = float(np.linalg.norm(poses[instance.target_object][:2] - goal))
-    return MPCOutcome(instance.seed, bool(success), err, replans, predictor.calls - calls0,
-                      predictor.seconds - secs0, steps, frames)
+        ep.step(make_action(cmd, quat, GRIPPER_CLOSED))
+    return ep.outcome(task, replans, predictor.calls - calls0, predictor.seconds - secs0)
 
 
-__all__ = ["MPCOutcome", "PushMPCConfig", "PushStart", "approach_push_start", "plan_actions", "run_push_mpc"]
+__all__ = ["MPCOutcome", "PlannedEpisode", "PushMPCConfig", "PushStart", "approach_push_start", "plan_actions", "run_push_mpc"]

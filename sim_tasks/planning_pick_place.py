@@ -26,7 +26,7 @@ import numpy as np
 from gwm.planning.planners import PlannerConfig, plan
 from sim_tasks.pick_place_primitive import (GRASP_PARAMS, PLACE_PARAMS, PrimitiveConfig, PrimitiveStart,
                                             grasp_primitive, pad_to_multiple, place_primitive)
-from sim_tasks.planning_mpc import MPCOutcome
+from sim_tasks.planning_mpc import MPCOutcome, PlannedEpisode
 
 
 @dataclass(frozen=True)
@@ -91,61 +91,40 @@ def plan_place(predictor, obs: dict, cmd: np.ndarray, yaw: float, body_names, ta
 
 def run_pick_place_mpc(backend, task, instance, predictor, cfg: PickPlaceMPCConfig = PickPlaceMPCConfig(),
                        renderer=None, rng: np.random.Generator | None = None) -> MPCOutcome:
-    be = backend
+    dt = backend.control_dt
     rng = rng if rng is not None else np.random.default_rng(instance.seed)
-    obs = be.reset(instance.seed, instance.object_poses)
-    names = list(be.body_names)
-    target = names.index(instance.target_object)
-    goal = np.asarray(instance.goal_position[:2], float)
-    history = [obs["body_poses"]]
-    frames: list[np.ndarray] = []
-    steps = 0
-
-    def step(action):
-        nonlocal obs, steps
-        obs = be.step(action)
-        history.append(obs["body_poses"])
-        del history[:-cfg.history]
-        steps += 1
-        if renderer is not None:
-            frames.append(renderer.render(obs["body_poses"], obs["ee_pose"])["scene"])
-        return obs
-
-    demo = task.demonstrator(instance, names, be.control_dt, cfg.primitive.demo)
+    ep = PlannedEpisode(backend, instance, cfg.history, renderer)
+    demo = task.demonstrator(instance, ep.names, dt, cfg.primitive.demo)
     for _ in range(cfg.approach_steps):
-        a = demo.act(obs)
+        a = demo.act(ep.obs)
         if demo.phase != "approach":  # arrived: the planner takes over from here
             break
-        step(a)
-    start = PrimitiveStart.from_demonstrator(demo, obs)
-    z0 = float(obs["body_poses"][target][2])
+        ep.step(a)
+    start = PrimitiveStart.from_demonstrator(demo, ep.obs)
+    z0 = float(ep.obs["body_poses"][ep.target][2])
     replans = []
     calls0, secs0 = predictor.calls, predictor.seconds
 
     t0 = time.perf_counter()
-    predictor.observe(np.stack(history))
-    first, seq = plan_grasp(predictor, start, z0, task, instance, be.control_dt, cfg, rng)
+    predictor.observe(np.stack(ep.history))
+    first, seq = plan_grasp(predictor, start, z0, task, instance, dt, cfg, rng)
     replans.append(time.perf_counter() - t0)
     for a in seq.actions[0][:seq.lift_end + 1]:
-        step(a)
+        ep.step(a)
     cmd = seq.actions[0][seq.lift_end, :3].astype(np.float64)
     yaw = float(seq.waypoints["yaw"][0])
 
     t0 = time.perf_counter()
-    predictor.observe(np.stack(history))
+    predictor.observe(np.stack(ep.history))
     warm = first.plan[:, len(GRASP_PARAMS) - len(PLACE_PARAMS):]
-    _, seq = plan_place(predictor, obs, cmd, yaw, names, task, instance, be.control_dt, cfg, rng, warm)
+    _, seq = plan_place(predictor, ep.obs, cmd, yaw, ep.names, task, instance, dt, cfg, rng, warm)
     replans.append(time.perf_counter() - t0)
     acts = seq.actions[0]
-    for a in acts[:max(0, cfg.max_steps - cfg.settle_steps - steps)]:
-        step(a)
-    for _ in range(min(cfg.settle_steps, cfg.max_steps - steps)):
-        step(acts[-1])
-    poses = {n: obs["body_poses"][i].astype(np.float64) for i, n in enumerate(names)}
-    success = task.success(instance, poses, float(obs["gripper"][0]))
-    err = float(np.linalg.norm(poses[instance.target_object][:2] - goal))
-    return MPCOutcome(instance.seed, bool(success), err, replans, predictor.calls - calls0,
-                      predictor.seconds - secs0, steps, frames)
+    for a in acts[:max(0, cfg.max_steps - cfg.settle_steps - ep.steps)]:
+        ep.step(a)
+    for _ in range(min(cfg.settle_steps, cfg.max_steps - ep.steps)):
+        ep.step(acts[-1])
+    return ep.outcome(task, replans, predictor.calls - calls0, predictor.seconds - secs0)
 
 
 __all__ = ["PickPlaceMPCConfig", "model_chunk", "plan_grasp", "plan_place", "predict_positions", "run_pick_place_mpc"]
