@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim_tasks.planning_mpc import PushMPCConfig, approach_push_start, plan_actions
+from sim_tasks.planning_mpc import PlannedEpisode, PushMPCConfig, approach_push_start, plan_actions
 
 PLANS = ("towards", "still", "away")
 
@@ -39,15 +39,8 @@ def probe_push_separation(runner, seeds, make_predictor, cfg: PushMPCConfig = Pu
     rows = []
     for seed in seeds:
         inst = task.sample(seed)
-        obs = be.reset(seed, inst.object_poses)
-        history = [obs["body_poses"]]
-
-        def step(action):
-            o = be.step(action)
-            history.append(o["body_poses"])
-            return o
-
-        start = approach_push_start(obs, names, task, inst, cfg, step, be.control_dt)
+        ep = PlannedEpisode(be, inst, cfg.history)
+        start = approach_push_start(ep.obs, names, task, inst, cfg, ep.step, be.control_dt)
         d = start.direction
         plans = np.stack([np.broadcast_to(d, (cfg.chunks, 2)), np.zeros((cfg.chunks, 2)),
                           np.broadcast_to(-d, (cfg.chunks, 2))])  # (3, H, 2)
@@ -55,7 +48,7 @@ def probe_push_separation(runner, seeds, make_predictor, cfg: PushMPCConfig = Pu
         obj0 = start.obs["body_poses"][names.index(inst.target_object)][:2].astype(np.float64)
         goal = np.asarray(inst.goal_position[:2], float)
         pred = make_predictor(inst)
-        pred.observe(np.stack(history[-cfg.history:]))
+        pred.observe(np.stack(ep.history))
         p_end = pred.predict(acts)[:, -1, :2]
         s_end = SimulatorPredictor(be, inst.target_object).predict(acts)[:, -1, :2]
         rows.append(ProbeRow(
@@ -108,29 +101,26 @@ def probe_pick_place(runner, seeds, make_predictor, grasps: int = 4, cfg=None) -
     rows = []
     for seed in seeds:
         inst = task.sample(seed)
-        obs = be.reset(seed, inst.object_poses)
-        history = [obs["body_poses"]]
+        ep = PlannedEpisode(be, inst, cfg.history)
         demo = task.demonstrator(inst, names, be.control_dt, cfg.primitive.demo)
         for _ in range(cfg.approach_steps):
-            a = demo.act(obs)
+            a = demo.act(ep.obs)
             if demo.phase != "approach":
                 break
-            obs = be.step(a)
-            history.append(obs["body_poses"])
-        start = PrimitiveStart.from_demonstrator(demo, obs)
+            ep.step(a)
+        start = PrimitiveStart.from_demonstrator(demo, ep.obs)
         z0 = float(start.obj[2])
         rng = np.random.default_rng([int(seed), 7])
         params = np.concatenate([np.zeros((1, len(GRASP_PARAMS))), rng.uniform(-1, 1, (grasps, len(GRASP_PARAMS)))])
         seq = grasp_primitive(params, start, task, inst, be.control_dt, cfg.primitive)
         model, sim = make_predictor(inst), SimulatorPredictor(be, inst.target_object)
-        model.observe(np.stack(history[-cfg.history:]))
+        model.observe(np.stack(ep.history))
         p_model, p_sim = predict_positions(model, seq.actions), predict_positions(sim, seq.actions)
         for a in seq.actions[0][:seq.lift_end + 1]:
-            obs = be.step(a)
-            history.append(obs["body_poses"])
-        place = place_primitive(np.zeros((1, 2)), obs, seq.actions[0][seq.lift_end, :3].astype(np.float64),
+            ep.step(a)
+        place = place_primitive(np.zeros((1, 2)), ep.obs, seq.actions[0][seq.lift_end, :3].astype(np.float64),
                                 float(seq.waypoints["yaw"][0]), names, task, inst, be.control_dt, cfg.primitive)
-        model.observe(np.stack(history[-cfg.history:]))
+        model.observe(np.stack(ep.history))
         q_model, q_sim = predict_positions(model, place.actions), predict_positions(sim, place.actions)
         rows.append(PickPlaceProbeRow(
             int(seed), (p_model[:, seq.lift_end, 2] - z0).tolist(), (p_sim[:, seq.lift_end, 2] - z0).tolist(),
