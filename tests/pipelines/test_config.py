@@ -125,7 +125,7 @@ def test_a_capture_without_input_or_metric_cue_is_refused(args, message):
     (["--set", "tasks=[1, 2]"], "setting tasks='[1, 2]': needs a list of names (a,b or JSON [\"a\", \"b\"])"),
     (["--set", "train_steps"], "--set 'train_steps': use KEY=VALUE, e.g. --set train_steps=600"),
     (["--preset", "big"], "unknown pipeline preset 'big'; choose one of capture, kitchen, smoke, workbench"),
-    (["--set", "tasks=push,pick"], "setting tasks: 'pick' is not known; choose from pick_place, pick_place_bowl, push"),
+    (["--set", "tasks=push,pick"], "setting tasks: 'pick' is not known; choose from pick_place, pick_place_bowl, pick_place_explore, push"),
     (["--set", "tasks="], "setting tasks: give at least one; choose from pick_place,"),
     (["--set", "train_preset=cuda"], "setting train_preset: 'cuda' is not known; choose from cpu, gpu, planning, tiny"),
 ])
