@@ -22,3 +22,19 @@ def assembled(tabletop):
 
     root, _, _ = tabletop
     return assemble_scene(root / "scene.toml")
+
+
+@pytest.fixture(scope="session")
+def demo_scene():
+    """The physics demo scene (sim_tasks.demo_scene): blocks on a table, no reconstruction."""
+    from sim_tasks.demo_scene import make_demo_scene
+
+    return make_demo_scene()
+
+
+@pytest.fixture(scope="session")
+def scene_usd(tmp_path_factory, demo_scene):
+    """The demo scene exported as USD, as the simulator reads it."""
+    from exporters.usd import export_usd
+
+    return export_usd(demo_scene, tmp_path_factory.mktemp("scene") / "demo_scene.usda")

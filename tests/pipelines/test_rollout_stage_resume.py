@@ -21,14 +21,6 @@ SHARD = ("push", "train", 0)
 STEPS = 16  # short episodes; everything else is the kitchen preset's
 
 
-@pytest.fixture(scope="module")
-def scene_usd(tmp_path_factory):
-    from exporters.usd import export_usd
-    from sim_tasks.demo_scene import make_demo_scene
-
-    return export_usd(make_demo_scene(), tmp_path_factory.mktemp("scene") / "demo_scene.usda")
-
-
 def shard(out_root, scene_usd):
     cfg = resolve_config("kitchen", {"out_root": str(out_root), "episode_steps": STEPS})
     return stages.rollout_shard(cfg, scene_usd, *SHARD, SEEDS)

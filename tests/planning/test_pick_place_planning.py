@@ -15,20 +15,6 @@ from sim_tasks.planning_pick_place import PickPlaceMPCConfig, plan_grasp, run_pi
 
 
 @pytest.fixture(scope="module")
-def demo_scene():
-    from sim_tasks.demo_scene import make_demo_scene
-
-    return make_demo_scene()
-
-
-@pytest.fixture(scope="module")
-def scene_usd(tmp_path_factory, demo_scene):
-    from exporters.usd import export_usd
-
-    return export_usd(demo_scene, tmp_path_factory.mktemp("scene") / "demo_scene.usda")
-
-
-@pytest.fixture(scope="module")
 def runner(scene_usd):
     from sim_tasks.rollout import RolloutConfig, TaskRunner
 

@@ -10,14 +10,6 @@ from typer.testing import CliRunner
 from pipelines.cli_main import app
 
 
-@pytest.fixture(scope="module")
-def scene_usd(tmp_path_factory):
-    from exporters.usd import export_usd
-    from sim_tasks.demo_scene import make_demo_scene
-
-    return export_usd(make_demo_scene(), tmp_path_factory.mktemp("scene") / "demo_scene.usda")
-
-
 @pytest.mark.slow
 def test_oracle_push_reaches_the_goal_and_writes_outcomes(scene_usd, tmp_path):
     res = CliRunner().invoke(app, ["plan", "push", str(scene_usd), "--method", "oracle", "--layouts", "1",

@@ -1,4 +1,5 @@
-"""Shared fixtures: one demo scene USD and one built simulator (+ renderer) for all sim_tasks tests.
+"""Shared fixtures: one built simulator (+ renderer) on the demo scene USD (tests/conftest.py) for all
+sim_tasks tests.
 
 Building the Newton model costs ~10 s warm (plus ~40 s of Warp kernel compilation on a cold
 cache), so every test that needs a simulator uses the session-scoped `runner`.
@@ -7,20 +8,6 @@ cache), so every test that needs a simulator uses the session-scoped `runner`.
 from __future__ import annotations
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def demo_scene():
-    from sim_tasks.demo_scene import make_demo_scene
-
-    return make_demo_scene()
-
-
-@pytest.fixture(scope="session")
-def scene_usd(tmp_path_factory, demo_scene):
-    from exporters.usd import export_usd
-
-    return export_usd(demo_scene, tmp_path_factory.mktemp("scene") / "demo_scene.usda")
 
 
 @pytest.fixture(scope="session")
