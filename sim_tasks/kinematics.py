@@ -119,4 +119,89 @@ class PandaIK:
         return q, pos_err, rot_err
 
 
-__all__ = ["IKConfig", "PandaIK", "rotation_error"]
+class BatchPandaIK:
+    """PandaIK for N arms in one Newton model (one per world), evaluated together: one eval_fk per
+    iteration for all arms, the DLS update vectorised over the arms. Each arm stops iterating when
+    it converges, as PandaIK.solve does, so an arm's result does not depend on the others.
+
+    arm_coords (N,7) joint coordinates, tool_body (N,) tool bodies, parent (N,7) parent bodies of
+    the arm joints (-1: world), parent_from_joint (N,7,4,4), joint_axis (7,3) (the same arm in every
+    world), body_from_tool (4,4).
+    """
+
+    def __init__(self, model, arm_coords: np.ndarray, tool_body: np.ndarray, parent: np.ndarray,
+                 parent_from_joint: np.ndarray, joint_axis: np.ndarray, body_from_tool: np.ndarray,
+                 joint_lower: np.ndarray, joint_upper: np.ndarray, rest_q: np.ndarray, config: IKConfig = IKConfig()):
+        import warp as wp
+
+        self.model, self.config = model, config
+        self.arm_coords = np.asarray(arm_coords, np.int64)
+        self.tool_body = np.asarray(tool_body, np.int64)
+        self.parent = np.asarray(parent, np.int64)
+        self.parent_from_joint = np.asarray(parent_from_joint, np.float64)
+        self.joint_axis = np.asarray(joint_axis, np.float64)
+        self.body_from_tool = np.asarray(body_from_tool, np.float64)
+        self.lower, self.upper = np.asarray(joint_lower, np.float64), np.asarray(joint_upper, np.float64)
+        self.rest_q = np.broadcast_to(np.asarray(rest_q, np.float64), self.arm_coords.shape).copy()
+        self._q_full = model.joint_q.numpy().astype(np.float32).copy()
+        self._q = wp.array(self._q_full, dtype=wp.float32, device=model.device)
+        self._qd = wp.zeros(model.joint_dof_count, dtype=wp.float32, device=model.device)
+        self._state = model.state()
+
+    @property
+    def num_arms(self) -> int:
+        return len(self.arm_coords)
+
+    def fk(self, q_arm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tool poses (N,4,4) and Jacobians (N,6,7) [linear; angular] (world frame) at arm angles (N,7)."""
+        import newton
+
+        self._q_full[self.arm_coords] = q_arm
+        self._q.assign(self._q_full)
+        newton.eval_fk(self.model, self._q, self._qd, self._state)
+        world_from_body = pose7_xyzw_to_matrix(self._state.body_q.numpy().astype(np.float64))  # (bodies,4,4)
+        tool = world_from_body[self.tool_body] @ self.body_from_tool  # (N,4,4)
+        world_from_parent = np.where((self.parent >= 0)[..., None, None], world_from_body[self.parent], np.eye(4))
+        frame = world_from_parent @ self.parent_from_joint  # (N,7,4,4)
+        axis = np.einsum("nkij,kj->nki", frame[..., :3, :3], self.joint_axis)  # (N,7,3)
+        lin = np.cross(axis, tool[:, None, :3, 3] - frame[..., :3, 3])
+        return tool, np.concatenate([lin, axis], axis=2).transpose(0, 2, 1)
+
+    def solve(self, q_init: np.ndarray, target: np.ndarray, active: np.ndarray | None = None,
+              max_iterations: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """DLS iterations from q_init (N,7) towards the tool targets (N,4,4) for the active arms (others keep
+        q_init). Returns (q (N,7), position errors (N,), rotation errors (N,)) of the last FK evaluated per arm."""
+        cfg = self.config
+        n = self.num_arms
+        q = np.clip(np.asarray(q_init, np.float64), self.lower, self.upper)
+        running = np.ones(n, bool) if active is None else np.asarray(active, bool).copy()
+        w = np.array([1.0, 1.0, 1.0, cfg.rotation_weight, cfg.rotation_weight, cfg.rotation_weight])
+        pos_err, rot_err = np.full(n, np.inf), np.full(n, np.inf)
+        eye7 = np.eye(q.shape[1])
+        for _ in range(cfg.max_iterations if max_iterations is None else max_iterations):
+            if not running.any():
+                break
+            tool, jac = self.fk(q)
+            idx = np.flatnonzero(running)
+            err = np.zeros((n, 6))
+            err[idx, :3] = target[idx, :3, 3] - tool[idx, :3, 3]
+            for i in idx:
+                err[i, 3:] = rotation_error(target[i, :3, :3], tool[i, :3, :3])
+            pos_err[idx] = np.linalg.norm(err[idx, :3], axis=1)
+            rot_err[idx] = np.linalg.norm(err[idx, 3:], axis=1)
+            running[idx] = ~((pos_err[idx] < cfg.position_tolerance) & (rot_err[idx] < cfg.rotation_tolerance))
+            idx = np.flatnonzero(running)
+            if not len(idx):
+                break
+            jw = jac[idx] * w[:, None]  # (k,6,7)
+            jjt = jw @ jw.transpose(0, 2, 1) + cfg.damping**2 * np.eye(6)
+            pinv = jw.transpose(0, 2, 1) @ np.linalg.inv(jjt)  # (k,7,6)
+            dq = (pinv @ (w * err[idx])[..., None])[..., 0]
+            # Secondary objective: stay near the rest posture (no effect on the tool pose).
+            dq += cfg.nullspace_gain * ((eye7 - pinv @ jw) @ (self.rest_q[idx] - q[idx])[..., None])[..., 0]
+            dq = np.clip(dq, -cfg.max_joint_step, cfg.max_joint_step)
+            q[idx] = np.clip(q[idx] + dq, self.lower, self.upper)
+        return q, pos_err, rot_err
+
+
+__all__ = ["BatchPandaIK", "IKConfig", "PandaIK", "rotation_error"]

@@ -68,6 +68,80 @@ class NewtonSimConfig:
         return self.physics_dt * self.substeps
 
 
+
+def index_by_suffix(names, suffix: str, what: str) -> int:
+    """The one entry of names whose last path element is suffix."""
+    hits = [i for i, n in enumerate(names) if n.split("/")[-1] == suffix]
+    if len(hits) != 1:
+        raise RuntimeError(f"expected one {what} named {suffix!r} in the Newton model, found {len(hits)}")
+    return hits[0]
+
+
+def build_world(scene_usd: Path, scene, config: NewtonSimConfig):
+    """One world's ModelBuilder: the scene USD (rigid objects, static support) and the Panda at the
+    scene's robot base. Returns (builder, object names); bodies are labelled /World/Objects/<name>."""
+    import warp as wp
+
+    import newton
+
+    builder = newton.ModelBuilder()
+    newton.solvers.SolverMuJoCo.register_custom_attributes(builder)
+    # Gaussians are rendered by gwm, not Newton: skip parsing the splat prims (a reconstructed
+    # background can hold millions).
+    loaded = builder.add_usd(str(scene_usd), apply_up_axis_from_stage=True, ignore_paths=[r".*/Gaussians$"])
+    path_body = loaded["path_body_map"]
+    object_names = tuple(o.name for o in scene.objects)
+    missing = [n for n in object_names if f"/World/Objects/{n}" not in path_body]
+    if missing:
+        raise ValueError(f"{scene_usd}: objects {missing} have no rigid body after add_usd; "
+                         "they need UsdPhysics.RigidBodyAPI (re-export the scene with export_usd)")
+    base = scene.robot_base.numpy()
+    base_q = pose7_wxyz_to_xyzw(matrix_to_pose7(base.astype(np.float64)))  # Warp quats are xyzw
+    robot_xform = wp.transform(wp.vec3(*base_q[:3]), wp.quat(*base_q[3:]))
+    builder.add_mjcf(str(write_panda_mjcf(gravity_compensation=config.gravity_compensation)),
+                     xform=robot_xform, floating=False, visual_classes=("panda_viz",),
+                     collider_classes=("panda_col", "panda_finger"))
+    return builder, object_names
+
+
+def make_mujoco_solver(model, backend: str, separate_worlds: bool | None = None):
+    """SolverMuJoCo with the settings measured in FACTS.md (backend "c": MuJoCo C on CPU, "warp": MuJoCo Warp)."""
+    import newton
+
+    with warnings.catch_warnings():
+        # The MJCF's finger geoms author a 1 mm margin that MuJoCo's native CCD cannot use;
+        # Newton zeroes it with one warning per geom. Expected here: silence just those.
+        warnings.filterwarnings("ignore", message=".*authored margin=.*zeroed for NATIVECCD.*")
+        return newton.solvers.SolverMuJoCo(
+            model, use_mujoco_cpu=(backend == "c"), separate_worlds=separate_worlds, solver="newton",
+            integrator="implicitfast", cone="elliptic", impratio=10.0, enable_multiccd=True,
+        )
+
+
+def link_visual_meshes(model, link_bodies) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Visual meshes per robot link (record name -> [(vertices (V,3) in the link frame, faces (F,3))]).
+
+    Visual-only mesh shapes (the MJCF's panda_viz geoms); a link without any falls back
+    to its collision meshes.
+    """
+    import newton
+
+    flags, bodies, types = model.shape_flags.numpy(), model.shape_body.numpy(), model.shape_type.numpy()
+    scales, xforms = model.shape_scale.numpy(), model.shape_transform.numpy()
+    out = {}
+    for record, body in zip(LINK_RECORD_NAMES, link_bodies):
+        shapes = [k for k in range(model.shape_count) if bodies[k] == body and types[k] == int(newton.GeoType.MESH)]
+        visual = [k for k in shapes if not flags[k] & int(newton.ShapeFlags.COLLIDE_SHAPES)]
+        meshes = []
+        for k in visual or shapes:
+            src = model.shape_source[k]
+            v = np.asarray(src.vertices, np.float64) * scales[k]
+            m = pose7_xyzw_to_matrix(xforms[k].astype(np.float64))
+            meshes.append((v @ m[:3, :3].T + m[:3, 3], np.asarray(src.indices, np.int64).reshape(-1, 3)))
+        out[record] = meshes
+    return out
+
+
 class NewtonBackend(SimBackend):
     """Newton + MuJoCo (C backend on CPU) simulation of the scene USD with the Panda."""
 
@@ -90,25 +164,7 @@ class NewtonBackend(SimBackend):
         if backend not in ("c", "warp"):
             raise ValueError(f"NewtonSimConfig.mujoco_backend must be 'c', 'warp' or 'auto', got {backend!r}")
 
-        builder = newton.ModelBuilder()
-        newton.solvers.SolverMuJoCo.register_custom_attributes(builder)
-        # Gaussians are rendered by gwm, not Newton: skip parsing the splat prims (a reconstructed
-        # background can hold millions).
-        loaded = builder.add_usd(str(self.scene_usd), apply_up_axis_from_stage=True, ignore_paths=[r".*/Gaussians$"])
-        path_body = loaded["path_body_map"]
-        self.object_names = tuple(o.name for o in self.scene.objects)
-        missing = [n for n in self.object_names if f"/World/Objects/{n}" not in path_body]
-        if missing:
-            raise ValueError(f"{self.scene_usd}: objects {missing} have no rigid body after add_usd; "
-                             "they need UsdPhysics.RigidBodyAPI (re-export the scene with export_usd)")
-        object_bodies = [path_body[f"/World/Objects/{n}"] for n in self.object_names]
-
-        base = self.scene.robot_base.numpy()
-        base_q = pose7_wxyz_to_xyzw(matrix_to_pose7(base.astype(np.float64)))  # Warp quats are xyzw
-        robot_xform = wp.transform(wp.vec3(*base_q[:3]), wp.quat(*base_q[3:]))
-        builder.add_mjcf(str(write_panda_mjcf(gravity_compensation=config.gravity_compensation)),
-                         xform=robot_xform, floating=False, visual_classes=("panda_viz",),
-                         collider_classes=("panda_col", "panda_finger"))
+        builder, self.object_names = build_world(self.scene_usd, self.scene, config)
         self.model = model = builder.finalize(device=self.device)
         # Newton's default 0.1 m contact gap goes straight into MuJoCo's geom_gap, where
         # distances between margin and margin - gap are *inactive* contacts: zero it.
@@ -117,12 +173,7 @@ class NewtonBackend(SimBackend):
         labels = list(model.body_label)
         joint_labels = list(model.joint_label)
         shape_labels = list(model.shape_label)
-
-        def index_by_suffix(names, suffix, what):
-            hits = [i for i, n in enumerate(names) if n.split("/")[-1] == suffix]
-            if len(hits) != 1:
-                raise RuntimeError(f"expected one {what} named {suffix!r} in the Newton model, found {len(hits)}")
-            return hits[0]
+        object_bodies = [labels.index(f"/World/Objects/{n}") for n in self.object_names]
 
         self.link_bodies = [index_by_suffix(labels, n, "body") for n in LINK_BODIES]
         self.arm_joints = [index_by_suffix(joint_labels, n, "joint") for n in ARM_JOINTS]
@@ -156,14 +207,7 @@ class NewtonBackend(SimBackend):
         self.state_0, self.state_1 = model.state(), model.state()
         self.control = model.control()
         self._targets = self.control.joint_target_q.numpy().copy()
-        with warnings.catch_warnings():
-            # The MJCF's finger geoms author a 1 mm margin that MuJoCo's native CCD cannot use;
-            # Newton zeroes it with one warning per geom. Expected here: silence just those.
-            warnings.filterwarnings("ignore", message=".*authored margin=.*zeroed for NATIVECCD.*")
-            self.solver = newton.solvers.SolverMuJoCo(
-                model, use_mujoco_cpu=(backend == "c"), solver="newton", integrator="implicitfast",
-                cone="elliptic", impratio=10.0, enable_multiccd=True,
-            )
+        self.solver = make_mujoco_solver(model, backend)
         if config.substep_mode not in ("mujoco", "newton"):
             raise ValueError(f"NewtonSimConfig.substep_mode must be 'mujoco' or 'newton', got {config.substep_mode!r}")
         self._fast_substeps = config.substep_mode == "mujoco" and backend == "c"
@@ -279,28 +323,8 @@ class NewtonBackend(SimBackend):
         return matrix_to_pose7(self.tool_matrix())
 
     def link_visual_meshes(self) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
-        """Visual meshes per robot link (record name -> [(vertices (V,3) in the link frame, faces (F,3))]).
-
-        Visual-only mesh shapes (the MJCF's panda_viz geoms); a link without any falls back
-        to its collision meshes.
-        """
-        import newton
-
-        model = self.model
-        flags, bodies, types = model.shape_flags.numpy(), model.shape_body.numpy(), model.shape_type.numpy()
-        scales, xforms = model.shape_scale.numpy(), model.shape_transform.numpy()
-        out = {}
-        for record, body in zip(LINK_RECORD_NAMES, self.link_bodies):
-            shapes = [k for k in range(model.shape_count) if bodies[k] == body and types[k] == int(newton.GeoType.MESH)]
-            visual = [k for k in shapes if not flags[k] & int(newton.ShapeFlags.COLLIDE_SHAPES)]
-            meshes = []
-            for k in visual or shapes:
-                src = model.shape_source[k]
-                v = np.asarray(src.vertices, np.float64) * scales[k]
-                m = pose7_xyzw_to_matrix(xforms[k].astype(np.float64))
-                meshes.append((v @ m[:3, :3].T + m[:3, 3], np.asarray(src.indices, np.int64).reshape(-1, 3)))
-            out[record] = meshes
-        return out
+        """Visual meshes per robot link (see link_visual_meshes)."""
+        return link_visual_meshes(self.model, self.link_bodies)
 
     def snapshot(self) -> dict:
         """Everything step() depends on (Newton state, MuJoCo's data incl. its warm start, the controller's
@@ -331,4 +355,5 @@ class NewtonBackend(SimBackend):
         return pose7_xyzw_to_matrix(self.state_0.body_q.numpy()[self.link_bodies].astype(np.float64))
 
 
-__all__ = ["NewtonBackend", "NewtonSimConfig", "configure_warp"]
+__all__ = ["NewtonBackend", "NewtonSimConfig", "build_world", "configure_warp", "index_by_suffix", "link_visual_meshes",
+           "make_mujoco_solver"]

@@ -14,6 +14,7 @@ wrist camera side by side) is written per episode to <out_root>/episode_videos/.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -69,19 +70,23 @@ class TaskRunner:
 
     def __init__(self, scene_usd: str | os.PathLike, task: str, config: RolloutConfig = RolloutConfig()):
         from gwm.scene.usd_scene import read_usd_scene
-        from sim_tasks.newton_backend import NewtonBackend
         from sim_tasks.tasks import make_task
 
         self.config = config
         self.scene_usd = Path(scene_usd)
         self.scene = read_usd_scene(self.scene_usd)
         self.task = make_task(task, self.scene, config.task)  # before the simulator: TaskNotApplicable is cheap
-        self.backend = NewtonBackend(self.scene_usd, config.sim, scene=self.scene)
+        self.backend = self._make_backend()
         self._tasks = {task: self.task}
         self.renderer = None
         self._canonical = None
         if config.cameras is not None:
             self.renderer = self._make_renderer(config.cameras)
+
+    def _make_backend(self):
+        from sim_tasks.newton_backend import NewtonBackend
+
+        return NewtonBackend(self.scene_usd, self.config.sim, scene=self.scene)
 
     def _make_renderer(self, cameras: CameraConfig):
         from sim_tasks.panda_model import LINK_RGB, LINK_BODIES, LINK_RECORD_NAMES
@@ -221,6 +226,102 @@ class TaskRunner:
         }
 
 
+class BatchTaskRunner(TaskRunner):
+    """TaskRunner over a NewtonBatchBackend: up to `batch` episodes advance together, one world each,
+    each with its own demonstrator (its own phase machine). Episodes have the task's fixed length, so a
+    batch's worlds start and end together; a batch with fewer seeds than worlds leaves the spare
+    worlds holding still. Frames, success and timings per episode are those TaskRunner records."""
+
+    def __init__(self, scene_usd: str | os.PathLike, task: str, config: RolloutConfig = RolloutConfig(),
+                 batch: int = 2):
+        from sim_tasks.newton_batch import check_batch_size
+
+        self.batch = check_batch_size(batch)
+        super().__init__(scene_usd, task, config)
+
+    def _make_backend(self):
+        from sim_tasks.newton_batch import NewtonBatchBackend
+
+        return NewtonBatchBackend(self.scene_usd, self.batch, self.config.sim, scene=self.scene)
+
+    def run_episode(self, seed: int, video_dir=None, task: str | None = None, max_steps: int | None = None,
+                    render: bool = True) -> EpisodeResult:
+        return self.run_batch([seed], video_dir, task, max_steps, render)[0]
+
+    def run_batch(self, seeds, video_dir: str | os.PathLike | None = None, task: str | None = None,
+                  max_steps: int | None = None, render: bool = True) -> list[EpisodeResult]:
+        """One episode per seed (at most `batch` seeds), stepped together; results in seed order."""
+        seeds = [int(s) for s in seeds]
+        if not 1 <= len(seeds) <= self.batch:
+            raise ValueError(f"run_batch takes 1..{self.batch} seeds (the batch size), got {len(seeds)}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"run_batch: seeds repeat: {seeds}")
+        with _single_threaded():
+            return self._run_batch(seeds, video_dir, task, max_steps, render)
+
+    def _run_batch(self, seeds, video_dir, task, max_steps, render) -> list[EpisodeResult]:
+        t_start = time.perf_counter()
+        be, cfg = self.backend, self.config
+        task = self.get_task(task)
+        n = len(seeds)
+        active = [i < n for i in range(be.num_worlds)]
+        instances = [task.sample(s) for s in seeds]
+        obs = [be.reset(i, s, inst.object_poses) for i, (s, inst) in enumerate(zip(seeds, instances))]
+        demos = [task.demonstrator(inst, be.body_names, be.control_dt, cfg.demo) for inst in instances]
+        idle = [be.hold_action(i) for i in range(n, be.num_worlds)]
+        steps = task.max_steps if max_steps is None else int(max_steps)
+        frames: list[dict[str, list[np.ndarray]]] = [{} for _ in seeds]
+        goals = [inst.goal_position.astype(np.float32) for inst in instances]
+        first_success, success = [None] * n, [False] * n
+        t_physics = 0.0
+        t_render = [0.0] * n
+        for t in range(steps):
+            step_frames = []
+            for i in range(n):
+                frame = self._observation_features(obs[i], goals[i])
+                if render and self.renderer is not None:
+                    t0 = time.perf_counter()
+                    images = self.renderer.render(obs[i]["body_poses"], obs[i]["ee_pose"])
+                    t_render[i] += time.perf_counter() - t0
+                    for name in CAMERA_NAMES:
+                        frame[f"observation.images.{name}"] = images[name]
+                        if cfg.cameras.depth:
+                            frame[f"observation.depth.{name}"] = images[f"depth.{name}"]
+                step_frames.append(frame)
+            actions = [demos[i].act(obs[i]) for i in range(n)]
+            t0 = time.perf_counter()
+            obs = be.step(actions + idle, active=active)
+            t_physics += time.perf_counter() - t0
+            for i in range(n):
+                poses = {name: obs[i]["body_poses"][k].astype(np.float64) for k, name in enumerate(be.body_names)}
+                success[i] = task.success(instances[i], poses, float(obs[i]["gripper"][0]))
+                if success[i] and first_success[i] is None:
+                    first_success[i] = t
+                frame = step_frames[i]
+                frame["action"] = actions[i]
+                frame["next.reward"] = np.array([float(success[i])], np.float32)
+                frame["next.done"] = np.array([t == steps - 1])
+                for k, v in frame.items():
+                    frames[i].setdefault(k, []).append(v)
+        results = []
+        for i, seed in enumerate(seeds):
+            # The batch's physics time is shared by its episodes; total is the batch's wall time per episode.
+            result = EpisodeResult(
+                seed=seed, success=bool(success[i]), instance=instances[i],
+                frames={k: np.stack(v) for k, v in frames[i].items()},
+                phase_log=list(demos[i].phase_log), timeouts=list(demos[i].timeouts), regrasps=demos[i].regrasps,
+                first_success_step=first_success[i], physics_steps=steps * be.config.substeps,
+                timings={"physics": t_physics / n, "render": t_render[i]},
+            )
+            if video_dir is not None and render and self.renderer is not None:
+                result.video_path = write_episode_video(result, Path(video_dir), be.control_dt, task.name)
+            results.append(result)
+        total = (time.perf_counter() - t_start) / n
+        for r in results:
+            r.timings["total"] = total
+        return results
+
+
 @contextlib.contextmanager
 def _single_threaded():
     import numba
@@ -325,8 +426,12 @@ def _flatten(value, prefix: str) -> dict:
 
 def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str | os.PathLike, workers: int = 2,
                  config: RolloutConfig = RolloutConfig(), progress: bool = True,
-                 runner: TaskRunner | None = None) -> RolloutSummary:
+                 runner: TaskRunner | None = None, batch: int = 1) -> RolloutSummary:
     """Run scripted episodes for the given seeds in `workers` processes and record them in out_root.
+
+    batch > 1: each process steps `batch` episodes together in one Newton model (BatchTaskRunner);
+    the episodes are recorded in the same order and format, and each matches its batch-of-1 episode
+    within float32 rounding of the world offsets (see sim_tasks/newton_batch.py).
 
     Episodes are recorded in seed order whatever the workers' timing, so the dataset is the
     same for any number of workers. workers <= 1 runs in this process (reusing `runner`, a
@@ -341,7 +446,12 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
     from tqdm import tqdm
 
     from gwm.data import create_recorder
+    from sim_tasks.newton_batch import check_batch_size
 
+    batch = check_batch_size(batch)
+    if runner is not None and batch != getattr(runner, "batch", 1):
+        raise ValueError(f"run_rollouts: batch={batch} but the runner given steps {getattr(runner, 'batch', 1)} "
+                         "world(s); build a BatchTaskRunner with that batch or leave runner out")
     seeds = [int(s) for s in seeds]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"run_rollouts: seeds repeat ({sorted(s for s in set(seeds) if seeds.count(s) > 1)[:10]})")
@@ -369,7 +479,8 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
     try:
         if workers <= 1:
             if runner is None:
-                runner = TaskRunner(scene_usd, task, config)
+                runner = TaskRunner(scene_usd, task, config) if batch == 1 else \
+                    BatchTaskRunner(scene_usd, task, config, batch)
             elif Path(runner.scene_usd).resolve() != Path(scene_usd).resolve():
                 raise ValueError(f"run_rollouts: runner was built for {runner.scene_usd}, not {scene_usd}")
             spec, canonical, metadata = runner.dataset_spec(), runner.canonical_gaussians(), runner.metadata(task)
@@ -379,16 +490,21 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
             from gwm.data import DatasetSpec
 
             pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
-                                                initargs=(str(scene_usd), task, config, os.getpid()))
+                                                initargs=(str(scene_usd), task, config, os.getpid(), batch))
             spec_dict, canonical, metadata = pool.apply(_describe_worker, (task,))
             spec = DatasetSpec.from_dict(spec_dict)
         # The recorder first (a resume removes a killed run's temp files), then the episodes.
         recorder = create_recorder(out_root, spec, config.dataset_format, canonical_gaussians=canonical,
                                    image_format=config.image_format, metadata=metadata)
+        chunks = [seeds[k:k + batch] for k in range(0, len(seeds), batch)]
         if pool is None:
-            results = (runner.run_episode(s, video_dir, task=task) for s in seeds)
+            if batch == 1:
+                results = (runner.run_episode(s, video_dir, task=task) for s in seeds)
+            else:
+                results = itertools.chain.from_iterable(runner.run_batch(c, video_dir, task=task) for c in chunks)
         else:
-            results = pool.imap(_run_worker, [(s, str(video_dir) if video_dir else None) for s in seeds])
+            results = itertools.chain.from_iterable(
+                pool.imap(_run_worker, [(c, str(video_dir) if video_dir else None) for c in chunks]))
         try:
             entries = record_results(results, recorder, out_root, progress=bar)
         finally:
@@ -449,7 +565,7 @@ _WORKER: TaskRunner | None = None
 _WORKER_ERROR: str | None = None
 
 
-def _init_worker(scene_usd: str, task: str, config: RolloutConfig, parent_pid: int) -> None:
+def _init_worker(scene_usd: str, task: str, config: RolloutConfig, parent_pid: int, batch: int = 1) -> None:
     # One thread per process: the workers already fill the cores.
     import numba
     import torch
@@ -459,7 +575,7 @@ def _init_worker(scene_usd: str, task: str, config: RolloutConfig, parent_pid: i
     numba.set_num_threads(1)
     global _WORKER, _WORKER_ERROR
     try:
-        _WORKER = TaskRunner(scene_usd, task, config)
+        _WORKER = TaskRunner(scene_usd, task, config) if batch == 1 else BatchTaskRunner(scene_usd, task, config, batch)
     except Exception:  # an initializer that raises makes Pool respawn workers forever: report it per task
         import traceback
 
@@ -491,10 +607,13 @@ def _describe_worker(task: str):
     return w.dataset_spec().to_dict(), w.canonical_gaussians(), w.metadata(task)
 
 
-def _run_worker(args) -> EpisodeResult:
-    seed, video_dir = args
-    return _worker().run_episode(seed, video_dir)
+def _run_worker(args) -> list[EpisodeResult]:
+    seeds, video_dir = args
+    w = _worker()
+    if isinstance(w, BatchTaskRunner):
+        return w.run_batch(seeds, video_dir)
+    return [w.run_episode(s, video_dir) for s in seeds]
 
 
-__all__ = ["EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "recorded_seeds",
+__all__ = ["BatchTaskRunner", "EpisodeResult", "RolloutConfig", "RolloutSummary", "TaskRunner", "record_results", "recorded_seeds",
            "run_rollouts", "write_episode_video"]
