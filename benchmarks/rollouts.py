@@ -5,6 +5,7 @@
     python benchmarks/rollouts.py --scene my_scene.usda
     python benchmarks/rollouts.py --scene datasets/outputs/kitchen/scene/scene.usdz --skip physics,throughput \
         --workers 1                                     # success rate only: no cameras, no rendering
+    python benchmarks/rollouts.py --skip success,physics,throughput --batch-sizes 1,2,4,8   # batching only
 
 1. Success rate: every task over seeds 0..N-1, physics + demonstrator only (cameras off; the
    cameras only observe, so they change nothing in the physics), in `workers` processes (workers=1:
@@ -14,6 +15,12 @@
 3. Throughput: run_rollouts with two 128x128 cameras (RGB + depth), LeRobot recording and a
    preview video per episode, `workers` processes: episodes per minute (150 control steps of
    50 ms = 3,750 physics steps each), with and without the workers' start-up.
+4. Batching (`--batch-sizes`, issue #16): pick_place episodes per hour in ONE process with N worlds in
+   one Newton model (BatchTaskRunner) against the single-world path (TaskRunner, one world per
+   process) measured in the same run, state-only and with the two default 128x128 RGB-D cameras
+   (rendered, not recorded: recording costs the same per episode on both paths). One process per
+   world on C free cores runs at most min(N, C) x the single-world rate (printed as the bound); a
+   batch runs in one process, so the fair per-core comparison is batch-N against the single rate.
 Timings on a shared 2-core machine are noisy: compare ratios within one run.
 """
 
@@ -137,6 +144,55 @@ def throughput(scene_usd: str, episodes: int, workers: int) -> None:
         print(f"  success {summary.success_rate:.0%}")
 
 
+def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, seed_start: int = 2000) -> dict:
+    """Episodes/hour for batch sizes against the single-world path, state-only and with cameras."""
+    import numba
+    import torch
+
+    from sim_tasks.rollout import BatchTaskRunner, RolloutConfig, TaskRunner
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    out = {}
+    for label, count, render in (("state-only", episodes, False), ("cameras 2 x 128x128 RGB-D", camera_episodes, True)):
+        if count <= 0:
+            continue
+        config = RolloutConfig() if render else RolloutConfig(cameras=None)
+        print(f"\nBatched rollouts, pick_place, {label}, {count} episodes per row (seeds {seed_start}..):")
+        print(f"  {'path':28s} {'episodes/h':>10s} {'vs single':>9s} {'success':>8s}  per episode: physics+IK / render / "
+              "policy+obs+rest (s)")
+        seeds = list(range(seed_start, seed_start + count))
+        rows = {}
+        runners = [("single world (TaskRunner)", None)] + [(f"batch {n} (BatchTaskRunner)", n) for n in sizes]
+        for name, n in runners:
+            runner = TaskRunner(scene_usd, "pick_place", config) if n is None else \
+                BatchTaskRunner(scene_usd, "pick_place", config, n)
+            runner.run_episode(seeds[0], render=render, max_steps=2)  # warm-up: first-call costs out of the timing
+            t0 = time.perf_counter()
+            if n is None:
+                results = [runner.run_episode(s, render=render) for s in seeds]
+            else:
+                results = [r for k in range(0, count, n) for r in runner.run_batch(seeds[k:k + n], render=render)]
+            wall = time.perf_counter() - t0
+            rate = 3600 * count / wall
+            phys = sum(r.timings["physics"] for r in results) / count
+            rend = sum(r.timings["render"] for r in results) / count
+            ok = sum(r.success for r in results)
+            rows[name] = {"per_hour": rate, "success": ok, "episodes": count, "wall": wall, "batch": n,
+                          "seeds_failed": [r.seed for r in results if not r.success]}
+            base = rows["single world (TaskRunner)"]["per_hour"]
+            print(f"  {name:28s} {rate:10,.0f} {rate / base:8.2f}x {ok:4d}/{count:<3d}  {phys:.3f} / {rend:.3f} / "
+                  f"{wall / count - phys - rend:.3f}", flush=True)
+            del runner
+        base = rows["single world (TaskRunner)"]["per_hour"]
+        bounds = ", ".join(f"N={n}: {min(n, cores) * base:,.0f}" for n in sizes)
+        print(f"  one process per world on this machine's {cores} cores, upper bound min(N, {cores}) x single: {bounds} "
+              "episodes/h (no start-up, perfect scaling)")
+        out[label] = rows
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scene", default=None, help="scene USD/USDZ, e.g. datasets/outputs/kitchen/scene/scene.usdz "
@@ -146,7 +202,10 @@ def main() -> None:
     p.add_argument("--record-episodes", type=int, default=10)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--tasks", default=",".join(TASKS), help="comma list of tasks for the success rate")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: success,physics,throughput")
+    p.add_argument("--skip", default="", help="comma list of parts to skip: success,physics,throughput,batch")
+    p.add_argument("--batch-sizes", default="1,2,4,8", help="batch sizes for the batching part")
+    p.add_argument("--batch-episodes", type=int, default=16, help="state-only episodes per batching row")
+    p.add_argument("--batch-camera-episodes", type=int, default=8, help="episodes with cameras per batching row (0: skip)")
     args = p.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(f"CPU cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
@@ -161,6 +220,9 @@ def main() -> None:
             physics_speed(scene)
         if "throughput" not in skip:
             throughput(scene, args.record_episodes, args.workers)
+        if "batch" not in skip:
+            batching(scene, [int(n) for n in args.batch_sizes.split(",")], args.batch_episodes,
+                     args.batch_camera_episodes)
         if "success" not in skip:
             success_rates(scene, args.seeds, args.workers, args.seed_start,
                           tuple(filter(None, args.tasks.split(","))))

@@ -17,6 +17,7 @@ def rollout(
     episodes: int = typer.Option(10, min=1, help="Number of episodes (seeds seed_start .. seed_start+N-1)"),
     out: Path = typer.Option(..., help="Dataset root (created; a dataset there is resumed: seeds it holds are skipped)"),
     workers: int = typer.Option(2, min=1, help="Parallel simulator processes"),
+    batch: int = typer.Option(1, min=1, help="Worlds per simulator: episodes stepped together in one Newton model"),
     seed_start: int = typer.Option(0, help="First seed"),
     steps: int = typer.Option(None, min=1, help="Episode length in control steps (default: the task's, 150)"),
     format: str = typer.Option("lerobot", help="lerobot | hdf5"),
@@ -47,7 +48,7 @@ def rollout(
                            dataset_format=format, save_videos=videos)
     try:
         summary = run_rollouts(scene_usd, task, range(seed_start, seed_start + episodes), out, workers=workers,
-                               config=config)
+                               config=config, batch=batch)
     except TaskNotApplicable as e:  # a skip, not a failure: nothing was recorded
         typer.echo(f"skipped {task}: {e}")
         return
