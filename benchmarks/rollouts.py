@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TASKS = ("pick_place", "pick_place_bowl", "push")
@@ -144,8 +146,12 @@ def throughput(scene_usd: str, episodes: int, workers: int) -> None:
         print(f"  success {summary.success_rate:.0%}")
 
 
-def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, seed_start: int = 2000) -> dict:
-    """Episodes/hour for batch sizes against the single-world path, state-only and with cameras."""
+def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, rounds: int = 3, camera_rounds: int = 1,
+             seed_start: int = 2000) -> dict:
+    """Episodes/hour for batch sizes against the single-world path, state-only and with cameras.
+
+    Every path is built once, then `rounds` rounds run each path over the same seeds in turn, so load
+    from other processes on a shared machine hits all paths alike; the median round is reported."""
     import numba
     import torch
 
@@ -155,43 +161,58 @@ def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, seed_st
     numba.set_num_threads(1)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     out = {}
-    for label, count, render in (("state-only", episodes, False), ("cameras 2 x 128x128 RGB-D", camera_episodes, True)):
+    for label, count, render, rounds in (("state-only", episodes, False, rounds),
+                                         ("cameras 2 x 128x128 RGB-D", camera_episodes, True, camera_rounds)):
         if count <= 0:
             continue
         config = RolloutConfig() if render else RolloutConfig(cameras=None)
-        print(f"\nBatched rollouts, pick_place, {label}, {count} episodes per row (seeds {seed_start}..):")
-        print(f"  {'path':28s} {'episodes/h':>10s} {'vs single':>9s} {'success':>8s}  per episode: physics+IK / render / "
-              "policy+obs+rest (s)")
         seeds = list(range(seed_start, seed_start + count))
-        rows = {}
-        runners = [("single world (TaskRunner)", None)] + [(f"batch {n} (BatchTaskRunner)", n) for n in sizes]
-        for name, n in runners:
-            runner = TaskRunner(scene_usd, "pick_place", config) if n is None else \
-                BatchTaskRunner(scene_usd, "pick_place", config, n)
-            runner.run_episode(seeds[0], render=render, max_steps=2)  # warm-up: first-call costs out of the timing
-            t0 = time.perf_counter()
-            if n is None:
-                results = [runner.run_episode(s, render=render) for s in seeds]
-            else:
-                results = [r for k in range(0, count, n) for r in runner.run_batch(seeds[k:k + n], render=render)]
-            wall = time.perf_counter() - t0
-            rate = 3600 * count / wall
-            phys = sum(r.timings["physics"] for r in results) / count
-            rend = sum(r.timings["render"] for r in results) / count
-            ok = sum(r.success for r in results)
-            rows[name] = {"per_hour": rate, "success": ok, "episodes": count, "wall": wall, "batch": n,
-                          "seeds_failed": [r.seed for r in results if not r.success]}
-            base = rows["single world (TaskRunner)"]["per_hour"]
-            print(f"  {name:28s} {rate:10,.0f} {rate / base:8.2f}x {ok:4d}/{count:<3d}  {phys:.3f} / {rend:.3f} / "
-                  f"{wall / count - phys - rend:.3f}", flush=True)
-            del runner
-        base = rows["single world (TaskRunner)"]["per_hour"]
+        runners = {"single world (TaskRunner)": TaskRunner(scene_usd, "pick_place", config)}
+        for n in sizes:
+            runners[f"batch {n} (BatchTaskRunner)"] = BatchTaskRunner(scene_usd, "pick_place", config, n)
+        for runner in runners.values():
+            runner.run_episode(seeds[0], render=render, max_steps=2)  # first-call costs out of the timing
+        rows = {name: {"rates": [], "cpu_rates": [], "timings": [], "success": None} for name in runners}
+        for _ in range(rounds):
+            for name, runner in runners.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                if isinstance(runner, BatchTaskRunner):
+                    results = [r for k in range(0, count, runner.batch)
+                               for r in runner.run_batch(seeds[k:k + runner.batch], render=render)]
+                else:
+                    results = [runner.run_episode(s, render=render) for s in seeds]
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                row = rows[name]
+                row["rates"].append(3600 * count / wall)
+                # CPU time of this process: what other processes on a shared machine disturb least
+                row["cpu_rates"].append(3600 * count / cpu)
+                phys = sum(r.timings["physics"] for r in results) / count
+                rend = sum(r.timings["render"] for r in results) / count
+                row["timings"].append((phys, rend, wall / count - phys - rend))
+                success = [r.seed for r in results if r.success]
+                if row["success"] is not None and row["success"] != success:
+                    raise AssertionError(f"{name}: a repeated round succeeded on other seeds")
+                row["success"] = success
+        print(f"\nBatched rollouts, pick_place, {label}, {count} episodes per round (seeds {seeds[0]}..{seeds[-1]}), "
+              f"{rounds} rounds, one process, median round:")
+        print(f"  {'path':28s} {'episodes/h':>10s} {'(range)':>17s} {'vs single':>9s} {'per CPU-h':>10s} {'vs single':>9s} "
+              f"{'success':>8s}   per episode (s): physics+IK / render / policy+obs+rest")
+        base = float(np.median(rows["single world (TaskRunner)"]["rates"]))
+        base_cpu = float(np.median(rows["single world (TaskRunner)"]["cpu_rates"]))
+        for name, row in rows.items():
+            rate, cpu_rate = float(np.median(row["rates"])), float(np.median(row["cpu_rates"]))
+            phys, rend, rest = row["timings"][int(np.argmin(np.abs(np.asarray(row["rates"]) - rate)))]
+            ok = len(row["success"])
+            print(f"  {name:28s} {rate:10,.0f} {min(row['rates']):8,.0f}-{max(row['rates']):<8,.0f} {rate / base:8.2f}x "
+                  f"{cpu_rate:10,.0f} {cpu_rate / base_cpu:8.2f}x {ok:4d}/{count:<3d}   {phys:.3f} / {rend:.3f} / {rest:.3f}",
+                  flush=True)
+            row["median"], row["cpu_median"] = rate, cpu_rate
         bounds = ", ".join(f"N={n}: {min(n, cores) * base:,.0f}" for n in sizes)
         print(f"  one process per world on this machine's {cores} cores, upper bound min(N, {cores}) x single: {bounds} "
               "episodes/h (no start-up, perfect scaling)")
         out[label] = rows
+        del runners
     return out
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -206,6 +227,8 @@ def main() -> None:
     p.add_argument("--batch-sizes", default="1,2,4,8", help="batch sizes for the batching part")
     p.add_argument("--batch-episodes", type=int, default=16, help="state-only episodes per batching row")
     p.add_argument("--batch-camera-episodes", type=int, default=8, help="episodes with cameras per batching row (0: skip)")
+    p.add_argument("--batch-rounds", type=int, default=3, help="state-only rounds over all batching paths (median reported)")
+    p.add_argument("--batch-camera-rounds", type=int, default=1, help="rounds with cameras")
     args = p.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     print(f"CPU cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
@@ -222,7 +245,7 @@ def main() -> None:
             throughput(scene, args.record_episodes, args.workers)
         if "batch" not in skip:
             batching(scene, [int(n) for n in args.batch_sizes.split(",")], args.batch_episodes,
-                     args.batch_camera_episodes)
+                     args.batch_camera_episodes, args.batch_rounds, args.batch_camera_rounds)
         if "success" not in skip:
             success_rates(scene, args.seeds, args.workers, args.seed_start,
                           tuple(filter(None, args.tasks.split(","))))
