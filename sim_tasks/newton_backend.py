@@ -104,17 +104,25 @@ def build_world(scene_usd: Path, scene, config: NewtonSimConfig):
     return builder, object_names
 
 
+# MuJoCo Warp preallocates constraint rows and contacts per world; its default estimate (64 rows here)
+# overflows once the fingers close on an object (multi-CCD, elliptic cones: 3 rows per contact), and
+# dropped rows change the grasp. MuJoCo C grows its arena as needed.
+WARP_NJMAX = 600
+WARP_NCONMAX = 200
+
+
 def make_mujoco_solver(model, backend: str, separate_worlds: bool | None = None):
     """SolverMuJoCo with the settings measured in FACTS.md (backend "c": MuJoCo C on CPU, "warp": MuJoCo Warp)."""
     import newton
 
+    sizes = {"njmax": WARP_NJMAX, "nconmax": WARP_NCONMAX} if backend == "warp" else {}
     with warnings.catch_warnings():
         # The MJCF's finger geoms author a 1 mm margin that MuJoCo's native CCD cannot use;
         # Newton zeroes it with one warning per geom. Expected here: silence just those.
         warnings.filterwarnings("ignore", message=".*authored margin=.*zeroed for NATIVECCD.*")
         return newton.solvers.SolverMuJoCo(
             model, use_mujoco_cpu=(backend == "c"), separate_worlds=separate_worlds, solver="newton",
-            integrator="implicitfast", cone="elliptic", impratio=10.0, enable_multiccd=True,
+            integrator="implicitfast", cone="elliptic", impratio=10.0, enable_multiccd=True, **sizes,
         )
 
 

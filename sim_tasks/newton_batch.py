@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gwm.geometry import matrix_to_pose7, pose7_xyzw_to_matrix, quat_to_rotmat
-from sim_tasks.backend import ACTION_DIM, BACKGROUND_BODY, GRIPPER_OPEN, check_action
+from gwm.geometry import matrix_to_pose7, pose7_xyzw_to_matrix, quat_to_rotmat, rotmat_to_quat
+from sim_tasks.backend import ACTION_DIM, BACKGROUND_BODY, GRIPPER_OPEN, check_action, make_action
 from sim_tasks.kinematics import BatchPandaIK
 from sim_tasks.newton_backend import (_IK_SEED, NewtonSimConfig, build_world, configure_warp, index_by_suffix,
                                       link_visual_meshes, make_mujoco_solver)
@@ -343,10 +343,8 @@ class NewtonBatchBackend:
         }
 
     def hold_action(self, world: int) -> np.ndarray:
-        """An action that keeps the world's tool where its command is (for worlds without an episode)."""
-        from sim_tasks.backend import make_action
-        from gwm.geometry import rotmat_to_quat
-
+        """The home tool pose with the gripper open: what a world without an episode is sent."""
+        self._check_world(world)
         home = self.home_tool_pose()
         return make_action(home[:3, 3], rotmat_to_quat(home[:3, :3]), GRIPPER_OPEN)
 
