@@ -431,7 +431,8 @@ def run_rollouts(scene_usd: str | os.PathLike, task: str, seeds, out_root: str |
 
     batch > 1: each process steps `batch` episodes together in one Newton model (BatchTaskRunner);
     the episodes are recorded in the same order and format, and each matches its batch-of-1 episode
-    within float32 rounding of the world offsets (see sim_tasks/newton_batch.py).
+    within a tolerance (rounding couples the worlds: sim_tasks/newton_batch.py); a resumed batched run
+    may group the remaining seeds differently, so it matches an uninterrupted one within that tolerance.
 
     Episodes are recorded in seed order whatever the workers' timing, so the dataset is the
     same for any number of workers. workers <= 1 runs in this process (reusing `runner`, a
