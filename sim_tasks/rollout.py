@@ -3,6 +3,7 @@
     runner = TaskRunner(scene_usd, "pick_place")          # builds the Newton model once
     result = runner.run_episode(seed=3)                   # frames (T, ...) per dataset feature
     summary = run_rollouts(scene_usd, "pick_place", seeds=range(50), out_root="out/pick", workers=2)
+    summary = run_rollouts(..., workers=1, batch=8)       # 8 episodes stepped together in one Newton model
 
 Each frame holds the observation before the action and the action taken then (LeRobot's
 convention); `next.reward` is 1 when the task is solved after that action; `next.done` marks
