@@ -171,48 +171,21 @@ class TaskRunner:
 
     def _run_episode(self, seed, video_dir, task, max_steps, render) -> EpisodeResult:
         t_start = time.perf_counter()
-        be, cfg = self.backend, self.config
+        be = self.backend
         task = self.get_task(task)
         instance = task.sample(seed)
         obs = be.reset(seed, instance.object_poses)
-        demo = task.demonstrator(instance, be.body_names, be.control_dt, cfg.demo)
+        episode = _EpisodeInProgress(self, task, instance, int(seed), render)
         steps = task.max_steps if max_steps is None else int(max_steps)
-        frames: dict[str, list[np.ndarray]] = {}
-        t_physics = t_render = 0.0
-        goal = instance.goal_position.astype(np.float32)
-        first_success, success = None, False
+        t_physics = 0.0
         for t in range(steps):
-            frame = self._observation_features(obs, goal)
-            if render and self.renderer is not None:
-                t0 = time.perf_counter()
-                images = self.renderer.render(obs["body_poses"], obs["ee_pose"])
-                t_render += time.perf_counter() - t0
-                for name in CAMERA_NAMES:
-                    frame[f"observation.images.{name}"] = images[name]
-                    if cfg.cameras.depth:
-                        frame[f"observation.depth.{name}"] = images[f"depth.{name}"]
-            action = demo.act(obs)
+            frame = episode.observe(obs)
+            action = episode.demo.act(obs)
             t0 = time.perf_counter()
             obs = be.step(action)
             t_physics += time.perf_counter() - t0
-            poses = {n: obs["body_poses"][i].astype(np.float64) for i, n in enumerate(be.body_names)}
-            success = task.success(instance, poses, float(obs["gripper"][0]))
-            if success and first_success is None:
-                first_success = t
-            frame["action"] = action
-            frame["next.reward"] = np.array([float(success)], np.float32)
-            frame["next.done"] = np.array([t == steps - 1])
-            for k, v in frame.items():
-                frames.setdefault(k, []).append(v)
-        result = EpisodeResult(
-            seed=int(seed), success=bool(success), instance=instance,
-            frames={k: np.stack(v) for k, v in frames.items()},
-            phase_log=list(demo.phase_log), timeouts=list(demo.timeouts), regrasps=demo.regrasps,
-            first_success_step=first_success, physics_steps=steps * be.config.substeps,
-            timings={"physics": t_physics, "render": t_render},
-        )
-        if video_dir is not None and render and self.renderer is not None:
-            result.video_path = write_episode_video(result, Path(video_dir), be.control_dt, task.name)
+            episode.record(frame, action, obs, t, steps)
+        result = episode.result(t_physics, video_dir)
         result.timings["total"] = time.perf_counter() - t_start
         return result
 
@@ -262,65 +235,82 @@ class BatchTaskRunner(TaskRunner):
 
     def _run_batch(self, seeds, video_dir, task, max_steps, render) -> list[EpisodeResult]:
         t_start = time.perf_counter()
-        be, cfg = self.backend, self.config
+        be = self.backend
         task = self.get_task(task)
         n = len(seeds)
         active = [i < n for i in range(be.num_worlds)]
         instances = [task.sample(s) for s in seeds]
         obs = [be.reset(i, s, inst.object_poses) for i, (s, inst) in enumerate(zip(seeds, instances))]
-        demos = [task.demonstrator(inst, be.body_names, be.control_dt, cfg.demo) for inst in instances]
+        episodes = [_EpisodeInProgress(self, task, inst, s, render) for s, inst in zip(seeds, instances)]
         idle = [be.hold_action(i) for i in range(n, be.num_worlds)]
         steps = task.max_steps if max_steps is None else int(max_steps)
-        frames: list[dict[str, list[np.ndarray]]] = [{} for _ in seeds]
-        goals = [inst.goal_position.astype(np.float32) for inst in instances]
-        first_success, success = [None] * n, [False] * n
         t_physics = 0.0
-        t_render = [0.0] * n
         for t in range(steps):
-            step_frames = []
-            for i in range(n):
-                frame = self._observation_features(obs[i], goals[i])
-                if render and self.renderer is not None:
-                    t0 = time.perf_counter()
-                    images = self.renderer.render(obs[i]["body_poses"], obs[i]["ee_pose"])
-                    t_render[i] += time.perf_counter() - t0
-                    for name in CAMERA_NAMES:
-                        frame[f"observation.images.{name}"] = images[name]
-                        if cfg.cameras.depth:
-                            frame[f"observation.depth.{name}"] = images[f"depth.{name}"]
-                step_frames.append(frame)
-            actions = [demos[i].act(obs[i]) for i in range(n)]
+            frames = [e.observe(o) for e, o in zip(episodes, obs)]
+            actions = [e.demo.act(o) for e, o in zip(episodes, obs)]
             t0 = time.perf_counter()
             obs = be.step(actions + idle, active=active)
             t_physics += time.perf_counter() - t0
-            for i in range(n):
-                poses = {name: obs[i]["body_poses"][k].astype(np.float64) for k, name in enumerate(be.body_names)}
-                success[i] = task.success(instances[i], poses, float(obs[i]["gripper"][0]))
-                if success[i] and first_success[i] is None:
-                    first_success[i] = t
-                frame = step_frames[i]
-                frame["action"] = actions[i]
-                frame["next.reward"] = np.array([float(success[i])], np.float32)
-                frame["next.done"] = np.array([t == steps - 1])
-                for k, v in frame.items():
-                    frames[i].setdefault(k, []).append(v)
-        results = []
-        for i, seed in enumerate(seeds):
-            # The batch's physics time is shared by its episodes; total is the batch's wall time per episode.
-            result = EpisodeResult(
-                seed=seed, success=bool(success[i]), instance=instances[i],
-                frames={k: np.stack(v) for k, v in frames[i].items()},
-                phase_log=list(demos[i].phase_log), timeouts=list(demos[i].timeouts), regrasps=demos[i].regrasps,
-                first_success_step=first_success[i], physics_steps=steps * be.config.substeps,
-                timings={"physics": t_physics / n, "render": t_render[i]},
-            )
-            if video_dir is not None and render and self.renderer is not None:
-                result.video_path = write_episode_video(result, Path(video_dir), be.control_dt, task.name)
-            results.append(result)
+            for e, frame, action, o in zip(episodes, frames, actions, obs):
+                e.record(frame, action, o, t, steps)
+        # The batch's physics time is shared by its episodes; total is the batch's wall time per episode.
+        results = [e.result(t_physics / n, video_dir) for e in episodes]
         total = (time.perf_counter() - t_start) / n
         for r in results:
             r.timings["total"] = total
         return results
+
+
+class _EpisodeInProgress:
+    """One episode's demonstrator and recorded frames while it runs (one world of a batch, or the only one):
+    the observation features (and camera images) before each action, then the action, reward and done."""
+
+    def __init__(self, runner: TaskRunner, task, instance: TaskInstance, seed: int, render: bool):
+        be = runner.backend
+        self.runner, self.task, self.instance, self.seed = runner, task, instance, seed
+        self.render = render and runner.renderer is not None
+        self.demo = task.demonstrator(instance, be.body_names, be.control_dt, runner.config.demo)
+        self.goal = instance.goal_position.astype(np.float32)
+        self.frames: dict[str, list[np.ndarray]] = {}
+        self.success, self.first_success, self.t_render = False, None, 0.0
+
+    def observe(self, obs) -> dict[str, np.ndarray]:
+        frame = self.runner._observation_features(obs, self.goal)
+        if self.render:
+            t0 = time.perf_counter()
+            images = self.runner.renderer.render(obs["body_poses"], obs["ee_pose"])
+            self.t_render += time.perf_counter() - t0
+            for name in CAMERA_NAMES:
+                frame[f"observation.images.{name}"] = images[name]
+                if self.runner.config.cameras.depth:
+                    frame[f"observation.depth.{name}"] = images[f"depth.{name}"]
+        return frame
+
+    def record(self, frame, action, next_obs, t: int, steps: int) -> None:
+        names = self.runner.backend.body_names
+        poses = {n: next_obs["body_poses"][i].astype(np.float64) for i, n in enumerate(names)}
+        self.success = self.task.success(self.instance, poses, float(next_obs["gripper"][0]))
+        if self.success and self.first_success is None:
+            self.first_success = t
+        frame["action"] = action
+        frame["next.reward"] = np.array([float(self.success)], np.float32)
+        frame["next.done"] = np.array([t == steps - 1])
+        for k, v in frame.items():
+            self.frames.setdefault(k, []).append(v)
+
+    def result(self, t_physics: float, video_dir) -> EpisodeResult:
+        be = self.runner.backend
+        steps = len(self.frames.get("action", ()))
+        result = EpisodeResult(
+            seed=self.seed, success=bool(self.success), instance=self.instance,
+            frames={k: np.stack(v) for k, v in self.frames.items()},
+            phase_log=list(self.demo.phase_log), timeouts=list(self.demo.timeouts), regrasps=self.demo.regrasps,
+            first_success_step=self.first_success, physics_steps=steps * be.config.substeps,
+            timings={"physics": t_physics, "render": self.t_render},
+        )
+        if video_dir is not None and self.render:
+            result.video_path = write_episode_video(result, Path(video_dir), be.control_dt, self.task.name)
+        return result
 
 
 @contextlib.contextmanager
