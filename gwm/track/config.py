@@ -38,6 +38,12 @@ class TrackerConfig:
     position_gain: float = 0.5
     velocity_gain: float = 1.5
     integral_gain: float = 0.02
+    # The twin's own friction against the law, measured over the last step, is added back along the law's
+    # horizontal direction, up to this many g (Tracker._friction_compensation); 0: off.
+    friction_compensation: float = 1.5
+    rest_speed: float = 0.01  # m/s: a twin body slower than this is at rest (friction compensation starts there)
+    # ... and only while the frames show the body moving the law's way, more than this many pixels over two frames.
+    moving_px: float = 1.0
     # The integral is capped at this many control periods of a 1 cm / 0.1 rad error: it only has
     # to beat friction on a resting body, not run away while a body is out of view.
     integral_limit: float = 20.0
@@ -83,7 +89,7 @@ class TrackerConfig:
         if not self.step_growth >= 1.0:
             raise ValueError(f"TrackerConfig.step_growth must be >= 1, got {self.step_growth}")
         for name in ("explained_min", "explained_full", "dead_band_px", "step", "position_gain", "velocity_gain", "integral_gain",
-                     "integral_limit"):
+                     "integral_limit", "friction_compensation"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
         bad = [r for r in self.correct_roles if r not in OBJECT_ROLES]
