@@ -277,11 +277,11 @@ class Tracker:
 
     def _observed_moving(self, estimate: PoseErrorEstimate, poses: np.ndarray, trust: np.ndarray,
                          law: np.ndarray) -> np.ndarray:
-        """(M,3) the body's horizontal velocity as the frames show it, where they show it moving the way
-        the law pushes (0 elsewhere): its estimated position
-        (twin + estimate, where trusted) moved horizontally more than config.moving_px pixels at its
-        distance over the last two frames, in the law's direction (estimate noise is a pixel or two at
-        160x120 and does not add up over frames the way motion does)."""
+        """(M,3) each body's horizontal velocity as the frames show it, where they show it moving the way
+        the law pushes (0 elsewhere): its estimated position (twin + estimate, where trusted) moved
+        horizontally more than config.moving_px pixels at its distance over the last two frames, in the
+        law's direction (estimate noise is a pixel or so at 160x120 and does not add up over frames the
+        way motion does)."""
         seen = poses[self.movable, :3] + estimate.position
         seen[trust <= 0] = np.nan
         self._seen = [seen, *self._seen[:2]]
@@ -300,22 +300,23 @@ class Tracker:
 
         The law is deadbeat for a free body, but a body on its support is held by the twin's static
         friction until the visual force beats mu m g, and once it slides at the observed speed the law
-        sees no error and kinetic friction stops it within a frame: the demo's pushed tray lagged 14.5 mm
-        behind with the true error fed in. The twin's resistance over the last step (measured on the twin:
-        _measure_resistance) is what it will apply again, so it is added back: at rest, the part against
-        the law's direction when the law pushed that way on the last frame too (an offset that persists,
-        not noise): it accumulates the law's push until the body breaks away; sliding while the law pushes
-        along the motion, the part against the body's velocity: kinetic friction, so that the body moves
-        as the free body the law assumes (while the law brakes, friction is left to help it: cancelling
-        it then carried the demo's pushed tray 10 mm past the real one).
-        Only while the frames show the body moving (_observed_moving: a body the cameras see at rest is
-        left to the twin's friction, which holds it against estimate noise; with the compensation on a
-        resting body too, the demo's heavier cube was driven around by that noise, 5.4 -> 8.5 mm). Only
-        for a body the law moved from rest: one slid by known forces (a modelled push) slides with
-        the twin's own friction, which the law only corrects (cancelling it flung the demo's slipperier
-        cube 21 mm past the real one). Nothing while the law asks for nothing (errors in the dead band:
-        friction then stops the body), horizontal only, and at most config.friction_compensation g: a
-        body jammed against another, or tipping about an edge, is not flung by contact forces."""
+        sees no error and kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it:
+        the demo's pushed tray stuck and slipped 14.5 mm behind with the true error fed in. The twin's
+        resistance over the last step (measured on the twin: _measure_resistance) is what it will apply
+        again, so it is added back: at rest, the part against the law's direction when the law pushed
+        that way on the last frame too (it accumulates the law's push until the body breaks away);
+        sliding while the law pushes along the motion and the twin is slower than the frames show the
+        body, the part against the twin's velocity (kinetic friction). Friction is left to act while the
+        law brakes, or once the twin is as fast as the body (cancelling it then carried the pushed tray
+        10 mm past the real one, and a twin freed of friction ran ahead on estimate noise).
+        Only while the frames show the body moving the law's way (_observed_moving): a body the cameras
+        see at rest is left to the twin's friction, which holds it against estimate noise (with the
+        compensation on resting bodies too, the demo's heavier cube was driven around by that noise,
+        5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by known forces (a modelled
+        push) slides with the twin's own friction, which the law only corrects (cancelling it carried the
+        demo's slipperier cube 21 mm past the real one). Nothing while the law asks for nothing (errors
+        in the dead band), horizontal only, and at most config.friction_compensation g: a body jammed
+        against another, or tipping about an edge, is not flung by contact forces."""
         cfg = self.config
         out = np.zeros_like(law)
         if cfg.friction_compensation <= 0 or self._velocity is None:
