@@ -347,11 +347,15 @@ def main() -> None:
     p.add_argument("--rate-steps", type=int, default=10)
     p.add_argument("--device", default="cpu", help="cpu | cuda (gsplat; rate runs only)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the tracker (TrackerConfig.threads)")
+    p.add_argument("--friction-compensation", type=float, default=None,
+                   help="TrackerConfig.friction_compensation (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
     args = p.parse_args()
     config = TrackerConfig(threads=args.threads)
+    if args.friction_compensation is not None:
+        config = replace(config, friction_compensation=args.friction_compensation)
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []

@@ -110,6 +110,10 @@ class NewtonTwin:
         self.state_0, self.state_1 = self.state_1, self.state_0
         self.steps_taken += 1
 
+    def body_velocities(self) -> np.ndarray:
+        """(B,6) linear velocity of each COM (m/s) and angular velocity (rad/s), world frame."""
+        return self.state_0.body_qd.numpy()[self._bodies].astype(np.float64).reshape(-1, 6)
+
     def body_poses(self) -> np.ndarray:
         bq = self.state_0.body_q.numpy()[self._bodies].astype(np.float64)  # xyz + quat xyzw
         poses = np.concatenate([bq[:, :3], bq[:, [6, 3, 4, 5]]], 1)

@@ -19,6 +19,7 @@ from gwm.track.config import TrackerConfig
 from gwm.track.visual_forces import PoseErrorEstimate, body_radii, estimate_pose_errors, render_fixed_layer
 
 BACKGROUND = "background"
+GRAVITY = 9.81
 
 
 @contextmanager
@@ -47,6 +48,9 @@ class Twin(Protocol):
 
     def body_poses(self) -> np.ndarray:
         """(B,7) xyz + quat wxyz, world frame."""
+
+    def body_velocities(self) -> np.ndarray:
+        """(B,6) COM linear velocity (m/s) and angular velocity (rad/s), world frame."""
 
     def mass_properties(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """masses (B,) kg, inertia (B,3,3) about the COM in the body frame, COM (B,3) in the body frame."""
@@ -107,6 +111,12 @@ class Tracker:
         self._prev = np.zeros((m, 6))
         self._integral = np.zeros((m, 6))
         self._first = True
+        self._velocity = None  # (M,3) twin COM velocities at the last frame
+        self._commanded = np.zeros((m, 3))  # (M,3) linear acceleration the last step's wrenches asked for
+        self._resistance = np.zeros((m, 3))  # (M,3) what the twin's own physics added to it (see _step)
+        self._prev_law = np.zeros((m, 3))  # (M,3) the law's linear acceleration at the last frame
+        self._seen: list[np.ndarray] = []  # the last three frames' estimated body positions (M,3), NaN: not trusted
+        self._driven = np.zeros(m, bool)  # (M,) moving only because the law moved it from rest
 
     def check_frames(self, frames) -> torch.Tensor:
         """(C,H,W,3) uint8 or float in [0,1] -> float tensor; one clear error when it does not fit."""
@@ -176,6 +186,7 @@ class Tracker:
         observed = self.check_frames(frames)
         poses = self.all_poses()
         cfg = self.config
+        self._measure_resistance(known_wrenches)
         estimate = estimate_pose_errors(
             self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
             pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
@@ -185,6 +196,7 @@ class Tracker:
         total = wrenches.copy()
         if known_wrenches is not None:
             total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
+        self._commanded = total[self.movable - 1, :3] / self.masses[self.movable - 1, None]
         self.twin.step(total)
         return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
                          seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
@@ -227,6 +239,12 @@ class Tracker:
             return np.ones(m)
         return np.clip((share - lo) / (hi - lo), 0.0, 1.0)
 
+    def _pixel_metres(self, poses: np.ndarray) -> np.ndarray:
+        """(M,) metres one pixel spans at each movable body's distance from its nearest camera."""
+        centres = self.cameras.world_from_cam[:, :3, 3].double().numpy()
+        focal = self.cameras.Ks[:, 1, 1].double().numpy()
+        return np.array([np.min(np.linalg.norm(poses[b, :3] - centres, axis=1) / focal) for b in self.movable])
+
     def _dead_band(self, err: np.ndarray, poses: np.ndarray) -> np.ndarray:
         """Errors shrunk by what the cameras cannot resolve: config.dead_band_px pixels at the body's
         distance in its nearest camera (rotations: that length over the body's radius). An error inside
@@ -234,14 +252,97 @@ class Tracker:
         px = self.config.dead_band_px
         if px <= 0 or not len(err):
             return err
-        centres = self.cameras.world_from_cam[:, :3, 3].double().numpy()
-        focal = self.cameras.Ks[:, 1, 1].double().numpy()
         out = err.copy()
-        for j, b in enumerate(self.movable):
-            metres = px * float(np.min(np.linalg.norm(poses[b, :3] - centres, axis=1) / focal))
+        for j, pixel in enumerate(self._pixel_metres(poses)):
+            metres = px * float(pixel)
             for part, band in ((slice(0, 3), metres), (slice(3, 6), metres / float(self._radii[j]))):
                 size = np.linalg.norm(err[j, part])
                 out[j, part] = err[j, part] * (max(0.0, 1.0 - band / size) if size > 0 else 0.0)
+        return out
+
+    def _measure_resistance(self, known_wrenches: np.ndarray | None = None) -> None:
+        """The twin's own acceleration of each movable COM over the last step beyond what its wrenches
+        asked for (velocity change / T - commanded): contacts and friction, gravity's share where the
+        support does not hold a body up. Measured on the twin, never on the frames."""
+        vel = np.asarray(self.twin.body_velocities(), np.float64)[self.movable - 1, :3]
+        if self._velocity is not None:
+            self._resistance = (vel - self._velocity) / self.twin.control_dt - self._commanded
+        self._velocity = vel
+        # At rest, what holds a body back is static friction against the law; from rest on it stays the
+        # law's motion (see _friction_compensation) until known forces act on it.
+        self._driven |= np.linalg.norm(vel[:, :2], axis=1) < self.config.rest_speed
+        if known_wrenches is not None:  # motion that known forces drive is the twin's own, friction included
+            known = np.asarray(known_wrenches, np.float64).reshape(-1, 6)[self.movable - 1]
+            self._driven &= ~np.any(known[:, :2] != 0, axis=1)
+
+    def _observed_moving(self, estimate: PoseErrorEstimate, poses: np.ndarray, trust: np.ndarray,
+                         law: np.ndarray) -> np.ndarray:
+        """(M,3) each body's horizontal velocity as the frames show it, where they show it moving the way
+        the law pushes (0 elsewhere): its estimated position (twin + estimate, where trusted) moved
+        horizontally more than config.moving_px pixels at its distance over the last two frames, in the
+        law's direction (estimate noise is a pixel or so at 160x120 and does not add up over frames the
+        way motion does)."""
+        seen = poses[self.movable, :3] + estimate.position
+        seen[trust <= 0] = np.nan
+        self._seen = [seen, *self._seen[:2]]
+        if len(self._seen) < 3:
+            return np.zeros((len(self.movable), 3))
+        moved = (self._seen[0] - self._seen[2])[:, :2]
+        least = self.config.moving_px * self._pixel_metres(poses)
+        with np.errstate(invalid="ignore"):
+            ok = (np.linalg.norm(moved, axis=1) > least) & ((moved * law[:, :2]).sum(1) > 0)
+        out = np.zeros((len(self.movable), 3))
+        out[ok, :2] = moved[ok] / (2 * self.twin.control_dt)
+        return out
+
+    def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray) -> np.ndarray:
+        """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
+
+        The law is deadbeat for a free body, but a body on its support is held by the twin's static
+        friction until the visual force beats mu m g, and once it slides at the observed speed the law
+        sees no error and kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it:
+        the demo's pushed tray stuck and slipped 14.5 mm behind with the true error fed in. The twin's
+        resistance over the last step (measured on the twin: _measure_resistance) is what it will apply
+        again, so it is added back: at rest, the part against the law's direction when the law pushed
+        that way on the last frame too (it accumulates the law's push until the body breaks away);
+        sliding while the law pushes along the motion and the twin is slower than the frames show the
+        body, the part against the twin's velocity (kinetic friction). Friction is left to act while the
+        law brakes, or once the twin is as fast as the body (cancelling it then carried the pushed tray
+        10 mm past the real one, and a twin freed of friction ran ahead on estimate noise).
+        Only while the frames show the body moving the law's way (_observed_moving): a body the cameras
+        see at rest is left to the twin's friction, which holds it against estimate noise (with the
+        compensation on resting bodies too, the demo's heavier cube was driven around by that noise,
+        5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by known forces (a modelled
+        push) slides with the twin's own friction, which the law only corrects (cancelling it carried the
+        demo's slipperier cube 21 mm past the real one). Nothing while the law asks for nothing (errors
+        in the dead band), horizontal only, and at most config.friction_compensation g: a body jammed
+        against another, or tipping about an edge, is not flung by contact forces."""
+        cfg = self.config
+        out = np.zeros_like(law)
+        if cfg.friction_compensation <= 0 or self._velocity is None:
+            return out
+        flat = law.copy()
+        flat[:, 2] = 0.0
+        size = np.linalg.norm(flat, axis=1)
+        vel = self._velocity.copy()
+        vel[:, 2] = 0.0
+        speed = np.linalg.norm(vel, axis=1)
+        seen_speed = np.linalg.norm(seen_velocity, axis=1)
+        for j in range(len(law)):
+            if not self._driven[j] or seen_speed[j] <= 0 or size[j] <= 0:
+                continue
+            if speed[j] >= cfg.rest_speed:
+                if float(flat[j] @ vel[j]) <= 0:
+                    continue  # the law brakes: friction helps it
+                if float(vel[j] @ seen_velocity[j]) >= seen_speed[j] ** 2:
+                    continue  # already as fast as the frames show the body: friction keeps it from running away
+                u = vel[j] / speed[j]
+            elif float(flat[j] @ self._prev_law[j]) > 0:
+                u = flat[j] / size[j]
+            else:
+                continue
+            held = -float(self._resistance[j] @ u)  # the twin's physics against u
+            out[j] = min(max(held, 0.0), cfg.friction_compensation * GRAVITY) * u
         return out
 
     def visual_wrenches(self, estimate: PoseErrorEstimate, poses: np.ndarray) -> np.ndarray:
@@ -254,7 +355,8 @@ class Tracker:
         if cfg.no_downward_push:
             position = self._lift_out_of_support(position, poses)
         err = self._dead_band(np.concatenate([position, estimate.rotation], 1), poses)  # (M,6)
-        err = err * self.confidence(estimate)[:, None]
+        trust = self.confidence(estimate)
+        err = err * trust[:, None]
         if self._first:
             self._prev = err.copy()
             self._first = False
@@ -270,6 +372,9 @@ class Tracker:
         accel = (2 * cfg.position_gain * err + cfg.velocity_gain * (err - self._prev)
                  + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
         self._prev = err
+        law = accel[:, :3].copy()
+        accel[:, :3] += self._friction_compensation(law, self._observed_moving(estimate, poses, trust, law))
+        self._prev_law = law
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()
