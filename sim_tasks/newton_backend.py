@@ -77,6 +77,18 @@ def index_by_suffix(names, suffix: str, what: str) -> int:
     return hits[0]
 
 
+def resolve_backend(config: NewtonSimConfig, device) -> str:
+    """The MuJoCo backend config asks for on this Warp device ("c" or "warp"); bad settings refused."""
+    backend = config.mujoco_backend
+    if backend == "auto":
+        backend = "c" if device.is_cpu else "warp"
+    if backend not in ("c", "warp"):
+        raise ValueError(f"NewtonSimConfig.mujoco_backend must be 'c', 'warp' or 'auto', got {backend!r}")
+    if config.substep_mode not in ("mujoco", "newton"):
+        raise ValueError(f"NewtonSimConfig.substep_mode must be 'mujoco' or 'newton', got {config.substep_mode!r}")
+    return backend
+
+
 def build_world(scene_usd: Path, scene, config: NewtonSimConfig):
     """One world's ModelBuilder: the scene USD (rigid objects, static support) and the Panda at the
     scene's robot base. Returns (builder, object names); bodies are labelled /World/Objects/<name>."""
@@ -166,11 +178,7 @@ class NewtonBackend(SimBackend):
         self.scene = scene if scene is not None else read_usd_scene(self.scene_usd)
         self.control_dt = config.control_dt
         self.device = wp.get_device(config.device)
-        backend = config.mujoco_backend
-        if backend == "auto":
-            backend = "c" if self.device.is_cpu else "warp"
-        if backend not in ("c", "warp"):
-            raise ValueError(f"NewtonSimConfig.mujoco_backend must be 'c', 'warp' or 'auto', got {backend!r}")
+        backend = resolve_backend(config, self.device)
 
         builder, self.object_names = build_world(self.scene_usd, self.scene, config)
         self.model = model = builder.finalize(device=self.device)
@@ -216,8 +224,6 @@ class NewtonBackend(SimBackend):
         self.control = model.control()
         self._targets = self.control.joint_target_q.numpy().copy()
         self.solver = make_mujoco_solver(model, backend)
-        if config.substep_mode not in ("mujoco", "newton"):
-            raise ValueError(f"NewtonSimConfig.substep_mode must be 'mujoco' or 'newton', got {config.substep_mode!r}")
         self._fast_substeps = config.substep_mode == "mujoco" and backend == "c"
         self._q_cmd = self.home_q.copy()
         self.steps_taken = 0
@@ -364,4 +370,4 @@ class NewtonBackend(SimBackend):
 
 
 __all__ = ["NewtonBackend", "NewtonSimConfig", "build_world", "configure_warp", "index_by_suffix", "link_visual_meshes",
-           "make_mujoco_solver"]
+           "make_mujoco_solver", "resolve_backend"]

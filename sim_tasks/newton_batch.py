@@ -31,7 +31,7 @@ from gwm.geometry import matrix_to_pose7, pose7_xyzw_to_matrix, quat_to_rotmat, 
 from sim_tasks.backend import ACTION_DIM, BACKGROUND_BODY, GRIPPER_OPEN, check_action, make_action
 from sim_tasks.kinematics import BatchPandaIK
 from sim_tasks.newton_backend import (_IK_SEED, NewtonSimConfig, build_world, configure_warp, index_by_suffix,
-                                      link_visual_meshes, make_mujoco_solver)
+                                      link_visual_meshes, make_mujoco_solver, resolve_backend)
 from sim_tasks.panda_model import ARM_JOINTS, FINGER_JOINTS, FINGER_MAX, LINK_BODIES, LINK_RECORD_NAMES, TOOL_SITE
 
 # Room for the arm's reach (0.855 m) around the robot base when sizing the space between CPU copies.
@@ -73,14 +73,7 @@ class NewtonBatchBackend:
         self.scene = scene if scene is not None else read_usd_scene(self.scene_usd)
         self.control_dt = config.control_dt
         self.device = wp.get_device(config.device)
-        backend = config.mujoco_backend
-        if backend == "auto":
-            backend = "c" if self.device.is_cpu else "warp"
-        if backend not in ("c", "warp"):
-            raise ValueError(f"NewtonSimConfig.mujoco_backend must be 'c', 'warp' or 'auto', got {backend!r}")
-        if config.substep_mode not in ("mujoco", "newton"):
-            raise ValueError(f"NewtonSimConfig.substep_mode must be 'mujoco' or 'newton', got {config.substep_mode!r}")
-        self.backend = backend
+        self.backend = backend = resolve_backend(config, self.device)
 
         template, self.object_names = build_world(self.scene_usd, self.scene, config)
         builder = newton.ModelBuilder()
