@@ -77,6 +77,16 @@ def index_by_suffix(names, suffix: str, what: str) -> int:
     return hits[0]
 
 
+def home_tool_pose(scene, config: NewtonSimConfig) -> np.ndarray:
+    """(4,4) tool pose at home: home_tool_offset in the robot base's frame, z axis pointing down."""
+    base = scene.robot_base.numpy()
+    target = np.eye(4)
+    # Tool z (approach) straight down, tool x along the base's x axis.
+    target[:3, :3] = base[:3, :3] @ np.diag([1.0, -1.0, -1.0])
+    target[:3, 3] = base[:3, :3] @ np.asarray(config.home_tool_offset) + base[:3, 3]
+    return target
+
+
 def resolve_backend(config: NewtonSimConfig, device) -> str:
     """The MuJoCo backend config asks for on this Warp device ("c" or "warp"); bad settings refused."""
     backend = config.mujoco_backend
@@ -230,13 +240,7 @@ class NewtonBackend(SimBackend):
 
     # setup --------------------------------------------------------------------------------
     def home_tool_pose(self) -> np.ndarray:
-        """(4,4) tool pose at home: home_tool_offset in the base frame, z axis pointing down."""
-        base = self.scene.robot_base.numpy()
-        target = np.eye(4)
-        # Tool z (approach) straight down, tool x along the base's x axis.
-        target[:3, :3] = base[:3, :3] @ np.diag([1.0, -1.0, -1.0])
-        target[:3, 3] = base[:3, :3] @ np.asarray(self.config.home_tool_offset) + base[:3, 3]
-        return target
+        return home_tool_pose(self.scene, self.config)
 
     def _solve_home(self) -> np.ndarray:
         q, pos_err, rot_err = self.ik.solve(_IK_SEED, self.home_tool_pose(), max_iterations=300)
@@ -370,4 +374,4 @@ class NewtonBackend(SimBackend):
 
 
 __all__ = ["NewtonBackend", "NewtonSimConfig", "build_world", "configure_warp", "index_by_suffix", "link_visual_meshes",
-           "make_mujoco_solver", "resolve_backend"]
+           "home_tool_pose", "make_mujoco_solver", "resolve_backend"]

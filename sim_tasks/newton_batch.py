@@ -31,7 +31,8 @@ from gwm.geometry import matrix_to_pose7, pose7_xyzw_to_matrix, quat_to_rotmat, 
 from sim_tasks.backend import ACTION_DIM, BACKGROUND_BODY, GRIPPER_OPEN, check_action, make_action
 from sim_tasks.kinematics import BatchPandaIK
 from sim_tasks.newton_backend import (_IK_SEED, NewtonSimConfig, build_world, configure_warp, index_by_suffix,
-                                      link_visual_meshes, make_mujoco_solver, resolve_backend)
+                                      home_tool_pose, link_visual_meshes, make_mujoco_solver,
+                                      resolve_backend)
 from sim_tasks.panda_model import ARM_JOINTS, FINGER_JOINTS, FINGER_MAX, LINK_BODIES, LINK_RECORD_NAMES, TOOL_SITE
 
 # Room for the arm's reach (0.855 m) around the robot base when sizing the space between CPU copies.
@@ -154,12 +155,8 @@ class NewtonBatchBackend:
 
     # setup --------------------------------------------------------------------------------
     def home_tool_pose(self) -> np.ndarray:
-        """(4,4) tool pose at home in a world's own frame (NewtonBackend.home_tool_pose)."""
-        base = self.scene.robot_base.numpy()
-        target = np.eye(4)
-        target[:3, :3] = base[:3, :3] @ np.diag([1.0, -1.0, -1.0])
-        target[:3, 3] = base[:3, :3] @ np.asarray(self.config.home_tool_offset) + base[:3, 3]
-        return target
+        """(4,4) tool pose at home in a world's own frame."""
+        return home_tool_pose(self.scene, self.config)
 
     def _world_targets(self, local: np.ndarray) -> np.ndarray:
         out = np.array(local, np.float64)
