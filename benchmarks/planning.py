@@ -26,6 +26,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -114,6 +115,9 @@ def main() -> None:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--samples", type=int, default=32)
     ap.add_argument("--iterations", type=int, default=3)
+    ap.add_argument("--prior", type=float, default=None,
+                    help="pick_place: m of cost per unit of the numbers' distance from the demonstrator's "
+                         "(default: PickPlaceMPCConfig's; 0 for the ablation without it)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--sample-steps", type=int, default=2, help="Euler steps per world-model prediction")
     ap.add_argument("--videos", type=int, default=2)
@@ -139,6 +143,10 @@ def main() -> None:
     except ValueError as e:
         sys.exit(f"error: {e}")
     cfg = planning_config(args.task, args.samples, args.iterations)
+    if args.prior is not None:
+        if args.task != "pick_place":
+            sys.exit("error: --prior is a pick_place setting")
+        cfg = replace(cfg, prior=args.prior)
     seeds = unseen_seeds(args.layouts)
     summaries, t_all = {}, time.perf_counter()
     for m in methods:
@@ -162,7 +170,8 @@ def main() -> None:
             args.dino_budget or (args.dino_budget is None and args.device.startswith("cuda"))):
         dino = dino_budget_replan(setup, seeds[0])
     shape = ({"chunks": cfg.chunks, "chunk_steps": cfg.chunk_steps, "execute_chunks": cfg.execute_chunks}
-             if args.task == "push" else {"primitive": "grasp + place numbers, place replanned after the lift"})
+             if args.task == "push" else {"primitive": "4 grasp numbers scored through the lift, 2 place numbers "
+                                          f"replanned every {cfg.place_every} steps of the carry", "prior": cfg.prior})
     results = {"task": args.task, "scene": str(args.scene), "model": str(args.model), "device": args.device,
                "seeds": seeds, "sample_steps": args.sample_steps,
                "planner": {"samples": args.samples, "iterations": args.iterations, **shape},
@@ -171,7 +180,8 @@ def main() -> None:
     plot(args.out, summaries, args.task)
 
     what = (f"horizon {cfg.chunks} chunks of {cfg.chunk_steps} steps" if args.task == "push"
-            else "primitive: 6 grasp + place numbers, the 2 place numbers replanned after the lift")
+            else f"primitive: 4 grasp numbers scored through the lift, then 2 place numbers replanned every "
+                 f"{cfg.place_every} steps of the carry (prior {cfg.prior * 100:.0f} cm per unit)")
     print(f"\n{TITLES[args.task]}, {len(seeds)} unseen layouts (seeds {seeds[0]}..{seeds[-1]}), planner "
           f"{args.samples} samples x {args.iterations} iterations, {what}, device {args.device}")
     print(f"| method | layouts | success | final error median (mm) | mean (mm) | s / replan (mean, p90) | model calls/s |")

@@ -280,7 +280,9 @@ def main() -> None:
               f"final object position, predicted vs simulated: {pp['final_gap_mm_median_demonstrator_plan']:.1f} mm "
               f"(demonstrator's plan), {pp['final_gap_mm_median_random_grasps']:.1f} mm (random), median; after the "
               f"lift, the place phases: {pp['place_gap_mm_median_after_lift']:.1f} mm median, "
-              f"{pp['place_gap_mm_p90_after_lift']:.1f} mm p90")
+              f"{pp['place_gap_mm_p90_after_lift']:.1f} mm p90; from above the place point (lower, release, "
+              f"retreat): {pp['place_gap_mm_median_before_lower']:.1f} mm median, "
+              f"{pp['place_gap_mm_p90_before_lower']:.1f} mm p90")
     if "latent_contact" in res:
         lc = res["latent_contact"]
         print(f"decoded finger-to-object vector error (the latent's precision where contact is decided): median "

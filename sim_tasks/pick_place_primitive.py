@@ -12,9 +12,10 @@ demonstrator's place point (up to `place_offset`). All zero: the demonstrator's 
 the remaining phases are rebuilt from the observed state (the object's hold offset measured, as the
 demonstrator does) with the two place numbers only (PLACE_PARAMS).
 
-Each phase lasts a number of control steps that depends on the state, not on the numbers (the command
-moves linearly between waypoints, then holds for `arrive_steps`), so every candidate of one plan has the
-same length and a predictor rolls them out as one batch.
+Each phase lasts a number of control steps that depends on the state and, for the move above the goal, on the
+batch's farthest candidate, never on one candidate's numbers (the command moves linearly between waypoints,
+then holds for `arrive_steps`), so every candidate of one batch has the same length and a predictor rolls them
+out together.
 
     start = PrimitiveStart.from_demonstrator(demo, obs)          # after the approach
     seq = grasp_primitive(params (K, 6), start, task, instance)  # seq.actions (K, L, 8), seq.lift_end
@@ -69,6 +70,7 @@ class PrimitiveSequence:
     actions: np.ndarray  # (K, L, 8) per control step
     lift_end: int  # index of the last step of the lift (the object is up there, if held)
     waypoints: dict  # name -> (K, 3) (and "yaw": (K,)): where each phase's command ends
+    move_end: int = -1  # index of the last step of the move above the place point (its arrival hold included)
 
 
 def tool_quat(yaw: float) -> np.ndarray:
@@ -121,16 +123,17 @@ class _Builder:
 
 
 def _place_phases(b: _Builder, hold_offset: np.ndarray, tool_minus_bottom: np.ndarray, params: np.ndarray,
-                  move_from: np.ndarray, task, instance, cfg: PrimitiveConfig) -> dict:
+                  task, instance, cfg: PrimitiveConfig) -> dict:
     """move, place, release, retreat. hold_offset (K, 3): object centre minus tool; tool_minus_bottom (K,): tool
-    height above the held object's bottom; params (K, 2) place numbers; move_from (3,): the nominal command
-    where the move starts (for the phase's step count)."""
+    height above the held object's bottom; params (K, 2) place numbers. The move lasts what the batch's
+    farthest candidate needs at full speed (one candidate alone: the demonstrator's pace, so a plan rebuilt
+    from the observed state during the carry keeps moving at speed and arrives)."""
     d, dt = cfg.demo, b.dt
     place_xy, rest_bottom = task.place_target(instance, instance.object_poses)
     move_goal = np.concatenate([place_xy - hold_offset[:, :2] + params * cfg.place_offset, b.cmd[:, 2:3]], 1)
-    nominal = float(np.linalg.norm(np.asarray(place_xy) - np.median(hold_offset[:, :2], 0) - move_from[:2]))
-    slack = math.sqrt(2) * (cfg.place_offset + cfg.grasp_offset)  # the candidates' spread around nominal
-    b.move(move_goal, _steps(nominal + slack, d.speed, dt), cfg.arrive_steps)
+    farthest = float(np.max(np.linalg.norm(move_goal[:, :2] - b.cmd[:, :2], axis=1)))
+    b.move(move_goal, _steps(farthest, d.speed, dt), cfg.arrive_steps)
+    move_end = b.length - 1
     place_goal = move_goal.copy()
     place_goal[:, 2] = rest_bottom + d.place_gap + tool_minus_bottom
     drop = float(np.max(move_goal[:, 2] - place_goal[:, 2]))
@@ -138,7 +141,7 @@ def _place_phases(b: _Builder, hold_offset: np.ndarray, tool_minus_bottom: np.nd
     b.hold(math.ceil(d.release_dwell / dt - 1e-9), GRIPPER_OPEN)
     retreat = place_goal + np.array([0.0, 0.0, cfg.retreat_height])
     b.move(retreat, _steps(cfg.retreat_height, d.slow_speed, dt), 0)
-    return {"move": move_goal, "place": place_goal}
+    return {"move": move_goal, "place": place_goal, "move_end": move_end}
 
 
 def grasp_primitive(params: np.ndarray, start: PrimitiveStart, task, instance, dt: float,
@@ -169,9 +172,9 @@ def grasp_primitive(params: np.ndarray, start: PrimitiveStart, task, instance, d
     lift_end = b.length - 1
     # held as grasped (the estimate the plan after the lift replaces with the measured hold)
     hold_offset = obj[:3] - grasp
-    way = _place_phases(b, hold_offset, grasp[:, 2] - bottom, p[:, 4:], np.r_[obj[:2], lift[0, 2]], task,
-                        instance, cfg)
-    return PrimitiveSequence(b.actions(), lift_end, {"grasp": grasp, "yaw": yaw, "lift": lift, **way})
+    way = _place_phases(b, hold_offset, grasp[:, 2] - bottom, p[:, 4:], task, instance, cfg)
+    move_end = way.pop("move_end")
+    return PrimitiveSequence(b.actions(), lift_end, {"grasp": grasp, "yaw": yaw, "lift": lift, **way}, move_end)
 
 
 def place_primitive(params: np.ndarray, obs: dict, cmd: np.ndarray, yaw: float, body_names, task, instance,
@@ -186,8 +189,9 @@ def place_primitive(params: np.ndarray, obs: dict, cmd: np.ndarray, yaw: float, 
     bottom = float(task.workspace.world_hull(instance.target_object, pose7_to_matrix(obj))[:, 2].min())
     b = _Builder(np.broadcast_to(np.asarray(cmd, float), (k, 3)), np.full(k, float(yaw)), GRIPPER_CLOSED, dt)
     hold = np.broadcast_to(obj[:3] - tool, (k, 3))
-    way = _place_phases(b, hold, np.full(k, tool[2] - bottom), p, np.asarray(cmd, float), task, instance, cfg)
-    return PrimitiveSequence(b.actions(), -1, way)
+    way = _place_phases(b, hold, np.full(k, tool[2] - bottom), p, task, instance, cfg)
+    move_end = way.pop("move_end")
+    return PrimitiveSequence(b.actions(), -1, way, move_end)
 
 
 def pad_to_multiple(actions: np.ndarray, multiple: int) -> np.ndarray:

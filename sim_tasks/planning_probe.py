@@ -83,13 +83,15 @@ class PickPlaceProbeRow:
     lift_simulated_m: list[float]
     final_gap_m: list[float]  # per grasp: predicted vs simulated final object position (horizontal) of the primitive
     place_gap_m: float  # after the demonstrator's grasp and lift (executed): the same for its place phases
+    place_gap_before_lower_m: float  # after its move too (executed; the closed-loop planner's last replan)
 
 
 def probe_pick_place(runner, seeds, make_predictor, grasps: int = 4, cfg=None) -> list[PickPlaceProbeRow]:
     """Does a predictor see which grasps hold, and where a held object lands? At the end of the scripted approach
     of each layout: the primitive (sim_tasks.pick_place_primitive) at zero (the demonstrator's plan) and at
     `grasps` random numbers, predicted and simulated from the same state; then the zero grasp and lift executed,
-    and the zero place phases predicted and simulated from there. runner: a pick_place TaskRunner;
+    and the zero place phases predicted and simulated from there; then their move executed, and the rest (lower,
+    release, retreat) predicted and simulated from above the place point. runner: a pick_place TaskRunner;
     make_predictor(instance) -> a Predictor."""
     from sim_tasks.pick_place_primitive import GRASP_PARAMS, PrimitiveStart, grasp_primitive, place_primitive
     from sim_tasks.planning_pick_place import PickPlaceMPCConfig, predict_positions
@@ -122,10 +124,17 @@ def probe_pick_place(runner, seeds, make_predictor, grasps: int = 4, cfg=None) -
                                 float(seq.waypoints["yaw"][0]), names, task, inst, be.control_dt, cfg.primitive)
         model.observe(np.stack(ep.history))
         q_model, q_sim = predict_positions(model, place.actions), predict_positions(sim, place.actions)
+        for a in place.actions[0][:place.move_end + 1]:
+            ep.step(a)
+        lower = place_primitive(np.zeros((1, 2)), ep.obs, place.actions[0][place.move_end, :3].astype(np.float64),
+                                float(seq.waypoints["yaw"][0]), names, task, inst, be.control_dt, cfg.primitive)
+        model.observe(np.stack(ep.history))
+        r_model, r_sim = predict_positions(model, lower.actions), predict_positions(sim, lower.actions)
         rows.append(PickPlaceProbeRow(
             int(seed), (p_model[:, seq.lift_end, 2] - z0).tolist(), (p_sim[:, seq.lift_end, 2] - z0).tolist(),
             np.linalg.norm(p_model[:, -1, :2] - p_sim[:, -1, :2], axis=-1).tolist(),
-            float(np.linalg.norm(q_model[0, -1, :2] - q_sim[0, -1, :2]))))
+            float(np.linalg.norm(q_model[0, -1, :2] - q_sim[0, -1, :2])),
+            float(np.linalg.norm(r_model[0, -1, :2] - r_sim[0, -1, :2]))))
     return rows
 
 
@@ -141,7 +150,11 @@ def summarize_pick_place_probe(rows: list[PickPlaceProbeRow], min_lift: float = 
             "final_gap_mm_median_demonstrator_plan": 1e3 * float(np.median(gaps[:, 0])),
             "final_gap_mm_median_random_grasps": 1e3 * float(np.median(gaps[:, 1:])),
             "place_gap_mm_median_after_lift": 1e3 * float(np.median([r.place_gap_m for r in rows])),
-            "place_gap_mm_p90_after_lift": 1e3 * float(np.percentile([r.place_gap_m for r in rows], 90))}
+            "place_gap_mm_p90_after_lift": 1e3 * float(np.percentile([r.place_gap_m for r in rows], 90)),
+            "place_gap_mm_median_before_lower":
+                1e3 * float(np.median([r.place_gap_before_lower_m for r in rows])),
+            "place_gap_mm_p90_before_lower":
+                1e3 * float(np.percentile([r.place_gap_before_lower_m for r in rows], 90))}
 
 
 __all__ = ["PLANS", "PickPlaceProbeRow", "ProbeRow", "probe_pick_place", "probe_push_separation",
