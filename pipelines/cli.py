@@ -17,16 +17,17 @@ SET_HELP = ("override a setting, KEY=VALUE (repeatable), e.g. --set train_steps=
 
 
 def _run(preset: str, overrides: dict, print_config: bool) -> None:
-    from pipelines.config import PipelineSettingError, resolve_config
+    from pipelines.config import PipelineSettingError, check_devices, resolve_config
 
     try:
         cfg = resolve_config(preset, overrides)
+        if print_config:
+            typer.echo(json.dumps(cfg.to_dict(), indent=1))
+            return
+        check_devices(cfg)
     except PipelineSettingError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    if print_config:
-        typer.echo(json.dumps(cfg.to_dict(), indent=1))
-        return
     from pipelines.deploy import prefect_server
     from pipelines.report import print_summary
 
@@ -51,7 +52,7 @@ def _set_options(set_: list[str]) -> dict:
 
 @app.command()
 def kitchen(
-    preset: str = typer.Option("kitchen", help="pipeline preset: kitchen | workbench | smoke"),
+    preset: str = typer.Option("kitchen", help="pipeline preset: kitchen | workbench | smoke | gpu (a CUDA machine)"),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     print_config: bool = typer.Option(False, "--print-config", help="print the resolved settings as JSON and exit"),
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, replace
@@ -45,6 +46,10 @@ class PipelineConfig:
     heldout_episodes_per_task: int = 2  # unseen seeds (object layouts) for validation
     episode_steps: int | None = None  # control steps per episode; None: each task's own (sim_tasks.tasks)
     rollout_shards_per_task: int = 2  # Prefect tasks per task, spread over the Dask cluster
+    rollout_batch: int = 1  # episodes a shard steps together in one Newton model (worlds; `gwm sim rollout --batch`)
+    # Where the simulator (rollouts, validation's replay) and the world model's training run: "cpu", or "cuda"
+    # ("cuda:N") on a GPU machine. Reconstruction runs where its preset says (the "gpu" preset: CUDA).
+    device: str = "cpu"
     dask_address: str | None = None  # None: a local Dask cluster
     dask_workers: int = 2
     # world model
@@ -155,6 +160,10 @@ PRESETS: dict[str, PipelineConfig] = {
                                 out_root="datasets/outputs/workbench"),
     # Any capture (`gwm pipeline run INPUT` or the real2sim/capture deployment): give its input and one metric cue.
     "capture": PipelineConfig(name="capture", capture_input="", marker_size_m=None, out_root=""),
+    # The kitchen on a CUDA machine: the 3DGS schedule, batched rollouts on MuJoCo Warp, the DiT-S world model.
+    "gpu": PipelineConfig(name="kitchen-gpu", reconstruct_preset="gpu", train_episodes_per_task=64,
+                          heldout_episodes_per_task=8, rollout_batch=32, device="cuda", train_preset="gpu",
+                          out_root="datasets/outputs/kitchen-gpu"),
     # Every stage for real, cut down: a short reconstruction, a few episodes, a short training.
     "smoke": PipelineConfig(
         name="kitchen-smoke",
@@ -212,6 +221,10 @@ def resolve_config(preset: str = "kitchen", overrides: dict | None = None) -> Pi
                                        f"{'is' if len(unknown) == 1 else 'are'} not known; choose from {', '.join(known)}")
         if not names:
             raise PipelineSettingError(f"setting {key}: give at least one; choose from {', '.join(known)}")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", cfg.device):
+        raise PipelineSettingError(f"setting device={cfg.device!r}: choose cpu, cuda or cuda:N")
+    if cfg.rollout_batch < 1:
+        raise PipelineSettingError(f"setting rollout_batch={cfg.rollout_batch}: needs 1 or more episodes per batch")
     if not cfg.capture_input:
         raise PipelineSettingError("setting capture_input: give the capture (a video, an image folder or a "
                                    "nerfstudio dataset), e.g. `gwm pipeline run /data/counter.mp4 --marker-size 0.10`")
@@ -223,6 +236,19 @@ def resolve_config(preset: str = "kitchen", overrides: dict | None = None) -> Pi
             "table, e.g. 0.10), table_width_m / table_depth_m (the table's measured size), metric_input=true "
             "(a phone AR export with metric poses), or, if you know it, scene_scale (metres per capture unit)")
     return cfg
+
+
+def check_devices(cfg: PipelineConfig) -> None:
+    """Refuse, in one line before any stage runs, a config that needs a CUDA GPU on a machine without one."""
+    wants = [what for what, on in (("device", cfg.device.startswith("cuda")),
+                                   ("reconstruct_preset=gpu", cfg.reconstruct_preset == "gpu"),
+                                   ("train_preset=gpu", cfg.train_preset == "gpu")) if on]
+    if wants:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise PipelineSettingError(f"{', '.join(wants)} need a CUDA GPU and torch sees none here; run the "
+                                       "kitchen preset on a CPU machine (or --set device=cpu and the cpu presets)")
 
 
 def parse_set_options(items: list[str]) -> dict[str, str]:

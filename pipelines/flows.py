@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
 
 from pipelines import stages
-from pipelines.config import PipelineConfig, PipelineSettingError, capture_overrides, resolve_config
+from pipelines.config import PipelineConfig, PipelineSettingError, capture_overrides, check_devices, resolve_config
 from pipelines.stage_cache import StageResult
 
 
@@ -101,6 +101,7 @@ def real2sim(preset: str = "kitchen", overrides: dict | None = None, capture_inp
         if capture_input:
             overrides = capture_overrides(capture_input, overrides)
         cfg = resolve_config(preset, overrides)
+        check_devices(cfg)
     except PipelineSettingError as e:
         return Failed(message=str(e))  # one line in the run's state, not a traceback
     c = cfg.to_dict()

@@ -84,7 +84,8 @@ def reconstruct(cfg: PipelineConfig, capture_dir: Path) -> StageResult:
         from gwm.reconstruct import reconstruct as run_reconstruct
 
         result = run_reconstruct(capture_dir, out, settings["reconstruct"])
-        figures = {"gaussians": result.num_gaussians, "minutes": round(result.seconds / 60, 2)}
+        figures = {"gaussians": result.num_gaussians, "minutes": round(result.seconds / 60, 2),
+                   "device": settings["reconstruct"].device}
         if result.psnr is not None:
             figures.update(heldout_psnr=round(result.psnr, 2), heldout_ssim=round(result.ssim, 4))
         return {"splat": result.splat_path}, figures
@@ -179,7 +180,10 @@ def rollout_settings(cfg: PipelineConfig, task: str, seeds: list[int]) -> dict:
     from sim_tasks.rollout import RolloutConfig
     from sim_tasks.tasks import TaskConfig
 
-    return {"task": task, "seeds": list(seeds), "rollout": RolloutConfig(task=TaskConfig(max_steps=cfg.episode_steps))}
+    from sim_tasks.newton_backend import NewtonSimConfig
+
+    return {"task": task, "seeds": list(seeds), "batch": cfg.rollout_batch,
+            "rollout": RolloutConfig(sim=NewtonSimConfig(device=cfg.device), task=TaskConfig(max_steps=cfg.episode_steps))}
 
 
 def rollout_shard(cfg: PipelineConfig, scene_usd: Path, task: str, split: str, shard: int,
@@ -192,11 +196,13 @@ def rollout_shard(cfg: PipelineConfig, scene_usd: Path, task: str, split: str, s
         from gwm.data import open_dataset
         from sim_tasks.rollout import run_rollouts
 
-        summary = run_rollouts(scene_usd, task, seeds, out, workers=1, config=settings["rollout"])
+        summary = run_rollouts(scene_usd, task, seeds, out, workers=1, config=settings["rollout"],
+                               batch=settings["batch"])
         ds = open_dataset(summary.dataset_path)
         successes = sum(bool(ds.episode_info(i)["success"]) for i in range(ds.num_episodes))
         return {"dataset": out}, {"episodes": ds.num_episodes, "successes": successes,
-                                  "resumed_from": len(summary.skipped_seeds)}
+                                  "resumed_from": len(summary.skipped_seeds), "device": cfg.device,
+                                  "batch": settings["batch"]}
 
     return run_stage(f"rollouts-{task}-{split}-{shard}", cfg.out, out, {"scene": scene_usd}, settings, run,
                      code=CODE["rollouts"])
@@ -246,7 +252,7 @@ def train_settings(cfg: PipelineConfig, num_episodes: int, heldout_episodes: int
     from gwm.model.training import training_config
 
     return {"train": training_config(cfg.train_preset, total_steps=cfg.train_steps, val_episodes=heldout_episodes,
-                                     num_episodes=num_episodes)}
+                                     num_episodes=num_episodes), "device": cfg.device}
 
 
 def train_world_model(cfg: PipelineConfig, dataset: Path, heldout_episodes: int) -> StageResult:
@@ -259,8 +265,9 @@ def train_world_model(cfg: PipelineConfig, dataset: Path, heldout_episodes: int)
     def run():
         from gwm.model.training import train_on_dataset
 
-        model = train_on_dataset(ds, out, settings["train"], source=str(dataset))
-        return {"model": model}, {"episodes": ds.num_episodes, "validation_episodes": heldout_episodes}
+        model = train_on_dataset(ds, out, settings["train"], source=str(dataset), device=settings["device"])
+        return {"model": model}, {"episodes": ds.num_episodes, "validation_episodes": heldout_episodes,
+                                  "device": settings["device"]}
 
     return run_stage("train", cfg.out, out, {"dataset": dataset}, settings, run, code=CODE["train"])
 
@@ -273,7 +280,7 @@ def validate_settings(cfg: PipelineConfig) -> dict:
                             video_baseline=cfg.validate_video_baseline)
     if cfg.baseline_steps:  # an explicit budget replaces "as many samples as the world model saw"
         vcfg = replace(vcfg, baseline=replace(vcfg.baseline, steps=cfg.baseline_steps), baseline_match_samples=False)
-    return {"validation": vcfg, "replay_sim": NewtonSimConfig()}  # the simulator that replays the actions
+    return {"validation": vcfg, "replay_sim": NewtonSimConfig(device=cfg.device)}  # the simulator that replays the actions
 
 
 def validate_world_model(cfg: PipelineConfig, model: Path, dataset: Path, scene_usd: Path) -> StageResult:

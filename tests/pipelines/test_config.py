@@ -27,6 +27,8 @@ def other_values(name: str, tp) -> list:
         return [None, *other_values(name, inner)] if default is not None else other_values(name, inner)
     if name in ("reconstruct_preset", "train_preset"):
         return ["gpu"]  # a name that exists (resolve_config checks names)
+    if name == "device":
+        return ["cuda:1"]  # a device resolve_config accepts
     if tp is str:
         return [f"mine-{name}"]
     if tp is int:
@@ -124,10 +126,12 @@ def test_a_capture_without_input_or_metric_cue_is_refused(args, message):
     (["--set", "tasks=[push"], "setting tasks='[push': not valid JSON (Expecting value: line 1 column 2"),
     (["--set", "tasks=[1, 2]"], "setting tasks='[1, 2]': needs a list of names (a,b or JSON [\"a\", \"b\"])"),
     (["--set", "train_steps"], "--set 'train_steps': use KEY=VALUE, e.g. --set train_steps=600"),
-    (["--preset", "big"], "unknown pipeline preset 'big'; choose one of capture, kitchen, smoke, workbench"),
+    (["--preset", "big"], "unknown pipeline preset 'big'; choose one of capture, gpu, kitchen, smoke, workbench"),
     (["--set", "tasks=push,pick"], "setting tasks: 'pick' is not known; choose from pick_place, pick_place_bowl, pick_place_explore, push"),
     (["--set", "tasks="], "setting tasks: give at least one; choose from pick_place,"),
     (["--set", "train_preset=cuda"], "setting train_preset: 'cuda' is not known; choose from cpu, gpu, planning, tiny"),
+    (["--set", "device=gpu"], "setting device='gpu': choose cpu, cuda or cuda:N"),
+    (["--set", "rollout_batch=0"], "setting rollout_batch=0: needs 1 or more episodes per batch"),
 ])
 def test_a_bad_setting_is_one_line_and_exit_code_2(args, message):
     result = CliRunner().invoke(app, ["kitchen", *args, "--print-config"])
@@ -147,3 +151,29 @@ def test_bad_deployment_parameters_fail_the_run_with_one_line(overrides, message
         resolve_config("kitchen", overrides)
     state = real2sim.fn("kitchen", overrides)  # the flow's body: a failed state, no traceback
     assert state.is_failed() and state.message.startswith(message)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has the GPU the preset asks for")
+def test_the_gpu_preset_on_a_machine_without_cuda_is_one_line_before_any_stage():
+    message = "device, reconstruct_preset=gpu, train_preset=gpu need a CUDA GPU and torch sees none here"
+    result = CliRunner().invoke(app, ["kitchen", "--preset", "gpu"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.output
+    state = real2sim.fn("gpu")  # the deployment's run fails the same way, nothing started
+    assert state.is_failed() and state.message.startswith(message)
+    # the config itself resolves (a CPU machine may print or deploy it for a GPU worker)
+    assert CliRunner().invoke(app, ["kitchen", "--preset", "gpu", "--print-config"]).exit_code == 0
+
+
+def test_the_gpu_preset_batches_rollouts_and_puts_simulator_and_training_on_cuda():
+    from pipelines.stages import rollout_settings, train_settings, validate_settings
+
+    cfg = resolve_config("gpu")
+    rollout = rollout_settings(cfg, "pick_place", list(range(32)))
+    assert rollout["batch"] == 32 and rollout["rollout"].sim.device == "cuda"
+    assert validate_settings(cfg)["replay_sim"].device == "cuda"
+    train = train_settings(cfg, num_episodes=cfg.train_episodes_per_task * 3, heldout_episodes=8)
+    assert train["device"] == "cuda" and train["train"].preset == "gpu"
+    kitchen = rollout_settings(resolve_config("kitchen"), "pick_place", [0])
+    assert kitchen["batch"] == 1 and kitchen["rollout"].sim.device == "cpu"
