@@ -77,6 +77,24 @@ def index_by_suffix(names, suffix: str, what: str) -> int:
     return hits[0]
 
 
+def advance(solver, model, state_0, state_1, control, dt: float, substeps: int, fast: bool):
+    """substeps physics steps from state_0; returns (state_0, state_1) swapped so the new state is first.
+    fast (MuJoCo C): the first substep through SolverMuJoCo.step, the rest straight on MjData."""
+    if fast and substeps > 1:
+        import mujoco
+
+        solver.step(state_0, state_1, control, None, dt)  # pushes state and targets
+        mujoco.mj_step(solver.mj_model, solver.mj_data, nstep=substeps - 1)
+        # Pull MuJoCo's coordinates into the Newton state (what the last SolverMuJoCo.step would
+        # have done; a private method of newton 1.8, which pyproject pins).
+        solver._update_newton_state(model, state_1, solver.mj_data, state_prev=state_0)
+        return state_1, state_0
+    for _ in range(substeps):
+        solver.step(state_0, state_1, control, None, dt)
+        state_0, state_1 = state_1, state_0
+    return state_0, state_1
+
+
 def home_tool_pose(scene, config: NewtonSimConfig) -> np.ndarray:
     """(4,4) tool pose at home: home_tool_offset in the robot base's frame, z axis pointing down."""
     base = scene.robot_base.numpy()
@@ -303,20 +321,8 @@ class NewtonBackend(SimBackend):
         return self.observe()
 
     def _advance(self, substeps: int) -> None:
-        solver, dt = self.solver, self.config.physics_dt
-        if self._fast_substeps and substeps > 1:
-            import mujoco
-
-            solver.step(self.state_0, self.state_1, self.control, None, dt)  # pushes state and targets
-            mujoco.mj_step(solver.mj_model, solver.mj_data, nstep=substeps - 1)
-            # Pull MuJoCo's coordinates into the Newton state (what the last SolverMuJoCo.step would
-            # have done; a private method of newton 1.8, which pyproject pins).
-            solver._update_newton_state(self.model, self.state_1, solver.mj_data, state_prev=self.state_0)
-            self.state_0, self.state_1 = self.state_1, self.state_0
-            return
-        for _ in range(substeps):
-            solver.step(self.state_0, self.state_1, self.control, None, dt)
-            self.state_0, self.state_1 = self.state_1, self.state_0
+        self.state_0, self.state_1 = advance(self.solver, self.model, self.state_0, self.state_1, self.control,
+                                             self.config.physics_dt, substeps, self._fast_substeps)
 
     def body_poses(self) -> np.ndarray:
         body_q = self.state_0.body_q.numpy()[self._pose_bodies].astype(np.float64)  # xyz + quat xyzw
@@ -373,5 +379,5 @@ class NewtonBackend(SimBackend):
         return pose7_xyzw_to_matrix(self.state_0.body_q.numpy()[self.link_bodies].astype(np.float64))
 
 
-__all__ = ["NewtonBackend", "NewtonSimConfig", "build_world", "configure_warp", "index_by_suffix", "link_visual_meshes",
+__all__ = ["NewtonBackend", "NewtonSimConfig", "advance", "build_world", "configure_warp", "index_by_suffix", "link_visual_meshes",
            "home_tool_pose", "make_mujoco_solver", "resolve_backend"]

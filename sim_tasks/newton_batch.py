@@ -30,8 +30,8 @@ import numpy as np
 from gwm.geometry import matrix_to_pose7, pose7_xyzw_to_matrix, quat_to_rotmat, rotmat_to_quat
 from sim_tasks.backend import ACTION_DIM, BACKGROUND_BODY, GRIPPER_OPEN, check_action, make_action
 from sim_tasks.kinematics import BatchPandaIK
-from sim_tasks.newton_backend import (_IK_SEED, NewtonSimConfig, build_world, configure_warp, index_by_suffix,
-                                      home_tool_pose, link_visual_meshes, make_mujoco_solver,
+from sim_tasks.newton_backend import (_IK_SEED, NewtonSimConfig, advance, build_world, configure_warp,
+                                      home_tool_pose, index_by_suffix, link_visual_meshes, make_mujoco_solver,
                                       resolve_backend)
 from sim_tasks.panda_model import ARM_JOINTS, FINGER_JOINTS, FINGER_MAX, LINK_BODIES, LINK_RECORD_NAMES, TOOL_SITE
 
@@ -277,19 +277,8 @@ class NewtonBatchBackend:
         return [self.observe(i) for i in range(n)]
 
     def _advance(self, substeps: int) -> None:
-        solver, dt = self.solver, self.config.physics_dt
-        if self._fast_substeps and substeps > 1:
-            import mujoco
-
-            # As NewtonBackend._advance: the first substep through SolverMuJoCo.step, the rest on MjData.
-            solver.step(self.state_0, self.state_1, self.control, None, dt)
-            mujoco.mj_step(solver.mj_model, solver.mj_data, nstep=substeps - 1)
-            solver._update_newton_state(self.model, self.state_1, solver.mj_data, state_prev=self.state_0)
-            self.state_0, self.state_1 = self.state_1, self.state_0
-            return
-        for _ in range(substeps):
-            solver.step(self.state_0, self.state_1, self.control, None, dt)
-            self.state_0, self.state_1 = self.state_1, self.state_0
+        self.state_0, self.state_1 = advance(self.solver, self.model, self.state_0, self.state_1, self.control,
+                                             self.config.physics_dt, substeps, self._fast_substeps)
 
     # observations ---------------------------------------------------------------------------
     def _arrays(self):
