@@ -120,16 +120,19 @@ def probe_pick_place(runner, seeds, make_predictor, grasps: int = 4, cfg=None) -
         p_model, p_sim = predict_positions(model, seq.actions), predict_positions(sim, seq.actions)
         for a in seq.actions[0][:seq.lift_end + 1]:
             ep.step(a)
-        place = place_primitive(np.zeros((1, 2)), ep.obs, seq.actions[0][seq.lift_end, :3].astype(np.float64),
-                                float(seq.waypoints["yaw"][0]), names, task, inst, be.control_dt, cfg.primitive)
-        model.observe(np.stack(ep.history))
-        q_model, q_sim = predict_positions(model, place.actions), predict_positions(sim, place.actions)
+        yaw = float(seq.waypoints["yaw"][0])
+
+        def place_from_here(cmd):
+            """The zero place phases from the episode's state (tool commanded at cmd), predicted both ways."""
+            place = place_primitive(np.zeros((1, 2)), ep.obs, cmd[:3].astype(np.float64), yaw, names, task, inst,
+                                    be.control_dt, cfg.primitive)
+            model.observe(np.stack(ep.history))
+            return place, predict_positions(model, place.actions), predict_positions(sim, place.actions)
+
+        place, q_model, q_sim = place_from_here(seq.actions[0][seq.lift_end])
         for a in place.actions[0][:place.move_end + 1]:
             ep.step(a)
-        lower = place_primitive(np.zeros((1, 2)), ep.obs, place.actions[0][place.move_end, :3].astype(np.float64),
-                                float(seq.waypoints["yaw"][0]), names, task, inst, be.control_dt, cfg.primitive)
-        model.observe(np.stack(ep.history))
-        r_model, r_sim = predict_positions(model, lower.actions), predict_positions(sim, lower.actions)
+        _, r_model, r_sim = place_from_here(place.actions[0][place.move_end])
         rows.append(PickPlaceProbeRow(
             int(seed), (p_model[:, seq.lift_end, 2] - z0).tolist(), (p_sim[:, seq.lift_end, 2] - z0).tolist(),
             np.linalg.norm(p_model[:, -1, :2] - p_sim[:, -1, :2], axis=-1).tolist(),
