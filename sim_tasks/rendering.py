@@ -167,22 +167,30 @@ class GaussianSceneRenderer:
 
     def render(self, body_poses: np.ndarray, tool_pose: np.ndarray) -> dict[str, np.ndarray]:
         """{"scene": uint8 (H,W,3), "wrist": ..., and with depth "depth.scene": float32 (H,W,1), ...}."""
-        from gwm.render import rasterize
+        return self.render_worlds([body_poses], [tool_pose])[0]
+
+    def render_worlds(self, body_poses, tool_poses) -> list[dict[str, np.ndarray]]:
+        """render() for several worlds of this scene (a batch of rollouts) in one rasterize call."""
+        from gwm.render import rasterize_worlds
 
         if self.config.sh_degree == 0:
-            splats, degree = self.world_gaussians_dc(body_poses), 0
+            worlds, degree = [self.world_gaussians_dc(p) for p in body_poses], 0
         else:
-            splats = self.world_gaussians(body_poses)
-            degree = min(self.config.sh_degree, splats.sh_degree)
+            worlds = [self.world_gaussians(p) for p in body_poses]
+            degree = min(self.config.sh_degree, worlds[0].sh_degree)
         with torch.no_grad():
-            out = rasterize(splats, self.cameras(tool_pose), sh_degree=degree, background=self._background,
-                            backend=self.config.render_backend)
-        rgb = (out.rgb.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()  # (2,H,W,3)
-        images = {name: rgb[i] for i, name in enumerate(CAMERA_NAMES)}
-        if self.config.depth:
-            depth = out.depth.float().cpu().numpy()
-            images.update({f"depth.{name}": depth[i] for i, name in enumerate(CAMERA_NAMES)})
-        return images
+            out = rasterize_worlds(worlds, [self.cameras(t) for t in tool_poses], sh_degree=degree,
+                                   background=self._background, backend=self.config.render_backend)
+        rgb = (out.rgb.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()  # (worlds * 2, H, W, 3)
+        depth = out.depth.float().cpu().numpy() if self.config.depth else None
+        per_world = []
+        for w in range(len(worlds)):
+            first = w * len(CAMERA_NAMES)
+            images = {name: rgb[first + i] for i, name in enumerate(CAMERA_NAMES)}
+            if depth is not None:
+                images.update({f"depth.{name}": depth[first + i] for i, name in enumerate(CAMERA_NAMES)})
+            per_world.append(images)
+        return per_world
 
 
 def scene_canonical_gaussians(scene, link_gaussians: dict[str, GaussianSplats]) -> dict[str, GaussianSplats]:

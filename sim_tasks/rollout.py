@@ -179,7 +179,7 @@ class TaskRunner:
         steps = task.max_steps if max_steps is None else int(max_steps)
         t_physics = 0.0
         for t in range(steps):
-            frame = episode.observe(obs)
+            frame = self._observe([episode], [obs])[0]
             action = episode.demo.act(obs)
             t0 = time.perf_counter()
             obs = be.step(action)
@@ -188,6 +188,17 @@ class TaskRunner:
         result = episode.result(t_physics, video_dir)
         result.timings["total"] = time.perf_counter() - t_start
         return result
+
+    def _observe(self, episodes, obs) -> list[dict[str, np.ndarray]]:
+        """Each episode's frame before its action; all its worlds' cameras rendered in one call."""
+        images = [None] * len(episodes)
+        if episodes[0].render:
+            t0 = time.perf_counter()
+            images = self.renderer.render_worlds([o["body_poses"] for o in obs], [o["ee_pose"] for o in obs])
+            share = (time.perf_counter() - t0) / len(episodes)
+            for e in episodes:
+                e.t_render += share
+        return [e.observe(o, im) for e, o, im in zip(episodes, obs, images)]
 
     def _observation_features(self, obs, goal) -> dict[str, np.ndarray]:
         q, qd = obs["joint_pos"], obs["joint_vel"]
@@ -246,7 +257,7 @@ class BatchTaskRunner(TaskRunner):
         steps = task.max_steps if max_steps is None else int(max_steps)
         t_physics = 0.0
         for t in range(steps):
-            frames = [e.observe(o) for e, o in zip(episodes, obs)]
+            frames = self._observe(episodes, obs[:n])
             actions = [e.demo.act(o) for e, o in zip(episodes, obs)]
             t0 = time.perf_counter()
             obs = be.step(actions + idle, active=active)
@@ -274,12 +285,10 @@ class _EpisodeInProgress:
         self.frames: dict[str, list[np.ndarray]] = {}
         self.success, self.first_success, self.t_render = False, None, 0.0
 
-    def observe(self, obs) -> dict[str, np.ndarray]:
+    def observe(self, obs, images: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """The frame's features; images: this world's camera images (TaskRunner._observe renders them)."""
         frame = self.runner._observation_features(obs, self.goal)
         if self.render:
-            t0 = time.perf_counter()
-            images = self.runner.renderer.render(obs["body_poses"], obs["ee_pose"])
-            self.t_render += time.perf_counter() - t0
             for name in CAMERA_NAMES:
                 frame[f"observation.images.{name}"] = images[name]
                 if self.runner.config.cameras.depth:

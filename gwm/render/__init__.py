@@ -11,6 +11,7 @@ imports, else cpu). Both follow gsplat's 3DGS conventions (eps2d 0.3 px, alpha c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -45,9 +46,39 @@ def rasterize(
 
     sh_degree: SH bands to use (default: all the splats carry); background: (3,) RGB, default black.
     """
+    return rasterize_worlds([splats], [cameras], sh_degree=sh_degree, background=background, backend=backend,
+                            near=near, far=far)
+
+
+def rasterize_worlds(
+    worlds: Sequence[GaussianSplats],
+    cameras: Sequence[Cameras],
+    *,
+    sh_degree: int | None = None,
+    background: torch.Tensor | None = None,
+    backend: str = "auto",
+    near: float = 0.01,
+    far: float = 1e3,
+) -> RenderOutput:
+    """Render W worlds in one call, each world's Gaussians into its own cameras only.
+
+    Batched rollouts render every world's cameras this way: one gsplat call on CUDA (its batch
+    dimension), one tile pass over all images on the CPU. Worlds hold the same number of Gaussians
+    and cameras; outputs are (W * C, H, W, ...), world-major. Other arguments as `rasterize`.
+    """
+    worlds, cameras = list(worlds), list(cameras)
+    if not worlds or len(worlds) != len(cameras):
+        raise ValueError(f"rasterize: need one camera batch per world, got {len(worlds)} worlds and "
+                         f"{len(cameras)} camera batches")
     if backend not in BACKENDS:
         raise ValueError(f"rasterize: unknown backend {backend!r}; choose one of {BACKENDS}")
-    have = splats.sh_degree
+    if len(worlds) > 1:
+        shapes = {(len(s), len(c), c.width, c.height) for s, c in zip(worlds, cameras)}
+        if len(shapes) != 1:
+            raise ValueError(f"rasterize_worlds: worlds differ in (Gaussians, cameras, width, height): "
+                             f"{sorted(shapes)}; batch only copies of one scene, or render them one by one")
+    splats = worlds[0]
+    have = min(s.sh_degree for s in worlds)
     degree = have if sh_degree is None else int(sh_degree)
     if not 0 <= degree <= min(have, MAX_SH_DEGREE):
         raise ValueError(
@@ -72,13 +103,13 @@ def rasterize(
     if backend == "gsplat":
         from gwm.render.gsplat_backend import rasterize_gsplat
 
-        rgb, alpha, depth = rasterize_gsplat(splats, cameras, degree, background, near, far)
+        rgb, alpha, depth = rasterize_gsplat(worlds, cameras, degree, background, near, far)
     else:
         from gwm.render.cpu_backend import rasterize_projected
-        from gwm.render.projection import project_gaussians
+        from gwm.render.projection import cat_projected, project_gaussians
 
-        proj = project_gaussians(splats, cameras, degree, near, far)
-        rgb, alpha, z_sum = rasterize_projected(proj, cameras.width, cameras.height)
+        proj = cat_projected([project_gaussians(s, c, degree, near, far) for s, c in zip(worlds, cameras)])
+        rgb, alpha, z_sum = rasterize_projected(proj, cameras[0].width, cameras[0].height)
         if background is not None:
             rgb = rgb + background * (1.0 - alpha)
         depth = z_sum / alpha.clamp_min(1e-10)
@@ -86,4 +117,4 @@ def rasterize(
     return RenderOutput(rgb=rgb, alpha=alpha, depth=depth)
 
 
-__all__ = ["BACKENDS", "RenderOutput", "rasterize"]
+__all__ = ["BACKENDS", "RenderOutput", "rasterize", "rasterize_worlds"]

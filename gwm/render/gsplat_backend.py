@@ -54,20 +54,38 @@ def gsplat_arguments(
     )
 
 
+def gsplat_world_arguments(
+    worlds: list[GaussianSplats],
+    cameras: list[Cameras],
+    sh_degree: int,
+    background: torch.Tensor | None,
+    near: float,
+    far: float,
+) -> dict:
+    """gsplat_arguments of several worlds stacked on gsplat's leading batch dimension: means (W, N, 3),
+    viewmats (W, C, 4, 4), ...; one world keeps the unbatched arguments."""
+    per_world = [gsplat_arguments(s, c, sh_degree, background, near, far) for s, c in zip(worlds, cameras)]
+    if len(per_world) == 1:
+        return per_world[0]
+    return {k: torch.stack([a[k] for a in per_world]) if isinstance(v, torch.Tensor) else v
+            for k, v in per_world[0].items()}
+
+
 def split_rgb_ed(colors: torch.Tensor, alphas: torch.Tensor):
     """gsplat's RGB+ED output (B,H,W,4), (B,H,W,1) -> rgb, alpha, expected depth."""
     return colors[..., :3], alphas, colors[..., 3:]
 
 
 def rasterize_gsplat(
-    splats: GaussianSplats,
-    cameras: Cameras,
+    worlds: list[GaussianSplats],
+    cameras: list[Cameras],
     sh_degree: int,
     background: torch.Tensor | None,
     near: float,
     far: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Returns rgb (B,H,W,3) with background, alpha (B,H,W,1), expected depth (B,H,W,1)."""
+    """Returns rgb (B,H,W,3) with background, alpha (B,H,W,1), expected depth (B,H,W,1); B = all worlds'
+    cameras, world-major."""
     try:
         from gsplat import rasterization
     except ImportError as err:
@@ -75,12 +93,14 @@ def rasterize_gsplat(
             "rasterize(backend='gsplat') needs gsplat: pip install gsplat==1.5.3 on a CUDA machine, "
             "or use backend='cpu'"
         ) from err
-    if not splats.means.is_cuda:
+    if not all(s.means.is_cuda for s in worlds):
         raise ValueError(
             "rasterize(backend='gsplat') needs CUDA tensors: call splats.to('cuda') and cameras.to('cuda'), "
             "or use backend='cpu'"
         )
-    dtype = splats.means.dtype
-    args = gsplat_arguments(splats.to(dtype=torch.float32), cameras, sh_degree, background, near, far)
+    dtype = worlds[0].means.dtype
+    args = gsplat_world_arguments([s.to(dtype=torch.float32) for s in worlds], cameras, sh_degree, background,
+                                  near, far)
     colors, alphas, _meta = rasterization(**args)  # float32 kernels; autograd casts gradients back
-    return split_rgb_ed(colors.to(dtype), alphas.to(dtype))
+    h, w = cameras[0].height, cameras[0].width
+    return split_rgb_ed(colors.reshape(-1, h, w, 4).to(dtype), alphas.reshape(-1, h, w, 1).to(dtype))

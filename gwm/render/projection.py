@@ -8,7 +8,7 @@ Colours come from SH evaluated along camera-to-Gaussian directions, as gsplat do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -30,6 +30,13 @@ class ProjectedGaussians:
     colors: torch.Tensor  # (B, N, 3) RGB after SH, >= 0
     opacities: torch.Tensor  # (B, N)
     valid: torch.Tensor  # (B, N) bool: near < z < far
+
+
+def cat_projected(parts: list[ProjectedGaussians]) -> ProjectedGaussians:
+    """Camera batches of several worlds (the same N Gaussians each) as one batch, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    return ProjectedGaussians(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(ProjectedGaussians)))
 
 
 def project_gaussians(

@@ -65,6 +65,21 @@ def test_the_batch_of_one_is_the_single_world_simulation(scene_usd, batch1, epis
         np.testing.assert_array_equal(ref.frames[key], got.frames[key], err_msg=key)
 
 
+def test_a_batch_renders_each_world_as_the_single_world_renderer(batch2):
+    """All worlds' cameras are rendered in one call; each world's images are what render() gives for its poses."""
+    results = batch2.run_batch(SEEDS, max_steps=12)
+    for r in results:
+        for t in (0, 11):
+            alone = batch2.renderer.render(r.frames["observation.body_poses"][t], r.frames["observation.ee_pose"][t])
+            for name in ("scene", "wrist"):
+                got = r.frames[f"observation.images.{name}"][t].astype(int)
+                # the recorded poses are float32 copies of the simulator's: at most one level apart
+                assert np.abs(got - alone[name].astype(int)).max() <= 1, (r.seed, t, name)
+    assert not np.array_equal(results[0].frames["observation.images.scene"][0],
+                              results[1].frames["observation.images.scene"][0])
+    assert results[0].timings["render"] > 0
+
+
 def test_resetting_one_world_leaves_the_others_alone(batch2):
     be = batch2.backend
     task = batch2.task

@@ -52,6 +52,21 @@ def test_render_outputs_and_depth():
     assert cam_z[2] < -0.9
 
 
+def test_worlds_rendered_in_one_call_equal_each_world_alone():
+    r = _renderer()
+    rng = np.random.default_rng(2)
+    poses = [_random_poses(rng, 4) * np.float32([0.3, 0.3, 0.3, 1, 1, 1, 1]) for _ in range(3)]
+    tools = [np.array([0.4, 0.1 * w, 0.3, 0.0, 1.0, 0.0, 0.0]) for w in range(3)]
+    together = r.render_worlds(poses, tools)
+    assert len(together) == 3
+    for w in range(3):
+        alone = r.render(poses[w], tools[w])
+        assert together[w].keys() == alone.keys()
+        for key in alone:
+            np.testing.assert_array_equal(together[w][key], alone[key], err_msg=f"world {w} {key}")
+    assert not np.array_equal(together[0]["scene"], together[1]["scene"])
+
+
 def test_mesh_samples_lie_on_the_surface_as_discs():
     v, f = box_mesh((0.2, 0.1, 0.4))
     s = sample_mesh_surface(v, f, 500, (0.5, 0.5, 0.5), np.random.default_rng(0))
