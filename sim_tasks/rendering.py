@@ -137,7 +137,9 @@ class CameraRig:
 class GaussianSceneRenderer:
     """Renders the scene and wrist cameras from body poses (B,7) and the tool pose (7,)."""
 
-    def __init__(self, canonical: dict[str, GaussianSplats], body_names: tuple[str, ...], rig: CameraRig):
+    def __init__(self, canonical: dict[str, GaussianSplats], body_names: tuple[str, ...], rig: CameraRig,
+                 device: str = "cpu"):
+        """device: where the Gaussians are posed and rendered ("cuda": gsplat, with the simulator's worlds)."""
         self.rig = rig
         self.config = rig.config
         self.body_names = tuple(body_names)
@@ -147,8 +149,9 @@ class GaussianSceneRenderer:
         if not canonical:
             raise ValueError("GaussianSceneRenderer needs Gaussians for at least one body")
         self.canonical = {b: canonical[b] for b in self.body_names if b in canonical}  # body_names order
-        self._background = torch.tensor(self.config.background_rgb, dtype=torch.float32)
-        self._bodies = BodyGaussians.stack(self.body_names, self.canonical)
+        self._background = torch.tensor(self.config.background_rgb, dtype=torch.float32, device=device)
+        stacked = BodyGaussians.stack(self.body_names, self.canonical)
+        self._bodies = BodyGaussians(stacked.splats.to(device), stacked.body_index.to(device))
         # Fast path for sh_degree 0: a DC colour does not change under rotation, so posing the
         # DC-only stack renders exactly what the full world state (which also rotates higher SH
         # bands) renders.

@@ -97,7 +97,8 @@ class TaskRunner:
         links = robot_link_gaussians(self.backend.link_visual_meshes(), rgb, cameras.robot_gaussians)
         self._canonical = scene_canonical_gaussians(self.scene, links)
         rig = CameraRig(self.scene.robot_base.numpy(), cameras)
-        return GaussianSceneRenderer(self._canonical, self.backend.body_names, rig)
+        # The cameras render where the worlds are simulated: one batched gsplat call per step on CUDA.
+        return GaussianSceneRenderer(self._canonical, self.backend.body_names, rig, device=self.config.sim.device)
 
     # dataset description --------------------------------------------------------------------
     def canonical_gaussians(self):
