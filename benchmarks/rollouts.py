@@ -147,14 +147,16 @@ def throughput(scene_usd: str, episodes: int, workers: int) -> None:
 
 
 def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, rounds: int = 3, camera_rounds: int = 1,
-             seed_start: int = 2000) -> dict:
+             seed_start: int = 2000, device: str = "cpu") -> dict:
     """Episodes/hour for batch sizes against the single-world path, state-only and with cameras.
 
     Every path is built once, then `rounds` rounds run each path over the same seeds in turn, so load
-    from other processes on a shared machine hits all paths alike; the median round is reported."""
+    from other processes on a shared machine hits all paths alike; the median round is reported. A
+    batch larger than the episode count runs one full batch (its first `episodes` seeds are the others')."""
     import numba
     import torch
 
+    from sim_tasks.newton_backend import NewtonSimConfig
     from sim_tasks.rollout import BatchTaskRunner, RolloutConfig, TaskRunner
 
     torch.set_num_threads(1)
@@ -165,8 +167,9 @@ def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, rounds:
                                          ("cameras 2 x 128x128 RGB-D", camera_episodes, True, camera_rounds)):
         if count <= 0:
             continue
-        config = RolloutConfig() if render else RolloutConfig(cameras=None)
-        seeds = list(range(seed_start, seed_start + count))
+        sim = NewtonSimConfig(device=device)
+        config = RolloutConfig(sim=sim) if render else RolloutConfig(sim=sim, cameras=None)
+        seeds = list(range(seed_start, seed_start + max([count, *sizes])))
         runners = {"single world (TaskRunner)": TaskRunner(scene_usd, "pick_place", config)}
         for n in sizes:
             runners[f"batch {n} (BatchTaskRunner)"] = BatchTaskRunner(scene_usd, "pick_place", config, n)
@@ -177,24 +180,27 @@ def batching(scene_usd: str, sizes, episodes: int, camera_episodes: int, rounds:
             for name, runner in runners.items():
                 t0, c0 = time.perf_counter(), time.process_time()
                 if isinstance(runner, BatchTaskRunner):
-                    results = [r for k in range(0, count, runner.batch)
-                               for r in runner.run_batch(seeds[k:k + runner.batch], render=render)]
+                    n_eps = max(count, runner.batch)
+                    results = [r for k in range(0, n_eps, runner.batch)
+                               for r in runner.run_batch(seeds[k:min(k + runner.batch, n_eps)], render=render)]
                 else:
-                    results = [runner.run_episode(s, render=render) for s in seeds]
+                    results = [runner.run_episode(s, render=render) for s in seeds[:count]]
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                 row = rows[name]
-                row["rates"].append(3600 * count / wall)
+                n_eps = len(results)
+                row["rates"].append(3600 * n_eps / wall)
                 # CPU time of this process: what other processes on a shared machine disturb least
-                row["cpu_rates"].append(3600 * count / cpu)
-                phys = sum(r.timings["physics"] for r in results) / count
-                rend = sum(r.timings["render"] for r in results) / count
-                row["timings"].append((phys, rend, wall / count - phys - rend))
-                success = [r.seed for r in results if r.success]
+                row["cpu_rates"].append(3600 * n_eps / cpu)
+                phys = sum(r.timings["physics"] for r in results) / n_eps
+                rend = sum(r.timings["render"] for r in results) / n_eps
+                row["timings"].append((phys, rend, wall / n_eps - phys - rend))
+                success = [r.seed for r in results[:count] if r.success]  # the seeds every path runs
                 if row["success"] is not None and row["success"] != success:
                     raise AssertionError(f"{name}: a repeated round succeeded on other seeds")
                 row["success"] = success
-        print(f"\nBatched rollouts, pick_place, {label}, {count} episodes per round (seeds {seeds[0]}..{seeds[-1]}), "
-              f"{rounds} rounds, one process, median round:")
+        print(f"\nBatched rollouts on {device}, pick_place, {label}, {count} episodes per round (seeds {seeds[0]}.."
+              f"{seeds[count - 1]}; a larger batch runs one full batch), {rounds} rounds, one process, median round "
+              "(success: of the first seeds, the same on every path):")
         print(f"  {'path':28s} {'episodes/h':>10s} {'(range)':>17s} {'vs single':>9s} {'per CPU-h':>10s} {'vs single':>9s} "
               f"{'success':>8s}   per episode (s): physics+IK / render / policy+obs+rest")
         base = float(np.median(rows["single world (TaskRunner)"]["rates"]))
@@ -229,7 +235,15 @@ def main() -> None:
     p.add_argument("--batch-camera-episodes", type=int, default=8, help="episodes with cameras per batching row (0: skip)")
     p.add_argument("--batch-rounds", type=int, default=3, help="state-only rounds over all batching paths (median reported)")
     p.add_argument("--batch-camera-rounds", type=int, default=1, help="rounds with cameras")
+    p.add_argument("--device", default="cpu", help="simulator and camera device for the batching part: cpu or "
+                                                   "cuda (MuJoCo Warp worlds, gsplat cameras; e.g. --batch-sizes "
+                                                   "1,16,256,1024 --batch-episodes 64)")
     args = p.parse_args()
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            p.error(f"--device {args.device} needs a CUDA GPU and torch sees none here; use --device cpu")
     skip = set(filter(None, args.skip.split(",")))
     print(f"CPU cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,7 +259,7 @@ def main() -> None:
             throughput(scene, args.record_episodes, args.workers)
         if "batch" not in skip:
             batching(scene, [int(n) for n in args.batch_sizes.split(",")], args.batch_episodes,
-                     args.batch_camera_episodes, args.batch_rounds, args.batch_camera_rounds)
+                     args.batch_camera_episodes, args.batch_rounds, args.batch_camera_rounds, device=args.device)
         if "success" not in skip:
             success_rates(scene, args.seeds, args.workers, args.seed_start,
                           tuple(filter(None, args.tasks.split(","))))
