@@ -73,8 +73,8 @@ class PrimitiveSequence:
     move_end: int = -1  # index of the last step of the move above the place point (its arrival hold included)
 
 
-def tool_quat(yaw: float) -> np.ndarray:
-    """Top-down tool orientation turned by yaw (the demonstrators' convention: tool z down)."""
+def tool_quat(yaw) -> np.ndarray:
+    """Top-down tool orientation turned by yaw (...,) -> (..., 4) (the demonstrators' convention: tool z down)."""
     return rotmat_to_quat(yaw_rotation(yaw) @ np.diag([1.0, -1.0, -1.0]))
 
 
@@ -116,7 +116,7 @@ class _Builder:
         pos = np.stack(self.pos, 1)  # (K, L, 3)
         yaws = np.stack(self.yaws, 1)  # (K, L)
         k, length = yaws.shape
-        quats = np.stack([tool_quat(y) for y in yaws.reshape(-1)]).reshape(k, length, 4)
+        quats = tool_quat(yaws)  # (K, L, 4), one vectorised call (per step it was most of a replan's time)
         quats *= np.where(quats[..., :1] < 0, -1.0, 1.0)  # make_action's canonical sign (w >= 0)
         grip = np.broadcast_to(np.asarray(self.grips, float)[None, :, None], (k, length, 1))
         return np.concatenate([pos, quats, grip], -1).astype(np.float32)

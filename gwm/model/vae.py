@@ -202,13 +202,16 @@ class GaussianVAE(nn.Module):
         return mean, logvar.clamp(-12.0, 6.0)
 
     # decoder ----------------------------------------------------------------------------------------
-    def _decode_tokens(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Latent tokens z (B, K, D) -> decoder tokens (B, K, W) and identity embedding (N, W)."""
+    def _decode_tokens(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent tokens z (B, K, D) -> decoder tokens (B, K, W)."""
         h = self.dec_in(z) + self.dec_pos  # (B, K, W)
         for blk in self.dec_self:
             h = blk(h, self._mask(self.token_body[:, None] == self.token_body[None]))  # (K, K)
-        canon = self.space.canonical_features()  # (N, 14)
-        return h, self.dec_id(canon) + self.dec_body(self.space.body_id)
+        return h
+
+    def _decode_identity(self) -> torch.Tensor:
+        """Identity embedding (N, W) of the canonical Gaussians (decode only: decode_poses never needs it)."""
+        return self.dec_id(self.space.canonical_features()) + self.dec_body(self.space.body_id)
 
     def _decode_bodies(self, z: torch.Tensor, h: torch.Tensor):
         """Rigid head: -> body rotations (B, M, 3, 3), origins (B, M, 3) in feature units, body queries (B, M, W)."""
@@ -227,12 +230,12 @@ class GaussianVAE(nn.Module):
         """Rigid head only: latent tokens (B, K, D) -> body rotations (B, M, 3, 3), origins (B, M, 3) (feature units)."""
         if self.cfg.decoder != "rigid":
             raise ValueError("decode_poses needs the rigid decoder (VAEConfig.decoder='rigid')")
-        rot, trans, _ = self._decode_bodies(z, self._decode_tokens(z)[0])
+        rot, trans, _ = self._decode_bodies(z, self._decode_tokens(z))
         return rot, trans
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent tokens z (B, K, D) -> Gaussian features (B, N, 14) of the canonical set."""
-        h, ident = self._decode_tokens(z)
+        h, ident = self._decode_tokens(z), self._decode_identity()
         if self.cfg.decoder == "free":
             q = ident.expand(z.shape[0], -1, -1)  # (B, N, W)
             for blk in self.dec_cross:

@@ -92,11 +92,13 @@ class GaussianWorldModel(nn.Module):
         self.action_std.copy_(actions.reshape(-1, a).std(0).clamp_min(1e-4))
 
     @torch.no_grad()
-    def relative_tool_targets(self, last: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def relative_tool_targets(self, last: torch.Tensor, actions: torch.Tensor,
+                              last_poses: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """The commanded tool positions (actions[..., :3], metres, world) in each body's frame as the frozen VAE
         decodes it from the latent `last` (B,K,D); actions (B,S,A) -> (B,S,M,3) in feature units, unnormalised.
-        Read from the model's own latent (observed or predicted), never from recorded poses."""
-        rot, tr = self.vae.decode_poses(last)  # (B, M, 3, 3), (B, M, 3) feature units
+        Read from the model's own latent (observed or predicted), never from recorded poses. last_poses:
+        vae.decode_poses(last) where the caller already has it (a rollout decodes each latent once)."""
+        rot, tr = self.vae.decode_poses(last) if last_poses is None else last_poses  # (B,M,3,3), (B,M,3) feature units
         p = (actions[..., :3] - self.space.centre) / self.space.extent  # (B, S, 3)
         return torch.einsum("bmji,bsmj->bsmi", rot, p[:, :, None] - tr[:, None])  # R^T (p - t)
 
@@ -106,11 +108,11 @@ class GaussianWorldModel(nn.Module):
         self.relative_mean.copy_(r.mean(0))
         self.relative_std.copy_(r.std(0).clamp_min(1e-4))
 
-    def _relative_tokens(self, last: torch.Tensor, actions: torch.Tensor) -> torch.Tensor | None:
+    def _relative_tokens(self, last: torch.Tensor, actions: torch.Tensor, last_poses=None) -> torch.Tensor | None:
         """-> (B,K,S,3) normalised tool targets in the frame of each token's body, or None when not configured."""
         if not self.cfg.dit.relative_actions:
             return None
-        rel = (self.relative_tool_targets(last, actions) - self.relative_mean) / self.relative_std  # (B,S,M,3)
+        rel = (self.relative_tool_targets(last, actions, last_poses) - self.relative_mean) / self.relative_std  # (B,S,M,3)
         return rel[:, :, self.vae.token_body].transpose(1, 2)  # (B, K, S, 3)
 
     # VAE ----------------------------------------------------------------------------------------------
@@ -127,7 +129,8 @@ class GaussianWorldModel(nn.Module):
         return out.reshape(*lead, *out.shape[-2:])
 
     # dynamics -----------------------------------------------------------------------------------------
-    def _denoiser(self, context: torch.Tensor, actions: torch.Tensor, net: nn.Module | None = None):
+    def _denoiser(self, context: torch.Tensor, actions: torch.Tensor, net: nn.Module | None = None,
+                  last_poses: tuple[torch.Tensor, torch.Tensor] | None = None):
         # the DiT sees the last latent (normalised by the latent spread) and the changes between
         # consecutive context latents (normalised by the one-step change): velocities are ~1% of the
         # latent spread, and as raw inputs the network hardly used them (moving objects were predicted
@@ -137,7 +140,7 @@ class GaussianWorldModel(nn.Module):
         ctx = torch.cat([last, diffs], dim=1)  # (B, C, K, D)
         act = (actions - self.action_mean) / self.action_std  # (B, S, A)
         net = self.dit if net is None else net  # net: the DiT, or its DistributedDataParallel wrapper
-        rel = self._relative_tokens(context[:, -1], actions)
+        rel = self._relative_tokens(context[:, -1], actions, last_poses)
         if rel is None:
             return lambda x, c_noise: net(x, c_noise, ctx, act)
         return lambda x, c_noise: net(x, c_noise, ctx, act, rel)
@@ -160,10 +163,13 @@ class GaussianWorldModel(nn.Module):
 
     @torch.no_grad()
     def predict_next(self, context: torch.Tensor, actions: torch.Tensor, generator: torch.Generator | None = None,
-                     steps: int | None = None) -> torch.Tensor:
-        """context latents (B,C,K,D), action chunk (B,S,A) -> next latent (B,K,D) by Euler sampling."""
+                     steps: int | None = None, last_poses: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> torch.Tensor:
+        """context latents (B,C,K,D), action chunk (B,S,A) -> next latent (B,K,D) by Euler sampling.
+        last_poses: vae.decode_poses(context[:, -1]) where the caller has it (relative_actions decodes it else)."""
         b, _, k, d = context.shape
-        x0 = self.edm.sample(self._denoiser(context, actions), (b, k, d), generator, steps, context.device)
+        den = self._denoiser(context, actions, last_poses=last_poses)
+        x0 = self.edm.sample(den, (b, k, d), generator, steps, context.device)
         return context[:, -1] + x0 * self.delta_std / self.cfg.edm.sigma_data
 
     @torch.no_grad()

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from gwm.planning import PlannerConfig
 from pipelines.cli_main import app
 from sim_tasks.pick_place_primitive import (GRASP_PARAMS, PrimitiveConfig, PrimitiveStart, grasp_primitive,
-                                            place_primitive)
+                                            place_primitive, tool_quat)
 from sim_tasks.planning_pick_place import GRASP_ONLY, PickPlaceMPCConfig, plan_grasp, plan_place, run_pick_place_mpc
 
 
@@ -263,3 +263,11 @@ def test_pick_place_probe_of_the_simulator_against_itself_finds_no_gap(runner):
     assert s["held_agreement"] == 1.0 and rows[0].lift_simulated_m[0] > 0.03  # the demonstrator's grasp holds
     assert s["final_gap_mm_median_demonstrator_plan"] < 1e-6 and s["place_gap_mm_median_after_lift"] < 1e-6
     assert s["place_gap_mm_median_before_lower"] < 1e-6
+
+
+def test_tool_quat_of_many_yaws_is_the_quat_of_each():
+    """The primitive turns every step's yaw into a quaternion in one vectorised call."""
+    yaws = np.random.default_rng(0).uniform(-4.0, 4.0, (3, 7))
+    got = tool_quat(yaws)
+    assert got.shape == (3, 7, 4)
+    np.testing.assert_array_equal(got, np.stack([tool_quat(float(y)) for y in yaws.ravel()]).reshape(3, 7, 4))
