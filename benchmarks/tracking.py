@@ -349,6 +349,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads of the tracker (TrackerConfig.threads)")
     p.add_argument("--friction-compensation", type=float, default=None,
                    help="TrackerConfig.friction_compensation (default: the config's; 0 = off)")
+    p.add_argument("--reach-iterations", type=int, default=None,
+                   help="TrackerConfig.reach_iterations (default: the config's; 0 = off)")
+    p.add_argument("--upright-at-rest", type=int, choices=(0, 1), default=None,
+                   help="TrackerConfig.upright_at_rest (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
@@ -356,6 +360,10 @@ def main() -> None:
     config = TrackerConfig(threads=args.threads)
     if args.friction_compensation is not None:
         config = replace(config, friction_compensation=args.friction_compensation)
+    if args.reach_iterations is not None:
+        config = replace(config, reach_iterations=args.reach_iterations)
+    if args.upright_at_rest is not None:
+        config = replace(config, upright_at_rest=bool(args.upright_at_rest))
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []

@@ -108,7 +108,9 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
                          observed: torch.Tensor, *, iterations: int, step: float, pyramid: tuple[int, ...],
                          background: torch.Tensor, colour: tuple[torch.Tensor, torch.Tensor] | None = None,
                          render_backend: str = "auto", fixed_layer: RenderOutput | None = None,
-                         crop_margin: float | None = None, step_growth: float = 1.0) -> PoseErrorEstimate:
+                         crop_margin: float | None = None, step_growth: float = 1.0,
+                         reach_iterations: int = 0, reach: np.ndarray | None = None,
+                         upright: np.ndarray | None = None) -> PoseErrorEstimate:
     """Find rigid offsets of the bodies `movable` (indices) that make the render match `observed`.
 
     poses (B,7) the twin's body poses (xyz + quat wxyz); observed (C,H,W,3) float in [0,1], one
@@ -127,6 +129,15 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
     poses. (Adam, as in the anchor, moves every coordinate by its learning rate whatever the
     gradient's size; here that showed up as offsets of a few mm and degrees on bodies that were
     where they should be.) Only accepted steps are differentiated.
+
+    Reach: after the `iterations`, a body none of whose steps was undone (its loss still dropping at
+    full step: it is further off than the steps reached) keeps stepping for up to `reach_iterations`
+    more, until a step is undone or its offset would move its Gaussians further than its radius.
+    Bodies near their estimate are untouched, and nothing more is rendered when every body is.
+    reach (M,) bool: the bodies that may reach (None: all).
+
+    upright (M,) bool: bodies turned about the world's vertical only (a body resting on its support
+    cannot tilt through it; free, the search traded part of a flat body's shift for a tilt).
     """
     device = body_gaussians.device
     bodies = torch.as_tensor(np.asarray(movable, np.int64), device=device)
@@ -190,21 +201,38 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
     best_t = best_r = torch.zeros(m, 3, device=device)
     first_total = float(best.sum())
     steps = torch.full((m, 1), float(step), device=device)
-    for it in range(iterations - 1):
-        g = torch.cat([g_t, g_r / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
+    reaching = torch.ones(m, 1, dtype=torch.bool, device=device)  # no step undone yet
+    if reach is not None:
+        reaching = reaching & torch.as_tensor(np.asarray(reach, bool), device=device)[:, None]
+    total = iterations - 1 + int(reach_iterations)
+    turns = torch.ones(m, 3, device=device)
+    if upright is not None:
+        turns[torch.as_tensor(np.asarray(upright, bool), device=device)] = torch.tensor([0.0, 0.0, 1.0], device=device)
+    for it in range(total):
+        g = torch.cat([g_t, g_r * turns / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
         direction = g / g.norm(dim=1, keepdim=True).clamp_min(1e-20)
         moved = g.norm(dim=1, keepdim=True) > 0
+        if it >= iterations - 1:  # the reach phase: only bodies still short of where the frames put them
+            offset = best_t.norm(dim=1, keepdim=True) + best_r.norm(dim=1, keepdim=True) * radius
+            reaching = reaching & moved & (offset + steps <= radius)
+            if not bool(reaching.any()):
+                break
+            moved = reaching
         try_t = best_t - torch.where(moved, steps * direction[:, :3], 0.0)
         try_r = best_r - torch.where(moved, steps * direction[:, 3:] / radius, 0.0)
         losses_b, dt, dr, _ = evaluate(try_t, try_r)
         value = losses_b.detach()
         keep = (value < best)[:, None]  # (M,1)
+        if it >= iterations - 1:
+            keep = keep & reaching
         if bool(keep.any()):
             best = torch.where(keep[:, 0], value, best)
             best_t, best_r = torch.where(keep, try_t, best_t), torch.where(keep, try_r, best_r)
-            if it < iterations - 2:  # the last step's gradient would not be used
+            # the last step's gradient would not be used, nor a reach-phase one of a body that stops
+            if it < total - 1 and (it < iterations - 2 or bool((keep & reaching).any())):
                 losses_b.sum().backward()
                 g_t, g_r = torch.where(keep, dt.grad, g_t), torch.where(keep, dr.grad, g_r)
+        reaching = reaching & keep
         steps = torch.where(keep, steps * step_growth, steps * 0.5)
     losses = [first_total]
     best_loss = float(best.sum())
