@@ -263,3 +263,21 @@ def test_pick_place_probe_of_the_simulator_against_itself_finds_no_gap(runner):
     assert s["held_agreement"] == 1.0 and rows[0].lift_simulated_m[0] > 0.03  # the demonstrator's grasp holds
     assert s["final_gap_mm_median_demonstrator_plan"] < 1e-6 and s["place_gap_mm_median_after_lift"] < 1e-6
     assert s["place_gap_mm_median_before_lower"] < 1e-6
+
+
+def test_explore_numbers_are_seeded_and_mix_near_and_wide_grasps():
+    """explore_numbers: the seed fixes all six numbers; a near_share of episodes perturb the demonstrator's grasp
+    (std near_std), the rest draw the grasp uniformly; the place numbers are uniform either way."""
+    from sim_tasks.pick_place_explore_policy import explore_numbers
+
+    np.testing.assert_array_equal(explore_numbers(7, 0.5, 0.3), explore_numbers(7, 0.5, 0.3))
+    assert not np.array_equal(explore_numbers(7, 0.5, 0.3), explore_numbers(8, 0.5, 0.3))
+    draws = np.stack([explore_numbers(s, 0.3, 1e-6) for s in range(2000)])
+    near = np.abs(draws[:, :4]).max(1) < 1e-3  # the demonstrator's grasp, barely perturbed
+    assert abs(near.mean() - 0.3) < 0.04 and np.abs(draws).max() <= 1.0
+    wide = draws[~near, :4]
+    assert np.abs(wide).mean() == pytest.approx(0.5, abs=0.03)  # uniform in [-1, 1]
+    assert np.abs(draws[near, 4:]).mean() == pytest.approx(0.5, abs=0.05)
+    g = np.stack([explore_numbers(s, 1.0, 0.3) for s in range(2000)])[:, :4]
+    assert g.std() == pytest.approx(0.3, abs=0.02)
+    assert np.abs(np.stack([explore_numbers(s, 0.0, 0.3) for s in range(500)])[:, :4]).mean() == pytest.approx(0.5, abs=0.03)
