@@ -131,9 +131,9 @@ class Trainer:
         self.grip_windows = torch.zeros(0, dtype=torch.long, device=self.device)  # (W'',)
         if cfg.optim.grip_share > 0:
             acts = self.train_actions
-            if acts.shape[-1] < 4:
-                raise ValueError(f"optim.grip_share needs actions with xyz first and a gripper width last; these "
-                                 f"have {acts.shape[-1]} values")
+            if acts.shape[-1] < 4 or s < 2:  # the rise is over the chunk: one action has none
+                raise ValueError(f"optim.grip_share needs actions with xyz first and a gripper width last (these "
+                                 f"have {acts.shape[-1]} values) and an action chunk > 1 (this one {s})")
             closed = acts[self.act_idx][:, :, -1].amax(-1) < 0.5 * acts[:, -1].max()
             rise = acts[self.act_idx[:, -1], 2] - acts[self.ctx_idx[:, -1], 2]
             self.grip_windows = torch.nonzero(closed & (rise > 1e-3))[:, 0]
