@@ -83,10 +83,10 @@ def record(scene: Path, out: Path, demos: int, explore: int, heldout: int, task:
 
 
 def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int, relative_actions: bool | None = None,
-          contact_share: float | None = None, seed: int | None = None) -> Path:
+          contact_share: float | None = None, seed: int | None = None, grip_share: float | None = None) -> Path:
     """heldout: the dataset's last episodes, its valid split (the held-out demonstrations); relative_actions,
-    contact_share and seed: DiTConfig.relative_actions, OptimConfig.contact_share, TrainConfig.seed over the
-    preset's (None: the preset's)."""
+    contact_share, grip_share and seed: DiTConfig.relative_actions, OptimConfig.contact_share / grip_share,
+    TrainConfig.seed over the preset's (None: the preset's)."""
     from dataclasses import replace
 
     from gwm.data import open_dataset
@@ -98,6 +98,8 @@ def train(dataset: Path, out: Path, steps: int | None, preset: str, heldout: int
         cfg = replace(cfg, model=replace(cfg.model, dit=replace(cfg.model.dit, relative_actions=relative_actions)))
     if contact_share is not None:
         cfg = replace(cfg, optim=replace(cfg.optim, contact_share=contact_share))
+    if grip_share is not None:
+        cfg = replace(cfg, optim=replace(cfg.optim, grip_share=grip_share))
     if seed is not None:
         cfg = replace(cfg, seed=seed)
     return train_on_dataset(ds, out / "model", cfg, source=str(dataset))
@@ -221,6 +223,9 @@ def main() -> None:
     ap.add_argument("--contact-share", type=float, default=None,
                     help="OptimConfig.contact_share: this share of each dynamics batch from windows where an object "
                          "moves (default: the preset's; planning: 0.5)")
+    ap.add_argument("--grip-share", type=float, default=None,
+                    help="OptimConfig.grip_share: this share of each dynamics batch from windows where the commanded "
+                         "tool rises with the gripper closed (a grasp's lift, held or not; default: the preset's)")
     ap.add_argument("--seed", type=int, default=None, help="training seed (default: the preset's)")
     ap.add_argument("--probe-layouts", type=int, default=10)
     ap.add_argument("--probe-seed", type=int, default=50_000)
@@ -242,7 +247,7 @@ def main() -> None:
             return
         if not model.exists():
             model = train(dataset, args.out, args.steps, args.preset, args.heldout, args.relative_actions,
-                          args.contact_share, args.seed)
+                          args.contact_share, args.seed, args.grip_share)
         print(f"train: {(time.perf_counter() - t1) / 60:.1f} min", flush=True)
     elif not model.exists():
         sys.exit(f"error: {model} does not exist; run without --probe-only first")
@@ -251,6 +256,7 @@ def main() -> None:
     res.update(scene=str(args.scene), model=str(model), task=args.task, demos=args.demos, explore=args.explore,
                steps=args.steps,
                preset=args.preset, relative_actions=args.relative_actions, contact_share=args.contact_share,
+               grip_share=args.grip_share,
                seed=args.seed, probe_minutes=(time.perf_counter() - t2) / 60)
     res["sample_steps"] = args.sample_steps
     if (args.out / "dataset").exists():

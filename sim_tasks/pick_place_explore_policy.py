@@ -3,9 +3,12 @@
 A world model trained only on scripted demonstrations sees only grasps that hold; a planner that asks it
 "what if I grasp there instead" gets no answer. This policy records that answer with the exact
 parameterisation the planner searches (sim_tasks.pick_place_primitive): after the scripted approach it runs
-the primitive with its six numbers drawn uniformly from [-1, 1] (grasps off centre, turned, too high or too
-low: some hold, some slip, some miss), rebuilding the phases after the lift from the observed state as the
-planner does. Everything random comes from the episode's seed.
+the primitive with six random numbers (grasps off centre, turned, too high or too low: some hold, some slip,
+some miss), rebuilding the phases after the lift from the observed state as the planner does. The four grasp
+numbers come from a mix (explore_numbers): with probability `near_share` the demonstrator's grasp perturbed by
+a normal of std `near_std` (clipped to [-1, 1]), else uniform in [-1, 1]; uniform draws are mostly clearly held
+or clearly missed, the near ones put many held/slipped pairs at the hold boundary. The two place numbers are
+uniform. Everything random comes from the episode's seed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,21 @@ from sim_tasks.pick_place_primitive import (GRASP_PARAMS, PLACE_PARAMS, Primitiv
                                             grasp_primitive, place_primitive)
 
 
+def explore_numbers(seed: int, near_share: float, near_std: float) -> np.ndarray:
+    """The primitive's six numbers (GRASP_PARAMS) for one exploratory episode, all from `seed`."""
+    rng = np.random.default_rng([int(seed), 0x9A5])
+    near = rng.random() < near_share
+    params = rng.uniform(-1.0, 1.0, len(GRASP_PARAMS))
+    grasp = len(GRASP_PARAMS) - len(PLACE_PARAMS)
+    if near:
+        params[:grasp] = np.clip(rng.normal(0.0, near_std, grasp), -1.0, 1.0)
+    return params
+
+
 class ExplorePickPlaceDemonstrator(PickPlaceDemonstrator):
     primitive = PrimitiveConfig()
+    near_share = 0.5  # episodes whose grasp is the demonstrator's, perturbed (explore_numbers)
+    near_std = 0.3  # kitchen/workbench uniform draws: offsets past ~0.5 of the box mostly miss
 
     _queue: list | None = None
 
@@ -30,8 +46,7 @@ class ExplorePickPlaceDemonstrator(PickPlaceDemonstrator):
             if self.phase == "approach":
                 return action
             self.phase_log.append((self._step, "primitive"))
-            rng = np.random.default_rng([int(self.instance.seed), 0x9A5])
-            self._params = rng.uniform(-1.0, 1.0, (1, len(GRASP_PARAMS)))
+            self._params = explore_numbers(self.instance.seed, self.near_share, self.near_std)[None]
             self._cfg = replace(self.primitive, demo=self.config)  # the episode's demonstrator settings
             self._start = PrimitiveStart.from_demonstrator(self, obs)
             seq = grasp_primitive(self._params, self._start, self.task, self.instance, self.dt, self._cfg)
@@ -53,4 +68,4 @@ class ExplorePickPlaceDemonstrator(PickPlaceDemonstrator):
         return self._last
 
 
-__all__ = ["ExplorePickPlaceDemonstrator"]
+__all__ = ["ExplorePickPlaceDemonstrator", "explore_numbers"]

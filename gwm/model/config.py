@@ -29,6 +29,12 @@ class OptimConfig:
     # dynamics: share of each batch drawn from the training windows where an object (role object/container)
     # moves between the last context frame and the target (> 1 mm); 0 draws windows uniformly
     contact_share: float = 0.0
+    # dynamics: share of each batch drawn from the training windows where the commanded tool (action xyz) rises
+    # (> 1 mm from the last context frame's command to the chunk's last; needs action_chunk > 1) with the gripper commanded closed (action[-1] below half its largest recorded
+    # width): the lift of a grasp, held or not; contact windows hold only the held lifts, so a model trained on
+    # them alone learns that a closed gripper going up carries the object. Drawn after contact_share (a window
+    # is a grip window with this probability, else as contact_share says)
+    grip_share: float = 0.0
 
 
 @dataclass(frozen=True)

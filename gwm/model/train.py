@@ -126,6 +126,17 @@ class Trainer:
         moved = (self.train_frames[self.tgt_idx][:, obj, :3] - self.train_frames[self.ctx_idx[:, -1]][:, obj, :3])
         self.contact_windows = (torch.nonzero(moved.norm(dim=-1).amax(-1) > 1e-3)[:, 0] if len(obj)
                                 else torch.zeros(0, dtype=torch.long, device=self.device))  # (W',)
+        # windows where the commanded tool rises with the gripper commanded closed (optim.grip_share; the robot's
+        # action layout: xyz first, gripper width last)
+        self.grip_windows = torch.zeros(0, dtype=torch.long, device=self.device)  # (W'',)
+        if cfg.optim.grip_share > 0:
+            acts = self.train_actions
+            if acts.shape[-1] < 4 or s < 2:  # the rise is over the chunk: one action has none
+                raise ValueError(f"optim.grip_share needs actions with xyz first and a gripper width last (these "
+                                 f"have {acts.shape[-1]} values) and an action chunk > 1 (this one {s})")
+            closed = acts[self.act_idx][:, :, -1].amax(-1) < 0.5 * acts[:, -1].max()
+            rise = acts[self.act_idx[:, -1], 2] - acts[self.ctx_idx[:, -1], 2]
+            self.grip_windows = torch.nonzero(closed & (rise > 1e-3))[:, 0]
         self._latents: tuple[torch.Tensor, torch.Tensor] | None = None  # (train, val) (F, K, D)
         self._static_splats = None  # render loss: unmodelled bodies on self.device (made on first use)
         self._ddp_vae = self._ddp_dit = None
@@ -210,11 +221,11 @@ class Trainer:
         b windows drawn, the rows `mine` of them returned."""
         lat = self._latents[0]
         w = torch.randint(len(self.tgt_idx), (b,), generator=self.gen, device=self.device)
-        share = self.cfg.optim.contact_share
-        if share > 0 and len(self.contact_windows):
-            pick = self.contact_windows[torch.randint(len(self.contact_windows), (b,), generator=self.gen,
-                                                      device=self.device)]
-            w = torch.where(torch.rand(b, generator=self.gen, device=self.device) < share, pick, w)
+        for share, pool in ((self.cfg.optim.contact_share, self.contact_windows),
+                            (self.cfg.optim.grip_share, self.grip_windows)):  # a later pool overrides with its share
+            if share > 0 and len(pool):
+                pick = pool[torch.randint(len(pool), (b,), generator=self.gen, device=self.device)]
+                w = torch.where(torch.rand(b, generator=self.gen, device=self.device) < share, pick, w)
         w = w[mine]
         return lat[self.ctx_idx[w]], self.train_actions[self.act_idx[w]], lat[self.tgt_idx[w]]
 

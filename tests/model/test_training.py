@@ -152,3 +152,38 @@ def test_relative_actions_and_contact_windows_train_save_and_load(small_traj, tm
     out = model.rollout(ctx, a, torch.Generator().manual_seed(0))
     tr.model.eval()
     torch.testing.assert_close(out, tr.model.rollout(ctx, a, torch.Generator().manual_seed(0)))
+
+
+def test_grip_windows_are_closed_gripper_lifts_and_grip_share_draws_them(small_traj):
+    """grip_share: windows where the commanded tool rises with the gripper commanded closed (action[-1] below half
+    its largest width), held or not; grip_share=1 draws only those, whatever contact_share says."""
+    acts = []
+    for p in small_traj.poses:  # the command rises for the second half of each episode; the gripper closes at 1/4
+        t = torch.arange(len(p), dtype=torch.float32)
+        z = torch.where(t < len(p) // 2, torch.zeros_like(t), 0.01 * (t - len(p) // 2))
+        grip = torch.where(t < len(p) // 4, torch.full_like(t, 0.08), torch.zeros_like(t))
+        acts.append(torch.cat([torch.zeros(len(p), 2), z[:, None], torch.zeros(len(p), 4), grip[:, None]], -1))
+    with pytest.raises(ValueError, match="gripper width last"):  # the fixture's 2-value actions have no gripper
+        Trainer(_tiny(grip_share=1.0), small_traj, progress=False)
+    traj = replace(small_traj, actions=acts)
+    base = _tiny(vae_steps=2, dyn_steps=4, contact_share=1.0, grip_share=1.0)
+    with pytest.raises(ValueError, match="action chunk > 1"):  # the rise is measured over the chunk
+        Trainer(base, traj, progress=False)
+    cfg = replace(base, model=replace(base.model, dit=replace(base.model.dit, action_chunk=3)))  # as planning
+    tr = Trainer(cfg, traj, progress=False)
+    a = tr.train_actions
+    grip = set(tr.grip_windows.tolist())
+    expect = {w for w in range(len(tr.tgt_idx)) if float(a[tr.act_idx[w], -1].max()) < 0.04
+              and float(a[tr.act_idx[w, -1], 2] - a[tr.ctx_idx[w, -1], 2]) > 1e-3}
+    assert grip == expect and 0 < len(grip) < len(tr.tgt_idx)
+    tr.run(until_step=2)
+    tr.train_step()
+    g = tr.gen.get_state()
+    lat = tr._latents[0]
+    _, _, tgt = tr._dynamics_batch(64)
+    tr.gen.set_state(g)
+    torch.randint(len(tr.tgt_idx), (64,), generator=tr.gen)  # uniform, then contact (pick + coin), then grip
+    torch.randint(len(tr.contact_windows), (64,), generator=tr.gen)
+    torch.rand(64, generator=tr.gen)
+    pick = tr.grip_windows[torch.randint(len(tr.grip_windows), (64,), generator=tr.gen)]
+    assert torch.equal(tgt, lat[tr.tgt_idx[pick]])

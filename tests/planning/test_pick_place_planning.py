@@ -271,3 +271,21 @@ def test_tool_quat_of_many_yaws_is_the_quat_of_each():
     got = tool_quat(yaws)
     assert got.shape == (3, 7, 4)
     np.testing.assert_array_equal(got, np.stack([tool_quat(float(y)) for y in yaws.ravel()]).reshape(3, 7, 4))
+
+
+def test_explore_numbers_are_seeded_and_mix_near_and_wide_grasps():
+    """explore_numbers: the seed fixes all six numbers; a near_share of episodes perturb the demonstrator's grasp
+    (std near_std), the rest draw the grasp uniformly; the place numbers are uniform either way."""
+    from sim_tasks.pick_place_explore_policy import explore_numbers
+
+    np.testing.assert_array_equal(explore_numbers(7, 0.5, 0.3), explore_numbers(7, 0.5, 0.3))
+    assert not np.array_equal(explore_numbers(7, 0.5, 0.3), explore_numbers(8, 0.5, 0.3))
+    draws = np.stack([explore_numbers(s, 0.3, 1e-6) for s in range(2000)])
+    near = np.abs(draws[:, :4]).max(1) < 1e-3  # the demonstrator's grasp, barely perturbed
+    assert abs(near.mean() - 0.3) < 0.04 and np.abs(draws).max() <= 1.0
+    wide = draws[~near, :4]
+    assert np.abs(wide).mean() == pytest.approx(0.5, abs=0.03)  # uniform in [-1, 1]
+    assert np.abs(draws[near, 4:]).mean() == pytest.approx(0.5, abs=0.05)
+    g = np.stack([explore_numbers(s, 1.0, 0.3) for s in range(2000)])[:, :4]
+    assert g.std() == pytest.approx(0.3, abs=0.02)
+    assert np.abs(np.stack([explore_numbers(s, 0.0, 0.3) for s in range(500)])[:, :4]).mean() == pytest.approx(0.5, abs=0.03)
