@@ -184,7 +184,7 @@ def main() -> None:
                  f"{cfg.place_every} steps of the carry (prior {cfg.prior * 100:.0f} cm per unit)")
     print(f"\n{TITLES[args.task]}, {len(seeds)} unseen layouts (seeds {seeds[0]}..{seeds[-1]}), planner "
           f"{args.samples} samples x {args.iterations} iterations, {what}, device {args.device}")
-    print(f"| method | layouts | success | final error median (mm) | mean (mm) | s / replan (mean, p90) | model calls/s |")
+    print("| method | layouts | success | final error median (mm) | mean (mm) | s / replan (mean, p90) | model calls/s |")
     print("|---|---|---|---|---|---|---|")
     for m, s in summaries.items():
         rp = f"{s['replan_s_mean']:.2f}, {s['replan_s_p90']:.2f}" if s["replan_s_mean"] is not None else "-"

@@ -198,7 +198,6 @@ class NewtonBackend(SimBackend):
         configure_warp()
         import warp as wp
 
-        import newton
         from gwm.scene.usd_scene import read_usd_scene
 
         self.config = config

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from gwm.planning import PlannerConfig
 from pipelines.cli_main import app
-from sim_tasks.pick_place_primitive import (GRASP_PARAMS, PrimitiveConfig, PrimitiveStart, grasp_primitive,
+from sim_tasks.pick_place_primitive import (PrimitiveConfig, PrimitiveStart, grasp_primitive,
                                             place_primitive, tool_quat)
 from sim_tasks.planning_pick_place import GRASP_ONLY, PickPlaceMPCConfig, plan_grasp, plan_place, run_pick_place_mpc
 
