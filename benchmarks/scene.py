@@ -23,7 +23,9 @@ Scores (targets from issue 12):
              (sim_tasks.workspace.Workspace.in_reach);
   roles      each object's role from its shape (gwm.scene.shape: container = open top that takes another of the
              scene's objects) against the generator's;
-  support    plane height error, rectangle centre and size error against the true table top.
+  support    plane height error, rectangle centre and size error against the true table top;
+  rest       the exported scene simulated untouched for 1 s (sim_tasks.newton_twin: Newton, MuJoCo): every
+             object stays where it was built (moves < 5 mm, turns < 2 deg). The capture saw them at rest.
 Prints a table and writes OUT/scene_benchmark.png (top view: hulls, found boxes, true boxes, support,
 robot), OUT/scene.toml (+ preview), OUT/scene.usdz (as the pipeline's scene stage exports it) and
 OUT/scene_benchmark.json. Exit code 0 when every target is met.
@@ -48,6 +50,7 @@ MATCH_RADIUS_M = 0.06  # a found object farther than this from every true one is
 SCALE_TOL_PCT = {"marker": 1.0, "other": 2.0}  # issue 12: < 1% from the marker, < 2% from a known length
 UP_TOL_DEG = 0.5
 POSE_TOL_CM = 0.3  # median camera centre residual after the robust alignment
+REST_TOL_MM, REST_TOL_DEG = 5.0, 2.0  # an object at rest stays so in simulation
 
 
 # ground truth ------------------------------------------------------------------------------------
@@ -158,6 +161,22 @@ def score(scene, result, gt: dict, world_from_truth: np.ndarray, truth_scale: fl
     }
 
 
+def settle(usd: Path, seconds: float = 1.0, fps: float = 30.0) -> dict:
+    """How far each object moves and turns (its largest over the time) when the scene is simulated untouched."""
+    from sim_tasks.newton_twin import NewtonTwin
+
+    twin = NewtonTwin(usd, fps=fps)
+    start = twin.body_poses()
+    moved, turned = np.zeros(len(start)), np.zeros(len(start))
+    for _ in range(int(round(seconds * fps))):
+        twin.step(np.zeros((len(start), 6)))
+        now = twin.body_poses()
+        moved = np.maximum(moved, 1000 * np.linalg.norm(now[:, :3] - start[:, :3], axis=1))
+        dot = np.clip(np.abs((now[:, 3:] * start[:, 3:]).sum(1)), 0.0, 1.0)
+        turned = np.maximum(turned, np.degrees(2 * np.arccos(dot)))
+    return {n: {"moved_mm": float(m), "turned_deg": float(t)} for n, m, t in zip(twin.body_names, moved, turned)}
+
+
 def passed(frame: dict, s: dict) -> dict:
     obj_ok = [o["centre_err_m"] <= CENTRE_TOL_M and max(abs(e) for e in o["extent_err_m"]) <= EXTENT_TOL_M
               for o in s["objects"]]
@@ -165,7 +184,9 @@ def passed(frame: dict, s: dict) -> dict:
             "up": frame["up_error_deg"] < UP_TOL_DEG, "pose_median": frame["camera_residual_cm_median"] < POSE_TOL_CM,
             "found_equals_present": not s["missed"] and not s["invented"], "objects_within_tolerance": all(obj_ok),
             "roles": all(o["role_found"] == o["role_true"] for o in s["objects"]),
-            "robot_reaches_all": all(o["in_reach"] for o in s["objects"]) and not s["missed"]}
+            "robot_reaches_all": all(o["in_reach"] for o in s["objects"]) and not s["missed"],
+            "objects_rest": all(r["moved_mm"] < REST_TOL_MM and r["turned_deg"] < REST_TOL_DEG
+                                for r in s.get("rest", {}).values())}
 
 
 def worst(s: dict) -> dict:
@@ -199,6 +220,8 @@ def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
               f"{'[' + ', '.join(f'{x:+.1f}' for x in e) + ']':>28}{o['robot_distance_m']:>9.2f}"
               f"{'yes' if o['in_reach'] else 'NO':>7}{'yes' if o['in_task_workspace'] else 'no':>8}{role:>22}  "
               f"{'yes' if ok else 'NO'}")
+    for name, r in s.get("rest", {}).items():
+        print(f"rest {name}: moved {r['moved_mm']:.1f} mm, turned {r['turned_deg']:.1f} deg in 1 s untouched")
     p = passed(frame, s)
     w = worst(s)
     print(f"worst centre error {w['centre_err_m'] * 1000:.1f} mm, worst extent error {w['extent_err_m'] * 1000:.1f} mm")
@@ -206,7 +229,8 @@ def print_report(sample: str, frame: dict, s: dict, seconds: float) -> None:
           f"median pose {'PASS' if p['pose_median'] else 'FAIL'}; found = present {'PASS' if p['found_equals_present'] else 'FAIL'}; centres <= "
           f"{CENTRE_TOL_M * 1000:.0f} mm and extents <= {EXTENT_TOL_M * 1000:.0f} mm "
           f"{'PASS' if p['objects_within_tolerance'] else 'FAIL'}; robot reaches every object "
-          f"{'PASS' if p['robot_reaches_all'] else 'FAIL'}; roles (container by shape) {'PASS' if p['roles'] else 'FAIL'}"
+          f"{'PASS' if p['robot_reaches_all'] else 'FAIL'}; roles (container by shape) {'PASS' if p['roles'] else 'FAIL'}; "
+          f"objects rest (< {REST_TOL_MM:g} mm, < {REST_TOL_DEG:g} deg) {'PASS' if p['objects_rest'] else 'FAIL'}"
           f"   (scene init + assembly {seconds:.0f} s)")
 
 
@@ -332,10 +356,11 @@ def main(argv=None) -> int:
     capture_from_truth = np.linalg.inv(sim.matrix())
     world_from_truth = np.asarray(scene.metadata["normalisation"]) @ capture_from_truth
     s = score(scene, result, gt, world_from_truth, 1.0 / sim.scale)
-    print_report(sample.name, frame, s, seconds)
     from exporters.usd import export_usd
 
     usd = export_usd(scene, out / "scene.usdz")  # as the pipeline's scene stage writes it (rollouts run on it)
+    s["rest"] = settle(usd)
+    print_report(sample.name, frame, s, seconds)
     png = plot(scene, result, s, out / "scene_benchmark.png",
                f"{sample.name}: scene init + assembly, no masks (hulls blue, truth red)")
     report = {"sample": str(sample), "capture": str(capture), "splat": str(splat), "seconds": seconds,

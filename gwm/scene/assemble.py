@@ -8,7 +8,9 @@ Steps (see gwm/scene/config.py for the frames):
 5. objects: Gaussians whose centre is inside an oriented crop box and more than
    `support_clearance` above the plane. Collision = convex hull of their centres
    (opacity >= hull_min_opacity), with the lowest `snap_to_support` metres projected onto the
-   plane when the object sits on it, so it rests flush instead of on a few points.
+   plane when the object sits on it, so it rests flush instead of on a few points; where that
+   base would not hold the centre of mass `min_tip_deg` from tipping (a bottom the cameras
+   barely saw), a taller slab, at most the whole object, is projected: it stood in the capture.
    Centre of mass: "hull" = volume centroid of the hull as a uniform solid (default; what a
    simulator assumes for a solid object), or "opacity_weighted" = opacity-weighted mean of
    the Gaussian centres (a surface centroid: biased towards the better-captured side).
@@ -409,12 +411,9 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
         raise SceneConfigError(f"{where}: {label} spans {extent.max():.1f} m; an object this big means wrong units "
                                "or a crop box that includes the room; check [scale] and the box size")
     height = plane.signed_distance(pts)
-    snapped = False
+    base = None
     if height.min() <= asm.snap_to_support + asm.support_clearance:
-        # Extend the lowest slab onto the plane so the body rests flush on the support.
-        slab = pts[height <= height.min() + asm.snap_to_support]
-        pts = np.concatenate([pts, slab - plane.signed_distance(slab)[:, None] * plane.normal])
-        snapped = True
+        pts, base = _stand_on_support(pts, plane, asm.snap_to_support, asm.min_tip_deg)
     hull = trimesh.Trimesh(vertices=pts, process=True).convex_hull
     if asm.com == "hull" and hull.is_volume and hull.volume > 1e-12:
         com = np.asarray(hull.center_mass)
@@ -430,15 +429,66 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
                       friction=spec.friction, collision_vertices=verts_body.astype(np.float32),
                       collision_faces=np.asarray(hull.faces, dtype=np.int32))
     aabb_lo, aabb_hi = verts_body.min(0), verts_body.max(0)
-    stats = {"gaussians": len(part), "hull_vertices": len(hull.vertices), "snapped_to_support": snapped,
+    stats = {"gaussians": len(part), "hull_vertices": len(hull.vertices), "snapped_to_support": base is not None,
              "com": com.tolist(), "size_body_axes": (aabb_hi - aabb_lo).tolist(),
              "box_center_world": (com + rz @ ((aabb_lo + aabb_hi) / 2)).tolist(),
              "volume": float(hull.volume) if hull.is_volume else 0.0}
+    if base is not None:
+        stats["base"] = base
+        if base["tip_deg"] < asm.min_tip_deg:
+            warnings.warn(f"{where}: {label} would tip over in simulation (its hull's base, grown to its whole outline "
+                          f"seen from above, holds it only {base['tip_deg']:.1f} deg from tipping); check its crop box, "
+                          "or the capture's views of its base", SceneWarning, stacklevel=3)
     if carve_stats is not None:
         stats["carving"] = carve_stats
     if filter_stats:
         stats["hull_filter"] = filter_stats
     return obj, stats
+
+
+def _stand_on_support(pts: np.ndarray, plane: Plane, slab: float, min_tip_deg: float, step: float = 0.005):
+    """Extends the hull's lowest `slab` onto the plane so the body rests flush instead of on a few points.
+
+    The capture shows the object resting, so its hull must stand too: a sparse or one-sided bottom (a base
+    the cameras barely see) gives a sliver of a footprint that tips the body over at once. While the
+    centre of mass is closer than min_tip_deg of tilt to the footprint's edge, a taller slab (at most the
+    whole object: its outline seen from above) is projected. Returns the points and the base's measurements."""
+    import trimesh
+
+    height = plane.signed_distance(pts)
+    low, full = height.min(), height.max() - height.min()
+    while True:
+        band = pts[height <= low + slab]
+        out = np.concatenate([pts, band - plane.signed_distance(band)[:, None] * plane.normal])
+        hull = trimesh.Trimesh(vertices=out, process=True).convex_hull
+        tip = _tip_angle_deg(np.asarray(hull.vertices), np.asarray(hull.center_mass), plane) \
+            if hull.is_volume else 0.0
+        if min_tip_deg <= 0 or tip >= min_tip_deg or slab >= full:  # 0: the lowest slab only
+            return out, {"slab_m": float(slab), "tip_deg": float(tip)}
+        slab = min(slab + step, full)
+
+
+def _tip_angle_deg(vertices: np.ndarray, com: np.ndarray, plane: Plane) -> float:
+    """How far the body can tilt before its centre of mass passes the edge of its footprint on the plane
+    (negative: it is already past)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    u = np.cross(plane.normal, [1.0, 0.0, 0.0] if abs(plane.normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(plane.normal, u)
+    foot = vertices[np.abs(plane.signed_distance(vertices)) < 1e-6]
+    if len(foot) < 3:
+        return -90.0
+    xy = np.stack([foot @ u, foot @ v], 1)
+    try:
+        ring = xy[ConvexHull(xy).vertices]  # counter-clockwise
+    except QhullError:  # a line: no area to stand on
+        return -90.0
+    c = np.array([com @ u, com @ v])
+    edge = np.roll(ring, -1, axis=0) - ring
+    inward = np.stack([-edge[:, 1], edge[:, 0]], 1) / np.linalg.norm(edge, axis=1, keepdims=True)
+    margin = float(((c - ring) * inward).sum(1).min())
+    return math.degrees(math.atan2(margin, max(float(plane.signed_distance(com[None])[0]), 1e-9)))
 
 
 def _rows_in(a: np.ndarray, subset: np.ndarray) -> np.ndarray:

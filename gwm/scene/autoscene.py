@@ -579,6 +579,8 @@ def scene_toml(out: Path, splat: Path, transforms: Path, plane, support: Rect, c
         f"support_clearance = {_num(clearance, 4)}              # the plane's own Gaussians scatter up to "
         "this high (measured)",
         "snap_to_support = 0.01",
+        "min_tip_deg = 10                        # an object seen standing must stand: a base the capture barely saw "
+        "grows until tipping it takes this",
         'hull_filter = "images"                  # hull Gaussians must agree with the capture\'s images',
         f'cameras = "{_rel(transforms, base)}"',
         f"link_distance = {_num(config.link_distance, 4)}                  # an object is the crop's largest "

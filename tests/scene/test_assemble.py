@@ -147,3 +147,57 @@ def test_sparse_outliers_do_not_stretch_the_hull():
     assert np.abs(kept).max() <= 0.03 + 1e-12  # every stray removed
     assert len(kept) >= 0.97 * len(body)  # the object itself is kept
     assert len(_drop_sparse_outliers(np.concatenate([body, strays]), n_std=0.0)) == len(body) + 3
+
+
+def _column(one_sided_below: float, radius=0.03, height=0.16, bottom=0.012, n=4000, seed=0):
+    """Surface points of a standing cylinder (a bottle) whose cameras saw only one side of its lowest part."""
+    rng = np.random.default_rng(seed)
+    a, z = rng.uniform(0, 2 * np.pi, n), rng.uniform(bottom, height, n)
+    pts = np.stack([radius * np.cos(a), radius * np.sin(a), z], 1)
+    seen = (z >= one_sided_below) | (np.cos(a) > 0.8)  # below it, only a sliver facing +x
+    return pts[seen]
+
+
+def test_tip_angle_of_a_box_footprint():
+    from gwm.scene.assemble import _tip_angle_deg
+    from gwm.scene.plane import Plane
+
+    plane = Plane(normal=np.array([0.0, 0.0, 1.0]), point=np.zeros(3))
+    box = np.array([[x, y, z] for x in (-0.02, 0.02) for y in (-0.03, 0.03) for z in (0.0, 0.1)])
+    assert _tip_angle_deg(box, np.array([0.0, 0.0, 0.05]), plane) == pytest.approx(math.degrees(math.atan(0.4)))
+    # The centre of mass 1 cm past the footprint's edge: already tipping.
+    assert _tip_angle_deg(box, np.array([0.03, 0.0, 0.05]), plane) == pytest.approx(-math.degrees(math.atan(0.2)))
+
+
+def test_a_barely_seen_base_is_grown_until_the_body_stands():
+    from gwm.scene.assemble import _stand_on_support
+    from gwm.scene.plane import Plane
+
+    plane = Plane(normal=np.array([0.0, 0.0, 1.0]), point=np.zeros(3))
+    pts = _column(one_sided_below=0.05)
+    sliver, before = _stand_on_support(pts, plane, slab=0.01, min_tip_deg=0.0)
+    stood, after = _stand_on_support(pts, plane, slab=0.01, min_tip_deg=10.0)
+    assert before["tip_deg"] < 0 and before["slab_m"] == 0.01  # the lowest centimetre alone: it falls over
+    assert after["tip_deg"] >= 10.0 and 0.04 <= after["slab_m"] <= 0.08  # grown past the one-sided part, not further
+    assert _fall_deg(sliver) > 45 and _fall_deg(stood) < 1  # and MuJoCo agrees
+    # A base the cameras saw all round is left as it was.
+    whole = _column(one_sided_below=0.0)
+    np.testing.assert_array_equal(_stand_on_support(whole, plane, 0.01, 10.0)[0], _stand_on_support(whole, plane, 0.01, 0.0)[0])
+
+
+def _fall_deg(points: np.ndarray, seconds: float = 1.0) -> float:
+    """How far the convex hull of points, a uniform solid resting on a floor at z = 0, has turned after `seconds`."""
+    import mujoco
+    import trimesh
+
+    hull = trimesh.Trimesh(vertices=points, process=True).convex_hull
+    com = np.asarray(hull.center_mass)
+    verts = " ".join(f"{v:.6f}" for v in (np.asarray(hull.vertices) - com).ravel())
+    xml = f"""<mujoco><option timestep="0.002"/><asset><mesh name="m" vertex="{verts}"/></asset><worldbody>
+      <geom type="plane" size="1 1 0.1" friction="0.8"/>
+      <body pos="{com[0]} {com[1]} {com[2] + 1e-4}"><freejoint/><geom type="mesh" mesh="m" density="500" friction="0.6"/></body>
+      </worldbody></mujoco>"""
+    model = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(model)
+    mujoco.mj_step(model, data, nstep=int(seconds / model.opt.timestep))
+    return math.degrees(2 * math.acos(min(1.0, abs(data.qpos[3]))))
