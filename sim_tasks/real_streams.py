@@ -90,9 +90,11 @@ def slide_push_force(mass: float, friction: float, distance: float, duration: fl
 
 def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
     """The issue's scenarios for any scene with >= 2 movable objects, derived from its geometry:
-    a modelled push that slides the first object (role "object") ~6 cm toward the support's centre,
-    seen with the model right, the object slipperier, and the object heavier; an unmodelled push of
-    the steadiest other body at t = 1 s, sideways; that body taken away at t = 1 s."""
+    a modelled push sized to slide the first object (role "object") ~6 cm toward the support's centre
+    (a tall one tips over instead), seen with the model right, the object slipperier (0.9x the friction
+    the twin slides it at), and the object heavier; an unmodelled push of the steadiest other body at
+    t = 1 s, sideways; that body taken away at t = 1 s. Pushes are sized with the friction the twin
+    slides each body at on the support (on_support_friction)."""
     if len(scene.objects) < 2:
         raise ValueError("standard_scenarios needs a scene with at least two movable objects")
     a = next((o for o in scene.objects if o.role == "object"), scene.objects[0])
@@ -108,12 +110,12 @@ def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
         return np.array([c * d[0] - s * d[1], s * d[0] + c * d[1], 0.0])
 
     tau = 0.4  # a hand-speed nudge: about 0.3 m/s at most
-    fa = slide_push_force(a.mass, a.friction, 0.06, tau) * direction(a, 0.0)
-    fb = slide_push_force(b.mass, b.friction, 0.06, tau) * direction(b, math.pi / 2)
+    fa = slide_push_force(a.mass, on_support_friction(scene, a), 0.06, tau) * direction(a, 0.0)
+    fb = slide_push_force(b.mass, on_support_friction(scene, b), 0.06, tau) * direction(b, math.pi / 2)
     known = (Push(a.name, 0.5, tau, tuple(fa)),)
     return [
         Scenario("model_right", duration, known, description=f"modelled push of {a.name}; physics as modelled"),
-        Scenario("slippery", duration, known, friction=((a.name, 0.9 * a.friction),),
+        Scenario("slippery", duration, known, friction=((a.name, 0.9 * on_support_friction(scene, a)),),
                  description=f"modelled push of {a.name}; its real friction is 0.9x the model's"),
         Scenario("heavy", duration, known, mass_scale=((a.name, 2.0),),
                  description=f"modelled push of {a.name}; it is really 2x heavier"),
@@ -122,6 +124,12 @@ def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
         Scenario("removed", duration, removals=((b.name, 1.0),),
                  description=f"{b.name} taken out of the scene at t = 1 s"),
     ]
+
+
+def on_support_friction(scene, obj) -> float:
+    """The friction between obj and the support in the twin: MuJoCo takes the larger of a contact pair's
+    values (and Newton hands it one per shape), so a 0.6 object on a 0.8 support slides at 0.8."""
+    return max(float(obj.friction), float(scene.support_friction))
 
 
 def _steadiness(obj) -> float:
