@@ -461,8 +461,7 @@ def _stand_on_support(pts: np.ndarray, plane: Plane, slab: float, min_tip_deg: f
         band = pts[height <= low + slab]
         out = np.concatenate([pts, band - plane.signed_distance(band)[:, None] * plane.normal])
         hull = trimesh.Trimesh(vertices=out, process=True).convex_hull
-        tip = _tip_angle_deg(np.asarray(hull.vertices), np.asarray(hull.center_mass), plane) \
-            if hull.is_volume else 0.0
+        tip = _tip_angle_deg(np.asarray(hull.vertices), np.asarray(hull.center_mass), plane)
         if min_tip_deg <= 0 or tip >= min_tip_deg or slab >= full:  # 0: the lowest slab only
             return out, {"slab_m": float(slab), "tip_deg": float(tip)}
         slab = min(slab + step, full)

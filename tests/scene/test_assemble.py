@@ -201,3 +201,14 @@ def _fall_deg(points: np.ndarray, seconds: float = 1.0) -> float:
     data = mujoco.MjData(model)
     mujoco.mj_step(model, data, nstep=int(seconds / model.opt.timestep))
     return math.degrees(2 * math.acos(min(1.0, abs(data.qpos[3]))))
+
+
+def test_a_pole_too_thin_to_stand_stops_at_its_whole_outline():
+    from gwm.scene.assemble import _stand_on_support
+    from gwm.scene.plane import Plane
+
+    plane = Plane(normal=np.array([0.0, 0.0, 1.0]), point=np.zeros(3))
+    pole = _column(one_sided_below=0.0, radius=0.005, height=0.2)  # 1 cm across, 20 cm tall: atan(5/100) ~ 3 deg
+    _, base = _stand_on_support(pole, plane, slab=0.01, min_tip_deg=10.0)
+    assert base["slab_m"] == pytest.approx(0.2 - 0.012, abs=1e-3)  # grown to the whole object, then given up
+    assert 1.0 < base["tip_deg"] < 4.0  # what assembly's warning reports
