@@ -31,6 +31,9 @@ Steps (see gwm/scene/config.py for the frames):
 7. roles: each object's `role` from the scene file, else from its shape (gwm/scene/shape.py: a
    container is open-top with an opening wider than another object's footprint); the
    measurements go into metadata stats.objects.<name>.
+8. what the objects stood on (fill_under_objects, gwm/scene/underside.py): the support band's Gaussians
+   inside an object's outline are its base and go with it; the patch under it, never seen, is filled
+   with flat support-coloured Gaussians (appended last to the background: stats.support_fill of them).
 """
 
 from __future__ import annotations
@@ -57,7 +60,16 @@ from gwm.scene.config import (
     SceneWarning,
     load_scene_config,
 )
-from gwm.scene.plane import Plane, find_support_plane, level_transform, rotation_between, support_box, up_axis_rotation
+from gwm.scene.plane import (
+    Plane,
+    convex_outline,
+    find_support_plane,
+    inside_distance,
+    level_transform,
+    rotation_between,
+    support_box,
+    up_axis_rotation,
+)
 from gwm.splats import GaussianSplats
 
 PLANE_MIN_OPACITY = 0.5  # Gaussians that vote for the support plane
@@ -160,6 +172,16 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
 
     _warn_implausible_masses(where, objects, object_stats)
 
+    # 8. what the objects stood on: their bases go with them, the support under them is filled
+    fill = 0
+    if config.assembly.fill_under_objects:
+        from gwm.scene.underside import free_the_support
+
+        objects, background, base_stats, fill = free_the_support(world, keep & ~taken, objects, plane_w,
+                                                                 config.assembly.support_clearance)
+        for name, st in base_stats.items():
+            object_stats[name].update(st)
+
     # 6. support collider
     support_v, support_f = _support_mesh(config, plane_w, means[keep])
 
@@ -175,7 +197,7 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
                   "inliers": None if plane.inliers is None else int(len(plane.inliers)),
                   "method": config.plane.method},
         "stats": {"input_gaussians": len(splats), "floaters_removed": int((~keep).sum()),
-                  "background_gaussians": len(background), "scale": scale,
+                  "background_gaussians": len(background), "support_fill": fill, "scale": scale,
                   "bounds": [lo.tolist(), hi.tolist()], "objects": object_stats},
     }
     return SceneAsset(background=background, objects=objects, support_vertices=support_v, support_faces=support_f,
@@ -470,23 +492,10 @@ def _stand_on_support(pts: np.ndarray, plane: Plane, slab: float, min_tip_deg: f
 def _tip_angle_deg(vertices: np.ndarray, com: np.ndarray, plane: Plane) -> float:
     """How far the body can tilt before its centre of mass passes the edge of its footprint on the plane
     (negative: it is already past)."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    u = np.cross(plane.normal, [1.0, 0.0, 0.0] if abs(plane.normal[0]) < 0.9 else [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
-    v = np.cross(plane.normal, u)
-    foot = vertices[np.abs(plane.signed_distance(vertices)) < 1e-6]
-    if len(foot) < 3:
+    ring = convex_outline(plane.plan(vertices[np.abs(plane.signed_distance(vertices)) < 1e-6]))
+    if ring is None:  # no area to stand on
         return -90.0
-    xy = np.stack([foot @ u, foot @ v], 1)
-    try:
-        ring = xy[ConvexHull(xy).vertices]  # counter-clockwise
-    except QhullError:  # a line: no area to stand on
-        return -90.0
-    c = np.array([com @ u, com @ v])
-    edge = np.roll(ring, -1, axis=0) - ring
-    inward = np.stack([-edge[:, 1], edge[:, 0]], 1) / np.linalg.norm(edge, axis=1, keepdims=True)
-    margin = float(((c - ring) * inward).sum(1).min())
+    margin = float(inside_distance(ring, plane.plan(com[None]))[0])
     return math.degrees(math.atan2(margin, max(float(plane.signed_distance(com[None])[0]), 1e-9)))
 
 

@@ -20,6 +20,34 @@ class Plane:
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         return (points - self.point) @ self.normal
 
+    def frame(self) -> np.ndarray:
+        """(3,3) rotation whose columns are two axes in the plane and its normal."""
+        return rotation_between(np.array([0.0, 0.0, 1.0]), np.asarray(self.normal, np.float64))
+
+    def plan(self, points: np.ndarray) -> np.ndarray:
+        """(N,2) where points project onto the plane, in its frame's two in-plane axes."""
+        return (np.asarray(points, np.float64) - self.point) @ self.frame()[:, :2]
+
+
+def convex_outline(xy: np.ndarray) -> np.ndarray | None:
+    """The convex hull of 2D points as a counter-clockwise ring (K,2); None when they span no area."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    if len(xy) < 3:
+        return None
+    try:
+        return np.asarray(xy)[ConvexHull(xy).vertices]
+    except QhullError:  # all on a line
+        return None
+
+
+def inside_distance(ring: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(N,) how far each 2D point lies inside a convex counter-clockwise ring (negative: outside; exact
+    inside, the distance to the nearest edge's line outside)."""
+    edge = np.roll(ring, -1, axis=0) - ring
+    inward = np.stack([-edge[:, 1], edge[:, 0]], 1) / np.linalg.norm(edge, axis=1, keepdims=True)
+    return np.einsum("nkj,kj->nk", np.asarray(xy)[:, None, :] - ring[None], inward).min(1)
+
 
 def fit_plane_lstsq(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Total-least-squares plane through points: (unit normal with +Z >= 0, centroid)."""
