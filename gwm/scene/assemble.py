@@ -31,7 +31,7 @@ Steps (see gwm/scene/config.py for the frames):
 7. roles: each object's `role` from the scene file, else from its shape (gwm/scene/shape.py: a
    container is open-top with an opening wider than another object's footprint); the
    measurements go into metadata stats.objects.<name>.
-8. what the objects stood on (fill_under_objects, gwm/scene/underside.py): the support band's Gaussians
+8. what the objects stood on (fill_under_objects, off by default, README: why; gwm/scene/underside.py): the support band's Gaussians
    inside an object's outline are its base and go with it; the patch under it, never seen, is filled
    with flat support-coloured Gaussians (appended last to the background: stats.support_fill of them).
 """

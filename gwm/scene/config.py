@@ -50,7 +50,7 @@ Example (every key shown; most are optional):
     support_clearance = 0.004        # Gaussians this close above the plane stay background
     snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
     min_tip_deg = 10.0               # an object seen resting must stand: its base grows until tipping it takes this
-    fill_under_objects = true        # each object takes its base from the support band; the patch under it is filled
+    fill_under_objects = false       # each object takes its base from the support band; the patch under it is filled
     hull_filter = "images"           # "none" | "images": hull Gaussians must agree with the capture's images
     cameras = "transforms.json"      # the capture (transforms.json, poses in the splat's input frame) for "images"
     link_distance = 0.02             # >0: the hull is the crop's largest piece (Gaussians linked closer than this)
@@ -194,7 +194,7 @@ class AssemblySpec:
     support_clearance: float = 0.004
     snap_to_support: float = 0.01
     min_tip_deg: float = 10.0
-    fill_under_objects: bool = True
+    fill_under_objects: bool = False
     seed: int = 0
     hull_filter: str = "none"
     cameras: Path | None = None

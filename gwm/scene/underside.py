@@ -6,6 +6,10 @@ background, and no camera ever saw the support under it. Moved in simulation, an
 behind. Here the band's Gaussians on an object's footprint (its hull's base on the plane) go with the
 object, and the patch under its outline (the hull seen from above) is filled with flat Gaussians in the support's colours (each the mean colour of the
 nearest support Gaussians outside every outline), hidden under the object until it moves.
+
+Off by default (assembly.fill_under_objects): a capture's object Gaussians are not opaque at their base (they
+were fitted with nothing behind them), so the fill shows through them at rest; on the kitchen sample it raised
+the tracker's matched loss per object 1.5-7x (the bowl's floor turned table-coloured).
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from gwm.splats import GaussianSplats
 
 BASE_MARGIN_M = 0.005  # band Gaussians this close outside the hull's base are its edge
 FILL_SPACING_M = 0.005
-FILL_MARGIN_M = 0.01  # the fill reaches this far past the outline (the object's Gaussians overhang its hull)
+FILL_MARGIN_M = 0.003  # the fill reaches this far past the outline (the object's Gaussians overhang its hull)
+FILL_DEPTH_M = 0.001  # below the band: behind every Gaussian the capture put there
 COLOUR_NEIGHBOURS = 8
 FILL_OPACITY = 0.98
 FILL_THICKNESS_M = 0.0005
@@ -37,7 +42,7 @@ def free_the_support(world: GaussianSplats, background: np.ndarray, objects: lis
              + o.world_from_body[:3, 3].numpy() for o in objects]
     rings = [convex_outline(plane.plan(v)) for v in hulls]  # seen from above
     feet = [convex_outline(plane.plan(v[np.abs(plane.signed_distance(v)) < 1e-6])) for v in hulls]  # on the plane
-    band = background & (height >= 0) & (height <= clearance)  # below the plane is the support's own noise
+    band = background & (np.abs(height) <= clearance)  # a container's floor may sit in the support's noise
     free = background.copy()
     out, stats = [], {}
     for obj, foot in zip(objects, feet):
@@ -52,13 +57,13 @@ def free_the_support(world: GaussianSplats, background: np.ndarray, objects: lis
             splats = GaussianSplats.cat([splats, world[torch.from_numpy(base)].transform(body_from_world)])
         out.append(dataclasses.replace(obj, splats=splats))
         stats[obj.name] = {"base_gaussians": int(base.sum())}
-    fill = _fill(world, free, band, plan, [r for r in rings if r is not None], plane)
+    fill = _fill(world, free, band, plan, [r for r in rings if r is not None], plane, clearance + FILL_DEPTH_M)
     return out, GaussianSplats.cat([world[torch.from_numpy(free)], fill]), stats, len(fill)
 
 
-def _fill(world: GaussianSplats, free: np.ndarray, band: np.ndarray, plan: np.ndarray, rings: list, plane: Plane
-          ) -> GaussianSplats:
-    """Flat support-coloured Gaussians on a grid over every outline (grown by FILL_MARGIN_M)."""
+def _fill(world: GaussianSplats, free: np.ndarray, band: np.ndarray, plan: np.ndarray, rings: list, plane: Plane,
+          depth: float) -> GaussianSplats:
+    """Flat support-coloured Gaussians `depth` below the plane on a grid over every outline (grown by FILL_MARGIN_M)."""
     from scipy.spatial import cKDTree
 
     sh_bases = world.sh.shape[1]
@@ -81,7 +86,7 @@ def _fill(world: GaussianSplats, free: np.ndarray, band: np.ndarray, plan: np.nd
     _, nn = cKDTree(plan[ref]).query(grid, k=k)
     dc = world.sh[torch.from_numpy(ref), 0, :].double().numpy()[nn.reshape(len(grid), k)].mean(1)
     frame = plane.frame()
-    means = plane.point + grid @ frame[:, :2].T
+    means = plane.point + grid @ frame[:, :2].T - depth * frame[:, 2]
     n = len(grid)
     sh = torch.zeros(n, sh_bases, 3, dtype=world.sh.dtype)
     sh[:, 0, :] = torch.from_numpy(dc).to(world.sh.dtype)

@@ -43,10 +43,8 @@ def test_body_frame_gaussians_and_hull(tabletop, assembled):
         hull = trimesh.Trimesh(obj.collision_vertices, obj.collision_faces)
         assert hull.is_volume
         p = obj.splats.means.double().numpy()
-        outside = np.einsum("nfc,fc->nf", p[:, None, :] - hull.triangles[None, :, 0, :], hull.face_normals).max(1)
-        base = assembled.metadata["stats"]["objects"][obj.name]["base_gaussians"]  # appended last
-        assert outside[:len(p) - base].max() < 1e-5
-        assert base > 0 and outside[len(p) - base:].max() < 0.005 + 1e-5  # what it stood on, at most 5 mm past its base
+        outside = np.einsum("nfc,fc->nf", p[:, None, :] - hull.triangles[None, :, 0, :], hull.face_normals)
+        assert outside.max() < 1e-5
         # Origin at the centre of mass: the hull's volume centroid is at the body origin.
         np.testing.assert_allclose(hull.center_mass, 0.0, atol=1e-6)
         # Snapped onto the table: the hull bottom is at the plane (0.75) in world.
@@ -138,10 +136,8 @@ def test_opacity_weighted_com(tabletop, tmp_path):
     com = obj.world_from_body[:3, 3].numpy()
     np.testing.assert_allclose(com[:2], truth["objects"]["red_cube"]["center"][:2], atol=2e-3)
     assert com[2] > truth["objects"]["red_cube"]["center"][2] + 0.002
-    # The Gaussians it was cut with (the base it stood on, from the support band, is appended after them).
-    cut = obj.splats[:len(obj.splats) - scene.metadata["stats"]["objects"]["red_cube"]["base_gaussians"]]
-    w = cut.opacities.double()
-    np.testing.assert_allclose((w[:, None] * cut.means.double()).sum(0) / w.sum(), 0.0, atol=1e-5)
+    w = obj.splats.opacities.double()
+    np.testing.assert_allclose((w[:, None] * obj.splats.means.double()).sum(0) / w.sum(), 0.0, atol=1e-5)
 
 
 def test_sparse_outliers_do_not_stretch_the_hull():
