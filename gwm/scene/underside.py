@@ -9,7 +9,7 @@ nearest support Gaussians outside every outline), hidden under the object until 
 
 Off by default (assembly.fill_under_objects): a capture's object Gaussians are not opaque at their base (they
 were fitted with nothing behind them), so the fill shows through them at rest; on the kitchen sample it raised
-the tracker's matched loss per object 1.5-7x (the bowl's floor turned table-coloured).
+the tracker's matched loss per object 1.4-7x (the bowl's floor turned table-coloured).
 """
 
 from __future__ import annotations
