@@ -353,6 +353,8 @@ def main() -> None:
                    help="TrackerConfig.reach_iterations (default: the config's; 0 = off)")
     p.add_argument("--upright-at-rest", type=int, choices=(0, 1), default=None,
                    help="TrackerConfig.upright_at_rest (default: the config's; 0 = off)")
+    p.add_argument("--predicted-start", type=int, choices=(0, 1), default=None,
+                   help="TrackerConfig.predicted_start (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
@@ -364,6 +366,8 @@ def main() -> None:
         config = replace(config, reach_iterations=args.reach_iterations)
     if args.upright_at_rest is not None:
         config = replace(config, upright_at_rest=bool(args.upright_at_rest))
+    if args.predicted_start is not None:
+        config = replace(config, predicted_start=bool(args.predicted_start))
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []

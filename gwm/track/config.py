@@ -33,6 +33,14 @@ class TrackerConfig:
     # seeds 0-4, 1 and 2 cameras, with the reach): the unmodelled push back within 1 cm 0.00-0.27 s after it
     # in all 10 runs (both off: 9 of 10; reach alone: 2 cameras, seed 0 stuck 11.9 mm off); see the README.
     upright_at_rest: bool = True
+    # Each body's search also starts where the last two frames' trusted estimates put it (constant velocity,
+    # horizontal; not for bodies known forces move) and goes on from whichever start, that or the twin's
+    # pose, has the lower loss (Tracker._predicted_starts; one more render per step). Measured on the demo
+    # (160x120, 2 s, stream seeds 0-4, 1 and 2 cameras): the estimate no longer trails the pushed tray, whose
+    # maximum fell in 7 of 10 runs (mean 15.5 -> 13.0 mm, 9.6 mm at two seeds with 1 camera) but rose in 3
+    # (13.4 -> 16.7 mm at seed 4, 1 camera: the twin, now driven harder, overshoots where the real tray
+    # stops); slipperier within 1 mm or lower except 14.2 -> 15.6 mm once; off by default (see the README).
+    predicted_start: bool = False
     # Adam steps fitting each camera's colour gain and bias, and the movable bodies' Gaussian colours,
     # opacities and sizes, to the first frames before tracking (0: off); see gwm.track.appearance.
     calibration_iterations: int = 100

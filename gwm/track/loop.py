@@ -194,7 +194,8 @@ class Tracker:
             pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
             render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin,
             step_growth=cfg.step_growth, reach_iterations=cfg.reach_iterations, reach=resting & ~still,
-            upright=still if cfg.upright_at_rest else None)
+            upright=still if cfg.upright_at_rest else None,
+            starts=self._predicted_starts(poses) if cfg.predicted_start else None)
         wrenches = self.visual_wrenches(estimate, poses)
         total = wrenches.copy()
         if known_wrenches is not None:
@@ -219,6 +220,23 @@ class Tracker:
         vel = np.asarray(self.twin.body_velocities(), np.float64)[self.movable - 1]
         return ((np.linalg.norm(vel[:, :3], axis=1) < self.config.rest_speed)
                 & (np.linalg.norm(vel[:, 3:], axis=1) * self._radii < self.config.rest_speed))
+
+    def _predicted_starts(self, poses: np.ndarray) -> np.ndarray | None:
+        """(M,3) horizontal shifts off the twin's poses to where the last two frames' trusted estimated
+        positions put each body at this frame (constant velocity), the search's second start
+        (estimate_pose_errors `starts`: the loss at each start decides, so a prediction that carries on a
+        body that stopped loses to the twin's pose). NaN (no second start) where either estimate was not
+        trusted, and for a body known forces move (not _driven): there the twin's own physics is the
+        prediction. Horizontal: one camera hardly sees a shift along its ray, and the prediction carried
+        the estimate's drift along it on frame after frame (the slipperier scenario's cube walked down
+        1.2 mm a frame until the law flung it: 129.3 mm, demo, 1 camera, seed 0; started from the
+        prediction instead of choosing, 288.9 mm)."""
+        if len(self._seen) < 2:
+            return None
+        out = 2.0 * self._seen[0] - self._seen[1] - poses[self.movable, :3]
+        out[:, 2] *= 0.0  # NaN stays NaN
+        out[~self._driven] = np.nan
+        return out
 
     def _seen_resting(self, poses: np.ndarray) -> np.ndarray:
         """(M,) bool: bodies whose trusted estimated positions over the last three frames moved less than

@@ -110,7 +110,7 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
                          render_backend: str = "auto", fixed_layer: RenderOutput | None = None,
                          crop_margin: float | None = None, step_growth: float = 1.0,
                          reach_iterations: int = 0, reach: np.ndarray | None = None,
-                         upright: np.ndarray | None = None) -> PoseErrorEstimate:
+                         upright: np.ndarray | None = None, starts: np.ndarray | None = None) -> PoseErrorEstimate:
     """Find rigid offsets of the bodies `movable` (indices) that make the render match `observed`.
 
     poses (B,7) the twin's body poses (xyz + quat wxyz); observed (C,H,W,3) float in [0,1], one
@@ -138,6 +138,11 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
 
     upright (M,) bool: bodies turned about the world's vertical only (a body resting on its support
     cannot tilt through it; free, the search traded part of a flat body's shift for a tilt).
+
+    starts (M,3): a second start per body, a shift off the twin's pose (NaN row: none). It is rendered
+    once beside the twin's pose and each body's search goes on from whichever of the two has the lower
+    window loss (the loss decides: a wrong start loses to the twin's pose). The losses before
+    (loss_before, body_loss_before) stay those at the twin's poses.
     """
     device = body_gaussians.device
     bodies = torch.as_tensor(np.asarray(movable, np.int64), device=device)
@@ -199,7 +204,19 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
     start = best.clone()
     g_t, g_r = dt.grad, dr.grad
     best_t = best_r = torch.zeros(m, 3, device=device)
-    first_total = float(best.sum())
+    first_total = float(best.sum())  # at the twin's poses
+    if starts is not None:
+        alt = torch.as_tensor(np.asarray(starts, np.float64), dtype=torch.float32, device=device)
+        given = torch.isfinite(alt).all(1) & (alt.abs().sum(1) > 0)
+        if bool(given.any()):
+            alt = torch.where(given[:, None], alt, 0.0)
+            alt_b, alt_t, alt_r, _ = evaluate(alt, best_r)
+            win = (given & (alt_b.detach() < best))[:, None]
+            if bool(win.any()):
+                alt_b.sum().backward()
+                best = torch.where(win[:, 0], alt_b.detach(), best)
+                best_t = torch.where(win, alt, best_t)
+                g_t, g_r = torch.where(win, alt_t.grad, g_t), torch.where(win, alt_r.grad, g_r)
     steps = torch.full((m, 1), float(step), device=device)
     reaching = torch.ones(m, 1, dtype=torch.bool, device=device)  # no step undone yet
     if reach is not None:
