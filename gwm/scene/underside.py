@@ -3,13 +3,14 @@
 Objects are cut from the splat `support_clearance` above the plane (the plane's own Gaussians scatter up to
 there), so each object's lowest millimetres (a mug's foot, a bowl's floor, a tray's bottom) stayed in the
 background, and no camera ever saw the support under it. Moved in simulation, an object left that stump
-behind. Here the band's Gaussians on an object's footprint (its hull's base on the plane) go with the
-object, and the patch under its outline (the hull seen from above) is filled with flat Gaussians in the support's colours (each the mean colour of the
-nearest support Gaussians outside every outline), hidden under the object until it moves.
+behind. Here the band's Gaussians on an object's footprint (its hull's base on the plane) go with the object,
+and the patch under its outline (the hull seen from above) is filled with flat Gaussians in the support's
+colours (each the mean colour of the nearest support Gaussians outside every outline), under the band.
 
 Off by default (assembly.fill_under_objects): a capture's object Gaussians are not opaque at their base (they
 were fitted with nothing behind them), so the fill shows through them at rest; on the kitchen sample it raised
-the tracker's matched loss per object 1.4-7x (the bowl's floor turned table-coloured).
+the tracker's matched loss per object 1.4-7x (the bowl's floor turned table-coloured). The README has the
+figures, and what else was tried.
 """
 
 from __future__ import annotations
