@@ -31,9 +31,10 @@ Steps (see gwm/scene/config.py for the frames):
 7. roles: each object's `role` from the scene file, else from its shape (gwm/scene/shape.py: a
    container is open-top with an opening wider than another object's footprint); the
    measurements go into metadata stats.objects.<name>.
-8. what the objects stood on (fill_under_objects, off by default, README: why; gwm/scene/underside.py): the support band's Gaussians
-   inside an object's outline are its base and go with it; the patch under it, never seen, is filled
-   with flat support-coloured Gaussians (appended last to the background: stats.support_fill of them).
+8. what the objects stood on (fill_under_objects, off by default, the README says why;
+   gwm/scene/underside.py): the support band's Gaussians on an object's base go with it; the patch
+   under it, never seen, is filled with flat support-coloured Gaussians (appended last to the
+   background: stats.support_fill of them).
 """
 
 from __future__ import annotations
@@ -458,9 +459,9 @@ def _build_object(where, label, spec, part: GaussianSplats, rz: np.ndarray, plan
     if base is not None:
         stats["base"] = base
         if base["tip_deg"] < asm.min_tip_deg:
-            warnings.warn(f"{where}: {label} would tip over in simulation (its hull's base, grown to its whole outline "
-                          f"seen from above, holds it only {base['tip_deg']:.1f} deg from tipping); check its crop box, "
-                          "or the capture's views of its base", SceneWarning, stacklevel=3)
+            warnings.warn(f"{where}: {label} would tip over in simulation (its hull's base, grown to its whole "
+                          f"outline seen from above, holds it only {base['tip_deg']:.1f} deg from tipping); check its "
+                          "crop box, or the capture's views of its base", SceneWarning, stacklevel=3)
     if carve_stats is not None:
         stats["carving"] = carve_stats
     if filter_stats:
