@@ -27,13 +27,19 @@ def _yaw_pose(pose, degrees):
     return out
 
 
+def _shifted(name: str, shift):
+    """The demo scene, and frames rendered with body `name` shifted by `shift` (m): (scene, bodies, the twin's
+    poses, cameras, the body's index, observed frames)."""
+    scene, bodies, poses, cams, _ = demo_setup()
+    k = 1 + scene.object_names.index(name)
+    moved = poses.copy()
+    moved[k, :3] += shift
+    return scene, bodies, poses, cams, k, render(bodies, moved, cams)
+
+
 @pytest.mark.parametrize("offset", [(0.012, 0.0, 0.0), (0.0, -0.01, 0.0), (-0.007, 0.007, 0.0)])
 def test_force_on_a_displaced_body_points_to_the_observed_position(offset):
-    scene, bodies, poses, cams, _ = demo_setup()
-    moved = poses.copy()
-    k = 1 + scene.object_names.index("red_cube")
-    moved[k, :3] += offset
-    observed = render(bodies, moved, cams)
+    scene, bodies, poses, cams, k, observed = _shifted("red_cube", offset)
     movable = np.array([1, 2, 3])
     est = estimate_pose_errors(bodies, poses, movable, cams, observed, **KW)
     j = list(movable).index(k)
@@ -122,11 +128,7 @@ def test_each_body_is_judged_on_its_own_window():
     of every body was judged on the whole image), and a body's window holds its own projection."""
     from gwm.track.visual_forces import body_windows, windowed_losses
 
-    scene, bodies, poses, cams, _ = demo_setup()
-    k = 1 + scene.object_names.index("red_cube")
-    moved = poses.copy()
-    moved[k, :3] += (0.01, -0.006, 0.0)
-    observed = render(bodies, moved, cams)
+    scene, bodies, poses, cams, k, observed = _shifted("red_cube", (0.01, -0.006, 0.0))
     # The bodies in place look unlike their Gaussians (a colour cast over their windows): any step of
     # theirs is as likely to raise the loss as to lower it.
     movable = np.array([1, 2, 3])
@@ -181,11 +183,7 @@ def test_reach_iterations_find_a_body_further_off_than_the_steps_reach():
     # The tray 22 mm off in one frame: 5 iterations of 4 mm steps reach 16 mm at most; the reach phase
     # keeps stepping the body whose every step lowered its loss (14.7 -> 21.9 mm when written) and
     # leaves the others (their estimates a little off from the tray's shift in their windows) alone.
-    scene, bodies, poses, cams, _ = demo_setup()
-    k = 1 + scene.object_names.index("tray")
-    moved = poses.copy()
-    moved[k, :3] += (0.022, 0.0, 0.0)
-    observed = render(bodies, moved, cams)
+    scene, bodies, poses, cams, k, observed = _shifted("tray", (0.022, 0.0, 0.0))
     movable = np.array([1, 2, 3])
     j = list(movable).index(k)
     kw = dict(KW, iterations=5, crop_margin=0.5)
@@ -202,11 +200,7 @@ def test_an_upright_body_is_searched_for_a_shift_and_a_turn_about_the_vertical_o
     # The tray resting 12 mm from where the twin has it. The free search trades part of the shift for a
     # tilt (10.6 mm and 3.8 deg when written; on the demo's MuJoCo stream 5.6 mm and 3.7 deg of an
     # 11.8 mm shift); searched upright its tilt stays exactly zero and the shift is read in full (13.6).
-    scene, bodies, poses, cams, _ = demo_setup()
-    k = 1 + scene.object_names.index("tray")
-    moved = poses.copy()
-    moved[k, :3] += (0.0, -0.012, 0.0)
-    observed = render(bodies, moved, cams)
+    scene, bodies, poses, cams, k, observed = _shifted("tray", (0.0, -0.012, 0.0))
     movable = np.array([1, 2, 3])
     j = list(movable).index(k)
     kw = dict(KW, iterations=5, crop_margin=0.5, reach_iterations=4)
