@@ -164,14 +164,14 @@ def make_look(scene, look: tuple | None, width: int, height: int, seed: int):
 
 
 def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[dict]:
-    from gwm.track.loop import BACKGROUND, Tracker, run_tracker
+    from gwm.track.loop import Tracker, run_tracker, scene_gaussians
     from sim_tasks.newton_twin import NewtonTwin
 
     width, height = (int(v) for v in args.accuracy_size.split("x"))
     look_capture = None if look is None else look[1]
     look = make_look(scene, look, width, height, args.seed)
     twin = NewtonTwin(usd, fps=args.fps, scene=scene)
-    canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
+    canonical, reveal = scene_gaussians(scene, config)
     symmetries = [visual_symmetries(o.splats) for o in scene.objects]
     rows = []
     for count in [int(c) for c in args.cameras.split(",")]:
@@ -187,7 +187,7 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
             for label, cfg in (("open_loop", replace(config, iterations=0, calibration_iterations=0)),
                                ("corrected", config)):
                 twin.reset()
-                tracker = Tracker(twin, canonical, cams, cfg)
+                tracker = Tracker(twin, canonical, cams, cfg, reveal=reveal)
                 tracker.calibrate(stream.frames[0])
                 res = run_tracker(tracker, stream.frames, stream.known_wrenches)
                 pos, ang, sym = pose_errors(res.poses, stream.true_poses, stream.present, symmetries)
@@ -261,11 +261,11 @@ def plot_errors(path: Path, row, result, fps) -> None:
 
 def run_rate(name, usd, scene, args, config, look=None) -> list[dict]:
     """Loop rate: calibrated tracker, frames from the model_right stream, mean over steps after the first."""
-    from gwm.track.loop import BACKGROUND, Tracker
+    from gwm.track.loop import Tracker, scene_gaussians
     from sim_tasks.newton_twin import NewtonTwin
 
     twin = NewtonTwin(usd, fps=args.fps, scene=scene)
-    canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
+    canonical, reveal = scene_gaussians(scene, config)
     scenario = standard_scenarios(scene, duration=(args.rate_steps + 1) / args.fps)[0]
     rows = []
     for size in args.sizes.split(","):
@@ -279,7 +279,7 @@ def run_rate(name, usd, scene, args, config, look=None) -> list[dict]:
                 viewer.close()
             cfg = replace(config, device=args.device, calibration_iterations=min(config.calibration_iterations, 20))
             twin.reset()
-            tracker = Tracker(twin, canonical, cams, cfg)
+            tracker = Tracker(twin, canonical, cams, cfg, reveal=reveal)
             tracker.calibrate(stream.frames[0])
             secs, cpu = [], []
             for t in range(len(stream.frames)):
@@ -355,6 +355,8 @@ def main() -> None:
                    help="TrackerConfig.upright_at_rest (default: the config's; 0 = off)")
     p.add_argument("--predicted-start", type=int, choices=(0, 1), default=None,
                    help="TrackerConfig.predicted_start (default: the config's; 0 = off)")
+    p.add_argument("--reveal-support", type=int, choices=(0, 1), default=None,
+                   help="TrackerConfig.reveal_support (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
@@ -368,6 +370,8 @@ def main() -> None:
         config = replace(config, upright_at_rest=bool(args.upright_at_rest))
     if args.predicted_start is not None:
         config = replace(config, predicted_start=bool(args.predicted_start))
+    if args.reveal_support is not None:
+        config = replace(config, reveal_support=bool(args.reveal_support))
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []

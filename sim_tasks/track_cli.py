@@ -66,7 +66,7 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
 
     from gwm.scene.usd_scene import read_usd_scene
     from gwm.atomic_io import write_json_atomic
-    from gwm.track.loop import BACKGROUND, TrackInputError, Tracker, run_tracker
+    from gwm.track.loop import BACKGROUND, TrackInputError, Tracker, run_tracker, scene_gaussians
     from gwm.track.outputs import write_overlay_video, write_tracked_dataset
     from gwm.track.stream import read_stream
     from sim_tasks.newton_twin import NewtonTwin
@@ -80,8 +80,8 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
         raise TrackInputError(f"{scene_usd}: no such scene file (export one with 'gwm export usd')")
     scene = read_usd_scene(scene_usd)
     twin = NewtonTwin(scene_usd, stream.fps, scene=scene)
-    canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
-    tracker = Tracker(twin, canonical, stream.cameras, config)
+    canonical, reveal = scene_gaussians(scene, config)
+    tracker = Tracker(twin, canonical, stream.cameras, config, reveal=reveal)
     start = time.perf_counter()
     tracker.calibrate(stream.frames[0])
     calibration_s = time.perf_counter() - start
@@ -89,7 +89,7 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     open_renders = None
     if open_loop:
         twin.reset()
-        baseline = Tracker(twin, canonical, stream.cameras, replace(config, iterations=0))
+        baseline = Tracker(twin, canonical, stream.cameras, replace(config, iterations=0), reveal=reveal)
         baseline.bodies, baseline.colour = tracker.bodies, tracker.colour  # same look, no forces
         open_renders = run_tracker(baseline, stream.frames, keep_renders=True).renders
     names = (BACKGROUND, *twin.body_names)

@@ -31,10 +31,8 @@ Steps (see gwm/scene/config.py for the frames):
 7. roles: each object's `role` from the scene file, else from its shape (gwm/scene/shape.py: a
    container is open-top with an opening wider than another object's footprint); the
    measurements go into metadata stats.objects.<name>.
-8. what the objects stood on (fill_under_objects, off by default, the README says why;
-   gwm/scene/underside.py): the support band's Gaussians on an object's base go with it; the patch
-   under it, never seen, is filled with flat support-coloured Gaussians (appended last to the
-   background: stats.support_fill of them).
+The lowest `support_clearance` of each object stays in the background; renders that move objects
+hide it, and show the support under it, where the object moved away (gwm/scene/underside.py).
 """
 
 from __future__ import annotations
@@ -173,16 +171,6 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
 
     _warn_implausible_masses(where, objects, object_stats)
 
-    # 8. what the objects stood on: their bases go with them, the support under them is filled
-    fill = 0
-    if config.assembly.fill_under_objects:
-        from gwm.scene.underside import free_the_support
-
-        objects, background, base_stats, fill = free_the_support(world, keep & ~taken, objects, plane_w,
-                                                                 config.assembly.support_clearance)
-        for name, st in base_stats.items():
-            object_stats[name].update(st)
-
     # 6. support collider
     support_v, support_f = _support_mesh(config, plane_w, means[keep])
 
@@ -198,7 +186,7 @@ def assemble_scene(config: SceneConfig | str | Path, splat: str | Path | None = 
                   "inliers": None if plane.inliers is None else int(len(plane.inliers)),
                   "method": config.plane.method},
         "stats": {"input_gaussians": len(splats), "floaters_removed": int((~keep).sum()),
-                  "background_gaussians": len(background), "support_fill": fill, "scale": scale,
+                  "background_gaussians": len(background), "scale": scale,
                   "bounds": [lo.tolist(), hi.tolist()], "objects": object_stats},
     }
     return SceneAsset(background=background, objects=objects, support_vertices=support_v, support_faces=support_f,

@@ -50,7 +50,6 @@ Example (every key shown; most are optional):
     support_clearance = 0.004        # Gaussians this close above the plane stay background
     snap_to_support = 0.01           # hull bottoms this close to the plane are extended onto it
     min_tip_deg = 10.0               # an object seen resting must stand: its base grows until tipping it takes this
-    fill_under_objects = false       # each object takes its base from the support band; the patch under it is filled
     hull_filter = "images"           # "none" | "images": hull Gaussians must agree with the capture's images
     cameras = "transforms.json"      # the capture (transforms.json, poses in the splat's input frame) for "images"
     link_distance = 0.02             # >0: the hull is the crop's largest piece (Gaussians linked closer than this)
@@ -194,7 +193,6 @@ class AssemblySpec:
     support_clearance: float = 0.004
     snap_to_support: float = 0.01
     min_tip_deg: float = 10.0
-    fill_under_objects: bool = False
     seed: int = 0
     hull_filter: str = "none"
     cameras: Path | None = None
@@ -351,7 +349,6 @@ def parse_scene_config(data: dict, base_dir: str | Path = ".", source_file: Path
         support_clearance=asm.number("support_clearance", minimum=0.0),
         snap_to_support=asm.number("snap_to_support", minimum=0.0),
         min_tip_deg=asm.number("min_tip_deg", minimum=0.0, maximum=45.0),
-        fill_under_objects=asm.boolean("fill_under_objects"),
         seed=int(asm.number("seed")),
         hull_filter=hull_filter,
         cameras=cameras,

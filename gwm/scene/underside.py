@@ -1,21 +1,24 @@
-"""What an object stood on: its base goes with it, and the support under it is filled.
+"""What an object stood on, shown where it moved away: its stump hidden, the support under it filled.
 
 Objects are cut from the splat `support_clearance` above the plane (the plane's own Gaussians scatter up to
-there), so each object's lowest millimetres (a mug's foot, a bowl's floor, a tray's bottom) stayed in the
+there), so each object's lowest millimetres (a mug's foot, a bowl's floor, a tray's bottom) stay in the
 background, and no camera ever saw the support under it. Moved in simulation, an object left that stump
-behind. Here the band's Gaussians on an object's footprint (its hull's base on the plane) go with the object,
-and the patch under its outline (the hull seen from above) is filled with flat Gaussians in the support's
-colours (each the mean colour of the nearest support Gaussians outside every outline), under the band.
+behind, on a hole. A render that moves objects (the tracker's) uses `reveal_support`: the band's Gaussians on
+an object's footprint (its hull's base on the plane) are its stump, the patch under its outline (the hull
+seen from above) gets flat Gaussians in the support's colours (each the mean colour of the nearest support
+Gaussians outside every outline), under the band, and `SupportReveal.visibility` shows the fill and hides the
+stump wherever no object stands now. At rest nothing changes.
 
-Off by default (assembly.fill_under_objects): a capture's object Gaussians are not opaque at their base (they
-were fitted with nothing behind them), so the fill shows through them at rest; on the kitchen sample it raised
-the tracker's matched loss per object 1.4-7x (the bowl's floor turned table-coloured). The README has the
-figures, and what else was tried.
+Measured and not used (the README has the figures): the fill drawn always, at assembly (a capture's object
+Gaussians are not opaque at their base, so the fill showed through them at rest: the tracker's matched loss
+per object rose 1.4-7x on the kitchen sample); the stump moved with its object instead of hidden (the
+samples' pushes were followed better, but with 1 camera the tracker drove tipping objects further off: the
+kitchen's model-right run 24.3 -> 28.8 mm against 24.9 open loop).
 """
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -31,35 +34,72 @@ FILL_DEPTH_M = 0.001  # below the band: behind every Gaussian the capture put th
 COLOUR_NEIGHBOURS = 8
 FILL_OPACITY = 0.98
 FILL_THICKNESS_M = 0.0005
+REVEAL_RAMP_M = 0.003  # a fill Gaussian fades in over this much past an object's current outline
 
 
-def free_the_support(world: GaussianSplats, background: np.ndarray, objects: list, plane: Plane, clearance: float):
-    """world: every Gaussian (world frame); background: (N,) bool, those not in an object. Returns the objects
-    with their bases, the background without them and with the fill appended last, and per-object stats."""
-    means = world.means.double().numpy()
-    height = plane.signed_distance(means)
+@dataclass(frozen=True)
+class SupportReveal:
+    """The last `count` background Gaussians, shown or hidden by where the objects stand now: the objects'
+    stumps (`stump`: hidden where no object stands) and, after them, the support fill (shown there)."""
+
+    count: int
+    plane: Plane
+    plan: np.ndarray  # (count, 2) their centres in the plane's frame
+    stump: np.ndarray  # (count,) bool: a stump Gaussian (else fill)
+    names: tuple[str, ...]  # the objects, in `hulls` order
+    hulls: tuple[np.ndarray, ...]  # each object's collision vertices, body frame
+
+    def visibility(self, world_from_body: list[np.ndarray]) -> np.ndarray:
+        """(count,) opacity multipliers 0..1 with the objects at poses (4,4) each (`names` order). A point is
+        uncovered REVEAL_RAMP_M past every object's outline seen from above (grown by the fill's margin), and
+        covered under it; at the objects' rest poses all is covered: stumps shown, fill hidden."""
+        inside = np.full(len(self.plan), -np.inf)
+        for hull, pose in zip(self.hulls, world_from_body):
+            pose = np.asarray(pose, np.float64)
+            ring = convex_outline(self.plane.plan(hull @ pose[:3, :3].T + pose[:3, 3]))
+            if ring is not None:
+                inside = np.maximum(inside, inside_distance(ring, self.plan))
+        uncovered = np.clip((-inside - FILL_MARGIN_M) / REVEAL_RAMP_M, 0.0, 1.0)
+        return np.where(self.stump, 1.0 - uncovered, uncovered)
+
+
+def reveal_support(scene) -> tuple[GaussianSplats, SupportReveal | None]:
+    """A scene's (gwm.scene.asset.SceneAsset) background reordered with its objects' stumps and the support
+    fill last, and the rule that shows or hides them (SupportReveal). The background unchanged, with no rule,
+    for a scene without the support plane and clearance it was assembled with (a synthetic scene has no
+    stumps)."""
+    plane_meta = scene.metadata.get("plane")
+    clearance = (scene.metadata.get("config") or {}).get("assembly", {}).get("support_clearance")
+    if not plane_meta or clearance is None or not scene.objects:
+        return scene.background, None
+    plane = Plane(normal=np.asarray(plane_meta["normal"], np.float64), point=np.asarray(plane_meta["point"], np.float64))
+    return support_reveal(scene.background, list(scene.objects), plane, float(clearance))
+
+
+def support_reveal(background: GaussianSplats, objects: list, plane: Plane, clearance: float):
+    """background: the Gaussians not in any object (world frame), objects: gwm.scene.asset.SceneObject at rest.
+    Returns the background with the stumps and then the fill last, and the SupportReveal for them (None when
+    there is neither)."""
+    means = background.means.double().numpy()
     plan = plane.plan(means)
     hulls = [o.collision_vertices.astype(np.float64) @ o.world_from_body[:3, :3].numpy().T
              + o.world_from_body[:3, 3].numpy() for o in objects]
-    rings = [convex_outline(plane.plan(v)) for v in hulls]  # seen from above
-    feet = [convex_outline(plane.plan(v[np.abs(plane.signed_distance(v)) < 1e-6])) for v in hulls]  # on the plane
-    band = background & (np.abs(height) <= clearance)  # a container's floor may sit in the support's noise
-    free = background.copy()
-    out, stats = [], {}
-    for obj, foot in zip(objects, feet):
-        base = np.zeros(len(means), bool)
-        if foot is not None:  # what stands on the hull's base, or its edge: Gaussians overhang the centres' hull
-            idx = np.flatnonzero(band & free)
-            base[idx[inside_distance(foot, plan[idx]) >= -BASE_MARGIN_M]] = True
-        free &= ~base
-        splats = obj.splats
-        if base.any():  # into the body frame, after the Gaussians it already has
-            body_from_world = torch.linalg.inv(obj.world_from_body).to(world.means.dtype)
-            splats = GaussianSplats.cat([splats, world[torch.from_numpy(base)].transform(body_from_world)])
-        out.append(dataclasses.replace(obj, splats=splats))
-        stats[obj.name] = {"base_gaussians": int(base.sum())}
-    fill = _fill(world, free, band, plan, [r for r in rings if r is not None], plane, clearance + FILL_DEPTH_M)
-    return out, GaussianSplats.cat([world[torch.from_numpy(free)], fill]), stats, len(fill)
+    rings = [r for r in (convex_outline(plane.plan(v)) for v in hulls) if r is not None]  # seen from above
+    band = np.abs(plane.signed_distance(means)) <= clearance  # a container's floor may sit in the support's noise
+    stump = np.zeros(len(means), bool)
+    for v in hulls:  # what stands on a hull's base, or its edge: Gaussians overhang the centres' hull
+        foot = convex_outline(plane.plan(v[np.abs(plane.signed_distance(v)) < 1e-6]))
+        if foot is not None:
+            stump |= band & (inside_distance(foot, plan) >= -BASE_MARGIN_M)
+    fill = _fill(background, ~stump, band, plan, rings, plane, clearance + FILL_DEPTH_M)
+    count = int(stump.sum()) + len(fill)
+    if count == 0:
+        return background, None
+    out = GaussianSplats.cat([background[torch.from_numpy(~stump)], background[torch.from_numpy(stump)], fill])
+    rule = SupportReveal(count, plane, plane.plan(out.means[-count:].double().numpy()),
+                         np.arange(count) < int(stump.sum()), tuple(o.name for o in objects),
+                         tuple(np.asarray(o.collision_vertices, np.float64) for o in objects))
+    return out, rule
 
 
 def _fill(world: GaussianSplats, free: np.ndarray, band: np.ndarray, plan: np.ndarray, rings: list, plane: Plane,

@@ -67,6 +67,13 @@ class BodyGaussians:
         if com.shape != (len(self.body_names), 3):
             raise ValueError(f"centers_of_mass must be ({len(self.body_names)}, 3), got {com.shape}")
         self.com_body = torch.tensor(com, dtype=torch.float32, device=self.device)
+        self.visibility = None  # (N,) opacity multipliers in stacked order (see set_visibility)
+
+    def set_visibility(self, visibility: torch.Tensor | None) -> None:
+        """Opacity multipliers (N,) 0..1 for all Gaussians in stacked order, applied when posed (the support
+        fill under objects, shown only where they moved away: gwm.scene.underside.SupportReveal); None: all 1."""
+        self.visibility = None if visibility is None else torch.as_tensor(visibility, dtype=torch.float32,
+                                                                           device=self.device)
 
     def set_appearance(self, sh: torch.Tensor, logit_opacities: torch.Tensor, log_scales: torch.Tensor) -> None:
         """Replace colours, opacities and sizes of all Gaussians (stacked order); positions stay bound."""
@@ -101,11 +108,15 @@ class BodyGaussians:
         """All Gaussians at the poses (those of bodies in `exclude` left out), one batched posing."""
         rot, trans, q = self._pose_tensors(poses)
         s, idx = self.splats, self.body_index
+        logit_opacities = s.logit_opacities
+        if self.visibility is not None:
+            opacity = (torch.sigmoid(logit_opacities) * self.visibility).clamp(1e-6, 1.0 - 1e-6)
+            logit_opacities = torch.log(opacity) - torch.log1p(-opacity)
         if exclude is not None and len(exclude):
             keep = ~torch.isin(idx, exclude.to(idx.device))
-            s, idx = s[keep], idx[keep]
+            s, idx, logit_opacities = s[keep], idx[keep], logit_opacities[keep]
         means = (rot[idx] @ s.means[:, :, None])[:, :, 0] + trans[idx]
-        return GaussianSplats(means, quat_multiply(q[idx], s.quats_wxyz), s.log_scales, s.logit_opacities, s.sh)
+        return GaussianSplats(means, quat_multiply(q[idx], s.quats_wxyz), s.log_scales, logit_opacities, s.sh)
 
     def offset_bodies(self, poses, delta_t: torch.Tensor, delta_r: torch.Tensor, bodies: torch.Tensor) -> GaussianSplats:
         """The Gaussians of `bodies` only (in that order), posed and then offset rigidly about their COMs."""

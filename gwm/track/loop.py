@@ -87,11 +87,23 @@ def correctable_bodies(names, roles, config: TrackerConfig) -> np.ndarray:
                      and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
 
 
+def scene_gaussians(scene, config: TrackerConfig) -> tuple[dict[str, GaussianSplats], object]:
+    """The tracker's canonical Gaussians per body of a scene (gwm.scene.asset.SceneAsset), and, with
+    config.reveal_support, the rule (gwm.scene.underside.SupportReveal, None where the scene has no stumps)
+    that hides the objects' stumps and shows the support where they moved away."""
+    background, reveal = scene.background, None
+    if config.reveal_support:
+        from gwm.scene.underside import reveal_support
+
+        background, reveal = reveal_support(scene)
+    return {BACKGROUND: background, **{o.name: o.splats for o in scene.objects}}, reveal
+
+
 class Tracker:
     """Keeps a twin in sync with camera frames by visual forces (see gwm.track)."""
 
     def __init__(self, twin: Twin, canonical: dict[str, GaussianSplats], cameras: Cameras,
-                 config: TrackerConfig = TrackerConfig()):
+                 config: TrackerConfig = TrackerConfig(), reveal=None):
         self.twin, self.cameras, self.config = twin, cameras, config
         names = (BACKGROUND, *twin.body_names)
         roles = ("background", *twin.body_roles)
@@ -104,6 +116,16 @@ class Tracker:
         self.floor = None  # (M,) each movable body's window loss where it matches (see calibrate)
         self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
         self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
+        self.reveal = reveal  # gwm.scene.underside.SupportReveal of the background's last Gaussians (scene_gaussians)
+        if reveal is not None:
+            missing = [n for n in reveal.names if n not in names]
+            if missing:
+                raise TrackInputError(f"the support fill is under objects {missing} that are not bodies of the twin")
+            if reveal.count > len(canonical[BACKGROUND]):
+                raise TrackInputError(f"the support fill has {reveal.count} Gaussians but the background only "
+                                      f"{len(canonical[BACKGROUND])}: give the background reveal_support returned")
+            self._reveal_bodies = [names.index(n) for n in reveal.names]
+            self._show_fill(self.all_poses())
         self.reset_controller()
 
     def reset_controller(self) -> None:
@@ -161,11 +183,25 @@ class Tracker:
         """The render of everything but the movable bodies, kept while those Gaussians stay where they
         are (the background always does; robot links or uncorrected bodies that move invalidate it)."""
         fixed = np.setdiff1d(np.arange(len(poses)), self.movable)
-        key = poses[fixed].tobytes()
+        key = poses[fixed].tobytes() + (b"" if self.reveal is None else self._show_fill(poses))
         if self._fixed_key != key:
             self._fixed = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
             self._fixed_key = key
         return self._fixed
+
+    def _show_fill(self, poses: np.ndarray) -> bytes:
+        """Shows the support fill and hides the stumps where the objects at `poses` moved away (in eighths of
+        full opacity, so the fixed layer is rendered again only when some of it changes); returns the
+        visibility as a cache key."""
+        from gwm.geometry import pose7_to_matrix
+
+        mats = [np.asarray(pose7_to_matrix(poses[b]), np.float64) for b in self._reveal_bodies]
+        vis = (np.round(self.reveal.visibility(mats) * 8) / 8).astype(np.float32)
+        full = torch.ones(len(self.bodies.splats))
+        n_bg = int((self.bodies.body_index == 0).sum())  # the background's Gaussians come first
+        full[n_bg - self.reveal.count:n_bg] = torch.from_numpy(vis)
+        self.bodies.set_visibility(full)
+        return vis.tobytes()
 
     def all_poses(self) -> np.ndarray:
         """(1 + B, 7): the background's identity pose, then the twin's bodies."""
@@ -463,4 +499,5 @@ def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = No
     return TrackResult(np.stack(poses), np.stack(wrenches), np.array(seconds),
                        np.stack(renders) if keep_renders else None)
 
-__all__ = ["BACKGROUND", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin", "run_tracker"]
+__all__ = ["BACKGROUND", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin", "run_tracker",
+           "scene_gaussians"]

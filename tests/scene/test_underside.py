@@ -1,15 +1,17 @@
 """An object moved off its place leaves the support behind, not the stump of its base."""
 
+import dataclasses
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from gwm.cameras import Cameras
 from gwm.render import rasterize
-from gwm.scene.asset import SceneObject
-from gwm.scene.plane import Plane
-from gwm.scene.underside import free_the_support
+from gwm.scene.asset import SceneAsset, SceneObject
+from gwm.scene.plane import Plane, convex_outline, inside_distance
+from gwm.scene.underside import reveal_support, support_reveal
 from gwm.splats import GaussianSplats
 
 TABLE, BLUE, NONE = (0.6, 0.4, 0.2), (0.1, 0.2, 0.9), (1.0, 0.0, 1.0)
@@ -63,19 +65,119 @@ def _top_view(splats):
     return rgb.numpy()[np.hypot(xx - 31.5, yy - 31.5) < 0.03 * f]
 
 
-def test_the_base_goes_with_the_object_and_the_support_is_filled():
+def _shown(background, rule, world_from_body):
+    """The background with the rule's visibility applied to its last Gaussians."""
+    vis = torch.ones(len(background))
+    vis[-rule.count:] = torch.from_numpy(rule.visibility(world_from_body)).float()
+    opacity = (background.opacities * vis).clamp(1e-6, 1 - 1e-6)
+    return GaussianSplats(background.means, background.quats_wxyz, background.log_scales,
+                          torch.log(opacity) - torch.log1p(-opacity), background.sh)
+
+
+def test_the_stump_hides_and_the_support_shows_where_the_object_moved_away():
     world, background, obj, stump = _capture_like()
     plane = Plane(normal=np.array([0.0, 0.0, 1.0]), point=np.zeros(3))
-    (moved,), rest, stats, fill = free_the_support(world, background, [obj], plane, CLEARANCE)
-    base = stats["can"]["base_gaussians"]
-    assert len(moved.splats) == len(obj.splats) + base and len(rest) == background.sum() - base + fill
-    # All of the stump went with it (and the table's few millimetres at its edge), none of the rest.
-    blue = np.abs(rest.rgb_dc.numpy() - BLUE).max(1) < 1e-3
-    assert not blue.any() and stump <= base <= stump + 0.5 * stump and fill > 100
-    # The fill lies on the plane, in the table's colour.
-    np.testing.assert_allclose(rest.means[-fill:, 2].numpy(), -CLEARANCE - 0.001, atol=1e-7)  # behind the band
-    np.testing.assert_allclose(rest.rgb_dc[-fill:].numpy(), np.tile(TABLE, (fill, 1)), atol=1e-3)
-    # The object taken away: where it stood, the table. Before, the table's hole and the blue stump.
-    np.testing.assert_allclose(_top_view(rest).mean(0), TABLE, atol=0.03)
-    before = _top_view(world[torch.from_numpy(background)])
-    assert np.abs(before.mean(0) - np.array(TABLE)).max() > 0.15
+    seen = world[torch.from_numpy(background)]
+    out, rule = support_reveal(seen, [obj], plane, CLEARANCE)
+    fill = int((~rule.stump).sum())
+    # All of the stump is marked (and the table's few millimetres at its edge), none of the rest; the fill
+    # lies on the plane behind the band, in the table's colour.
+    assert len(out) == len(seen) + fill and rule.names == ("can",) and fill > 100
+    assert stump <= rule.stump.sum() <= 1.5 * stump
+    blue = np.abs(out.rgb_dc.numpy() - BLUE).max(1) < 1e-3
+    assert blue[-rule.count:].sum() == stump and not blue[:-rule.count].any()
+    np.testing.assert_allclose(out.means[-fill:, 2].numpy(), -CLEARANCE - 0.001, atol=1e-7)
+    np.testing.assert_allclose(out.rgb_dc[-fill:].numpy(), np.tile(TABLE, (fill, 1)), atol=1e-3)
+    # At rest the render is the capture's: the stump shown, the fill hidden.
+    rest = obj.world_from_body.numpy()
+    np.testing.assert_allclose(_top_view(_shown(out, rule, [rest])), _top_view(seen), atol=2e-3)
+    # The object taken 10 cm away: where it stood, the table. Without the rule, the hole and the blue stump.
+    away = rest.copy()
+    away[0, 3] += 0.1
+    np.testing.assert_allclose(_top_view(_shown(out, rule, [away])).mean(0), TABLE, atol=0.03)
+    assert np.abs(_top_view(seen).mean(0) - np.array(TABLE)).max() > 0.15
+    # Half-way (3 cm): the part it still covers keeps the stump.
+    part = rest.copy()
+    part[0, 3] += 0.03
+    vis = rule.visibility([part])
+    covered = inside_distance(convex_outline(plane.plan(obj.collision_vertices + part[:3, 3])), rule.plan) > 0
+    assert np.all(vis[rule.stump & covered] == 1.0) and np.all(vis[~rule.stump & covered] == 0.0)
+    assert vis[~rule.stump & ~covered].max() == 1.0
+
+
+def test_a_scene_without_its_support_plane_is_left_as_it_is():
+    world, background, obj, _ = _capture_like()
+    scene = SceneAsset(background=world[torch.from_numpy(background)], objects=[obj],
+                       support_vertices=np.zeros((0, 3)), support_faces=np.zeros((0, 3), np.int64),
+                       robot_base=torch.eye(4, dtype=torch.float64), metadata={})
+    out, rule = reveal_support(scene)
+    assert rule is None and out is scene.background
+    scene.metadata.update(plane={"normal": [0, 0, 1.0], "point": [0, 0, 0.0]},
+                          config={"assembly": {"support_clearance": CLEARANCE}})
+    out, rule = reveal_support(scene)
+    assert rule is not None and len(out) > len(scene.background)
+
+
+class _PlacedTwin:
+    """A twin whose one body sits wherever the test puts it (the tracker's inputs only; no physics)."""
+
+    body_names, body_roles, control_dt = ("can",), ("object",), 1 / 30
+
+    def __init__(self, pose):
+        self.pose = np.asarray(pose, np.float64)
+
+    def body_poses(self):
+        return self.pose[None].copy()
+
+    def body_velocities(self):
+        return np.zeros((1, 6))
+
+    def mass_properties(self):
+        return np.ones(1), np.eye(3)[None] * 1e-3, np.zeros((1, 3))
+
+    def step(self, wrenches):
+        pass
+
+
+def test_the_tracker_shows_the_support_where_its_twin_moved_the_object_away():
+    from gwm.track.config import TrackerConfig
+    from gwm.track.loop import Tracker, TrackInputError, scene_gaussians
+
+    world, background, obj, _ = _capture_like()
+    scene = SceneAsset(background=world[torch.from_numpy(background)], objects=[obj],
+                       support_vertices=np.zeros((0, 3)), support_faces=np.zeros((0, 3), np.int64),
+                       robot_base=torch.eye(4, dtype=torch.float64),
+                       metadata={"plane": {"normal": [0, 0, 1.0], "point": [0, 0, 0.0]},
+                                 "config": {"assembly": {"support_clearance": CLEARANCE}}})
+    f = 64 * 1.0 / 0.3
+    K = torch.tensor([[f, 0, 32.0], [0, f, 32.0], [0, 0, 1.0]])
+    m = torch.eye(4)
+    m[:3, :3] = torch.tensor([[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]])
+    m[:3, 3] = torch.tensor([0.0, 0.0, 1.0])
+    cams = Cameras(K, m, 64, 64)
+    yy, xx = np.mgrid[:64, :64]
+    spot = np.hypot(xx - 31.5, yy - 31.5) < 0.03 * f  # where the can stood
+
+    def fixed_rgb(tracker):
+        layer = tracker.fixed_layer(tracker.all_poses())  # everything but the can
+        return (layer.rgb[0] + (1 - layer.alpha[0]) * torch.tensor(NONE)).numpy()[spot]
+
+    config = TrackerConfig(render_backend="cpu")
+    twin = _PlacedTwin(np.r_[obj.world_from_body[:3, 3].numpy(), 1.0, 0, 0, 0])
+    canonical, reveal = scene_gaussians(scene, config)
+    tracker = Tracker(twin, canonical, cams, config, reveal=reveal)
+    at_rest = fixed_rgb(tracker)  # the stump and the hole, as the capture has them
+    assert np.abs(at_rest.mean(0) - np.array(TABLE)).max() > 0.15
+    twin.pose[0] += 0.1
+    np.testing.assert_allclose(fixed_rgb(tracker).mean(0), TABLE, atol=0.03)
+    twin.pose[0] -= 0.1  # back: as at first
+    np.testing.assert_allclose(fixed_rgb(tracker), at_rest, atol=1e-6)
+    # Off, the stump stays where the can stood.
+    canonical_off, none = scene_gaussians(scene, TrackerConfig(reveal_support=False))
+    assert none is None
+    off = Tracker(twin, canonical_off, cams, config)
+    twin.pose[0] += 0.1
+    assert np.abs(fixed_rgb(off).mean(0) - np.array(TABLE)).max() > 0.15
+    with pytest.raises(TrackInputError, match="not bodies of the twin"):
+        Tracker(_PlacedTwin(twin.pose), canonical, cams, config,
+                reveal=dataclasses.replace(reveal, names=("mug",)))
