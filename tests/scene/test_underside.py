@@ -118,30 +118,10 @@ def test_a_scene_without_its_support_plane_is_left_as_it_is():
     assert rule is not None and len(out) > len(scene.background)
 
 
-class _PlacedTwin:
-    """A twin whose one body sits wherever the test puts it (the tracker's inputs only; no physics)."""
-
-    body_names, body_roles, control_dt = ("can",), ("object",), 1 / 30
-
-    def __init__(self, pose):
-        self.pose = np.asarray(pose, np.float64)
-
-    def body_poses(self):
-        return self.pose[None].copy()
-
-    def body_velocities(self):
-        return np.zeros((1, 6))
-
-    def mass_properties(self):
-        return np.ones(1), np.eye(3)[None] * 1e-3, np.zeros((1, 3))
-
-    def step(self, wrenches):
-        pass
-
-
 def test_the_tracker_shows_the_support_where_its_twin_moved_the_object_away():
     from gwm.track.config import TrackerConfig
     from gwm.track.loop import Tracker, TrackInputError, scene_gaussians
+    from tests.track.helpers import StillTwin
 
     world, background, obj, _ = _capture_like()
     scene = SceneAsset(background=world[torch.from_numpy(background)], objects=[obj],
@@ -163,21 +143,21 @@ def test_the_tracker_shows_the_support_where_its_twin_moved_the_object_away():
         return (layer.rgb[0] + (1 - layer.alpha[0]) * torch.tensor(NONE)).numpy()[spot]
 
     config = TrackerConfig(render_backend="cpu")
-    twin = _PlacedTwin(np.r_[obj.world_from_body[:3, 3].numpy(), 1.0, 0, 0, 0])
+    twin = StillTwin(["can"], ["object"], [np.r_[obj.world_from_body[:3, 3].numpy(), 1.0, 0, 0, 0]])
     canonical, reveal = scene_gaussians(scene, config)
     tracker = Tracker(twin, canonical, cams, config, reveal=reveal)
     at_rest = fixed_rgb(tracker)  # the stump and the hole, as the capture has them
     assert np.abs(at_rest.mean(0) - np.array(TABLE)).max() > 0.15
-    twin.pose[0] += 0.1
+    twin._poses[0, 0] += 0.1
     np.testing.assert_allclose(fixed_rgb(tracker).mean(0), TABLE, atol=0.03)
-    twin.pose[0] -= 0.1  # back: as at first
+    twin._poses[0, 0] -= 0.1  # back: as at first
     np.testing.assert_allclose(fixed_rgb(tracker), at_rest, atol=1e-6)
     # Off, the stump stays where the can stood.
     canonical_off, none = scene_gaussians(scene, TrackerConfig(reveal_support=False))
     assert none is None
     off = Tracker(twin, canonical_off, cams, config)
-    twin.pose[0] += 0.1
+    twin._poses[0, 0] += 0.1
     assert np.abs(fixed_rgb(off).mean(0) - np.array(TABLE)).max() > 0.15
     with pytest.raises(TrackInputError, match="not bodies of the twin"):
-        Tracker(_PlacedTwin(twin.pose), canonical, cams, config,
+        Tracker(twin, canonical, cams, config,
                 reveal=dataclasses.replace(reveal, names=("mug",)))

@@ -31,3 +31,24 @@ def render(bodies: BodyGaussians, poses: np.ndarray, cameras) -> torch.Tensor:
 
     with torch.no_grad():
         return rasterize(bodies.posed(poses), cameras, background=BACKGROUND_RGB, backend="cpu").rgb
+
+
+class StillTwin:
+    """A twin whose bodies stay where the test puts them (`_poses`; the tracker's inputs only, no physics)."""
+
+    def __init__(self, names, roles, poses):
+        self.body_names, self.body_roles, self.control_dt = tuple(names), tuple(roles), 1 / 30
+        self._poses = np.asarray(poses, np.float64)
+
+    def body_poses(self):
+        return self._poses.copy()
+
+    def body_velocities(self):
+        return np.zeros((len(self._poses), 6))
+
+    def mass_properties(self):
+        n = len(self._poses)
+        return np.ones(n), np.tile(np.eye(3) * 1e-3, (n, 1, 1)), np.zeros((n, 3))
+
+    def step(self, wrenches):
+        pass

@@ -9,7 +9,7 @@ from gwm.track.config import TrackerConfig
 from gwm.track.loop import BACKGROUND, Tracker
 from gwm.track.visual_forces import PoseErrorEstimate, estimate_pose_errors
 
-from .helpers import BACKGROUND_RGB, demo_setup, render
+from .helpers import BACKGROUND_RGB, StillTwin, demo_setup, render
 
 # The tracker's defaults at the benchmark's size: 5 iterations of 4 mm steps reach 16 mm at most.
 KW = dict(iterations=5, step=0.004, pyramid=(4, 8), background=BACKGROUND_RGB, render_backend="cpu",
@@ -71,27 +71,6 @@ def test_a_body_that_stopped_is_not_carried_on(tray_setup):
     assert with_start.position[j, 1] > real[1] - 0.003  # not beyond it along the motion
 
 
-class _StillTwin:
-    """A twin whose bodies stay where they are (the tracker's inputs only; no physics)."""
-
-    def __init__(self, names, roles, poses):
-        self.body_names, self.body_roles, self.control_dt = tuple(names), tuple(roles), 1 / 30
-        self._poses = np.asarray(poses, np.float64)
-
-    def body_poses(self):
-        return self._poses.copy()
-
-    def body_velocities(self):
-        return np.zeros((len(self._poses), 6))
-
-    def mass_properties(self):
-        n = len(self._poses)
-        return np.ones(n), np.tile(np.eye(3) * 1e-3, (n, 1, 1)), np.zeros((n, 3))
-
-    def step(self, wrenches):
-        pass
-
-
 @pytest.mark.parametrize("on", [True, False])
 def test_the_tracker_predicts_from_its_trusted_estimates(monkeypatch, demo_scene, on):
     # The real tray moves 8 mm per frame along -y (and, as one camera may read it, 2 mm down) while the twin
@@ -100,7 +79,7 @@ def test_the_tracker_predicts_from_its_trusted_estimates(monkeypatch, demo_scene
     # trusted, and none while known forces move the body (the twin's physics predicts it).
     names = tuple(o.name for o in demo_scene.objects)
     poses = np.stack([np.r_[o.world_from_body[:3, 3].numpy(), 1.0, 0.0, 0.0, 0.0] for o in demo_scene.objects])
-    twin = _StillTwin(names, [o.role for o in demo_scene.objects], poses)
+    twin = StillTwin(names, [o.role for o in demo_scene.objects], poses)
     canonical = {BACKGROUND: demo_scene.background, **{o.name: o.splats for o in demo_scene.objects}}
     from sim_tasks.real_streams import observing_cameras
 
