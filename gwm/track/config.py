@@ -44,7 +44,8 @@ class TrackerConfig:
     # Renders hide each object's stump (its lowest support_clearance, left in the background by assembly) and
     # show the support under it where the object moved away (gwm.scene.underside; scene_gaussians). Samples
     # (160x120, 2 s, stream seed 0): the workbench's unmodelled push 33.4 / 32.0 -> 13.3 / 14.9 mm with 1 / 2
-    # cameras, back within 1 cm 0.00 s after it (was never); model right unchanged (adds 0); see the README.
+    # cameras, back within 1 cm 0.00 s after it (was never); the other scenarios move both ways by what a
+    # tipping object's chaos gives (the README has them, and other stream seeds).
     reveal_support: bool = True
     # Adam steps fitting each camera's colour gain and bias, and the movable bodies' Gaussian colours,
     # opacities and sizes, to the first frames before tracking (0: off); see gwm.track.appearance.
