@@ -98,8 +98,9 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     wrenches = np.concatenate([np.zeros((len(result.poses), 1, 6)), result.wrenches], 1)
     meta = {"scene_usd": str(scene_usd), "frames": str(frames), "config": asdict(config),
             "normalisation": scene.metadata.get("normalisation")}
+    stored, _ = scene_gaussians(scene, replace(config, reveal_support=False))  # the scene's own: no fill
     dataset = write_tracked_dataset(out / "dataset", fmt, poses, wrenches, stream.fps, names, roles,
-                                    {k: v.detach().to(dtype=torch.float32) for k, v in canonical.items()}, stream.specs, meta)
+                                    {k: v.detach().to(dtype=torch.float32) for k, v in stored.items()}, stream.specs, meta)
     write_overlay_video(out / "overlay.mp4", stream.frames, result.renders, open_renders, stream.fps)
     summary = {"frames": int(len(result.poses)), "bodies": list(names), "fps": stream.fps,
                "cameras": [s.name for s in stream.specs], "rate_hz": float(1.0 / np.mean(result.seconds)),
