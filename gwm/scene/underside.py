@@ -34,7 +34,7 @@ FILL_DEPTH_M = 0.001  # below the band: behind every Gaussian the capture put th
 COLOUR_NEIGHBOURS = 8
 FILL_OPACITY = 0.98
 FILL_THICKNESS_M = 0.0005
-REVEAL_RAMP_M = 0.003  # a fill Gaussian fades in over this much past an object's current outline
+REVEAL_RAMP_M = 0.003  # fill fades in, and stumps fade out, over this much past an object's current outline
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,8 @@ def reveal_support(scene) -> tuple[GaussianSplats, SupportReveal | None]:
     clearance = (scene.metadata.get("config") or {}).get("assembly", {}).get("support_clearance")
     if not plane_meta or clearance is None or not scene.objects:
         return scene.background, None
-    plane = Plane(normal=np.asarray(plane_meta["normal"], np.float64), point=np.asarray(plane_meta["point"], np.float64))
+    plane = Plane(normal=np.asarray(plane_meta["normal"], np.float64),
+                  point=np.asarray(plane_meta["point"], np.float64))
     return support_reveal(scene.background, list(scene.objects), plane, float(clearance))
 
 

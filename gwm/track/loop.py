@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -17,6 +17,9 @@ from gwm.splats import GaussianSplats
 from gwm.track.bodies import BodyGaussians
 from gwm.track.config import TrackerConfig
 from gwm.track.visual_forces import PoseErrorEstimate, body_radii, estimate_pose_errors, render_fixed_layer
+
+if TYPE_CHECKING:
+    from gwm.scene.underside import SupportReveal
 
 BACKGROUND = "background"
 GRAVITY = 9.81
@@ -87,7 +90,7 @@ def correctable_bodies(names, roles, config: TrackerConfig) -> np.ndarray:
                      and (config.correct_bodies is None or n in config.correct_bodies)], np.int64)
 
 
-def scene_gaussians(scene, config: TrackerConfig) -> tuple[dict[str, GaussianSplats], object]:
+def scene_gaussians(scene, config: TrackerConfig) -> tuple[dict[str, GaussianSplats], "SupportReveal | None"]:
     """The tracker's canonical Gaussians per body of a scene (gwm.scene.asset.SceneAsset), and, with
     config.reveal_support, the rule (gwm.scene.underside.SupportReveal, None where the scene has no stumps)
     that hides the objects' stumps and shows the support where they moved away."""
@@ -103,7 +106,7 @@ class Tracker:
     """Keeps a twin in sync with camera frames by visual forces (see gwm.track)."""
 
     def __init__(self, twin: Twin, canonical: dict[str, GaussianSplats], cameras: Cameras,
-                 config: TrackerConfig = TrackerConfig(), reveal=None):
+                 config: TrackerConfig = TrackerConfig(), reveal: "SupportReveal | None" = None):
         self.twin, self.cameras, self.config = twin, cameras, config
         names = (BACKGROUND, *twin.body_names)
         roles = ("background", *twin.body_roles)
