@@ -47,6 +47,11 @@ class TrackerConfig:
     # cameras, back within 1 cm 0.00 s after it (was never); the other scenarios move both ways by what a
     # tipping object's chaos gives (the README has them, and other stream seeds).
     reveal_support: bool = True
+    # Background plate: after calibration, the fixed layer (background, robot, bodies not corrected) is
+    # corrected to show what the first frames show wherever no movable body covers it at rest and it still
+    # renders as at rest (Tracker._background_plate): the cameras are static, so the background's
+    # reconstruction error (haze, blur, baked colour) no longer weighs in the comparison.
+    background_plate: bool = False
     # Adam steps fitting each camera's colour gain and bias, and the movable bodies' Gaussian colours,
     # opacities and sizes, to the first frames before tracking (0: off); see gwm.track.appearance.
     calibration_iterations: int = 100

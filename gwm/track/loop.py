@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from gwm.scene.underside import SupportReveal
 
 BACKGROUND = "background"
+PLATE_COVERAGE = 0.02  # a pixel the movable bodies cover less than this at rest shows the background
+PLATE_SAME = 0.02  # colour / alpha change of the fixed layer after which its plate no longer holds
 GRAVITY = 9.81
 
 
@@ -119,6 +121,7 @@ class Tracker:
         self.floor = None  # (M,) each movable body's window loss where it matches (see calibrate)
         self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
         self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
+        self._plate = None  # background plate (see calibrate)
         self.reveal = reveal  # gwm.scene.underside.SupportReveal of the background's last Gaussians (scene_gaussians)
         if reveal is not None:
             missing = [n for n in reveal.names if n not in names]
@@ -164,13 +167,42 @@ class Tracker:
         from gwm.track.appearance import calibrate_appearance
 
         cfg = self.config
+        observed, poses = self.check_frames(frames), self.all_poses()
+        fit = dict(iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
+                   render_backend=cfg.render_backend)
         with torch_threads(cfg.threads):
-            self.colour, losses = calibrate_appearance(
-                self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
-                iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
-                render_backend=cfg.render_backend)
+            fixed = None
+            if cfg.background_plate:  # the cameras' colour first, then the plate, then the bodies against it
+                self.colour, _ = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
+                                                      fit_bodies=False, **fit)
+                self._plate = self._background_plate(observed, poses)
+                self._fixed_key = None
+                fixed = self.fixed_layer(poses)
+            self.colour, losses = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
+                                                       fixed_layer=fixed, colour=self.colour,
+                                                       fit_colour=not cfg.background_plate, **fit)
             self.floor = self._window_losses(self.check_frames(frames), self.all_poses())
         return losses
+
+    def _background_plate(self, observed: torch.Tensor, poses: np.ndarray):
+        """What the frames show where no movable body does, as a correction of the fixed layer: (C,H,W,3)
+        the frames' colour (before the cameras' gain and bias) less the fixed layer's render, the pixels
+        (C,H,W,1) no movable body covers at rest, and the fixed layer at rest (the correction holds only
+        where the fixed layer still renders as it did: robot links and revealed support are rendered)."""
+        from gwm.track.layers import moving_coverage, render_layer
+        from gwm.track.visual_forces import composite_nothing
+
+        movable = torch.as_tensor(self.movable, device=self.config.device)
+        rest = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
+        zero = torch.zeros(len(self.movable), 3, device=self.config.device)
+        with torch.no_grad():
+            moving = render_layer(self.bodies.offset_bodies(poses, zero, zero, movable),
+                                  self.cameras.to(device=self.config.device, dtype=torch.float32), self.config.render_backend)
+            gain, bias = self.colour if self.colour is not None else (torch.ones(1, 3), torch.zeros(1, 3))
+            seen = (observed - bias[:, None, None, :]) / gain[:, None, None, :].clamp_min(1e-3)
+            correction = seen - composite_nothing(rest, self.background)
+            free = moving_coverage(moving, rest) < PLATE_COVERAGE
+        return correction, free, rest
 
     def _window_losses(self, observed: torch.Tensor, poses: np.ndarray) -> np.ndarray:
         """(M,) each movable body's window loss at `poses` (no search): after calibration, the residual
@@ -189,8 +221,19 @@ class Tracker:
         key = poses[fixed].tobytes() + (b"" if self.reveal is None else self._show_fill(poses))
         if self._fixed_key != key:
             self._fixed = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
+            if self._plate is not None:
+                self._fixed = self._plated(self._fixed)
             self._fixed_key = key
         return self._fixed
+
+    def _plated(self, fixed):
+        """The fixed layer with the background plate's correction added where it still renders as at rest."""
+        from gwm.render import RenderOutput
+
+        correction, free, rest = self._plate
+        same = (((fixed.rgb - rest.rgb).abs().amax(-1, keepdim=True) < PLATE_SAME)
+                & ((fixed.alpha - rest.alpha).abs() < PLATE_SAME) & free)
+        return RenderOutput(fixed.rgb + correction * same, fixed.alpha, fixed.depth)
 
     def _show_fill(self, poses: np.ndarray) -> bytes:
         """Shows the support fill and hides the stumps where the objects at `poses` moved away (in eighths of
