@@ -18,6 +18,7 @@ kitchen's model-right run 24.3 -> 28.8 mm against 24.9 open loop).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,9 +72,8 @@ def reveal_support(scene) -> tuple[GaussianSplats, SupportReveal | None]:
     plane_meta = scene.metadata.get("plane")
     clearance = (scene.metadata.get("config") or {}).get("assembly", {}).get("support_clearance")
     if not plane_meta or clearance is None or not scene.objects:
-        return scene.background, None
-    plane = Plane(normal=np.asarray(plane_meta["normal"], np.float64),
-                  point=np.asarray(plane_meta["point"], np.float64))
+        return scene.background, list(scene.objects), None
+    plane = Plane(normal=np.asarray(plane_meta["normal"], np.float64), point=np.asarray(plane_meta["point"], np.float64))
     return support_reveal(scene.background, list(scene.objects), plane, float(clearance))
 
 
@@ -88,19 +88,32 @@ def support_reveal(background: GaussianSplats, objects: list, plane: Plane, clea
     rings = [r for r in (convex_outline(plane.plan(v)) for v in hulls) if r is not None]  # seen from above
     band = np.abs(plane.signed_distance(means)) <= clearance  # a container's floor may sit in the support's noise
     stump = np.zeros(len(means), bool)
-    for v in hulls:  # what stands on a hull's base, or its edge: Gaussians overhang the centres' hull
+    objects = list(objects)
+    for i, (obj, v) in enumerate(zip(objects, hulls)):  # what stands on a hull's base, or its edge
         foot = convex_outline(plane.plan(v[np.abs(plane.signed_distance(v)) < 1e-6]))
-        if foot is not None:
-            stump |= band & (inside_distance(foot, plan) >= -BASE_MARGIN_M)
+        if foot is None:
+            continue
+        own = band & ~stump & (inside_distance(foot, plan) >= -BASE_MARGIN_M)  # Gaussians overhang the hull
+        if obj.role == "container" and own.any():  # its floor and contents: they go with it
+            body_from_world = torch.linalg.inv(obj.world_from_body).to(background.means.dtype)
+            objects[i] = dataclasses.replace(obj, splats=GaussianSplats.cat(
+                [obj.splats, background[torch.from_numpy(own)].transform(body_from_world)]))
+            band = band & ~own
+            taken = own
+        else:
+            taken = np.zeros_like(own)
+        stump |= own & ~taken
+        background = background[torch.from_numpy(~taken)] if taken.any() else background
+        means, plan, band, stump = means[~taken], plan[~taken], band[~taken], stump[~taken]
     fill = _fill(background, ~stump, band, plan, rings, plane, clearance + FILL_DEPTH_M)
     count = int(stump.sum()) + len(fill)
     if count == 0:
-        return background, None
+        return background, objects, None
     out = GaussianSplats.cat([background[torch.from_numpy(~stump)], background[torch.from_numpy(stump)], fill])
     rule = SupportReveal(count, plane, plane.plan(out.means[-count:].double().numpy()),
                          np.arange(count) < int(stump.sum()), tuple(o.name for o in objects),
                          tuple(np.asarray(o.collision_vertices, np.float64) for o in objects))
-    return out, rule
+    return out, objects, rule
 
 
 def _fill(world: GaussianSplats, free: np.ndarray, band: np.ndarray, plan: np.ndarray, rings: list, plane: Plane,

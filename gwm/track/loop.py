@@ -96,12 +96,12 @@ def scene_gaussians(scene, config: TrackerConfig) -> tuple[dict[str, GaussianSpl
     """The tracker's canonical Gaussians per body of a scene (gwm.scene.asset.SceneAsset), and, with
     config.reveal_support, the rule (gwm.scene.underside.SupportReveal, None where the scene has no stumps)
     that hides the objects' stumps and shows the support where they moved away."""
-    background, reveal = scene.background, None
+    background, objects, reveal = scene.background, scene.objects, None
     if config.reveal_support:
         from gwm.scene.underside import reveal_support
 
-        background, reveal = reveal_support(scene)
-    return {BACKGROUND: background, **{o.name: o.splats for o in scene.objects}}, reveal
+        background, objects, reveal = reveal_support(scene)
+    return {BACKGROUND: background, **{o.name: o.splats for o in objects}}, reveal
 
 
 class Tracker:
