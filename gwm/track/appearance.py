@@ -9,7 +9,9 @@ twin's initial state, so before tracking a few hundred Adam steps fit
   - the colour (SH DC), opacity and size of the *movable* bodies' Gaussians.
 Positions and orientations stay bound to the bodies; the background's Gaussians keep their own
 colours (a per-Gaussian fit would tune only the patches visible now and leave the ones under the
-objects as they were, which pulls a moved object back to where it stood).
+objects as they were, which pulls a moved object back to where it stood). With the tracker's background
+plate (gwm.track.loop.BackgroundPlate) the cameras' colour is fitted first and the bodies then against the
+plate: against the background's reconstruction error instead, the bodies grew skirts in its colours.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from gwm.track.visual_forces import _pyramid, photometric_loss, render_fixed_lay
 
 def calibrate_appearance(body_gaussians: BodyGaussians, poses, movable, cameras: Cameras, observed: torch.Tensor, *,
                          iterations: int, pyramid: tuple[int, ...], background: torch.Tensor,
-                         render_backend: str = "auto", lr: float = 0.02, fixed_layer=None, fit_colour: bool = True, fit_bodies: bool = True,
-                         colour: tuple[torch.Tensor, torch.Tensor] | None = None):
+                         render_backend: str = "auto", lr: float = 0.02, fixed_layer=None, fit_colour: bool = True,
+                         fit_bodies: bool = True, colour: tuple[torch.Tensor, torch.Tensor] | None = None):
     """Fit per-camera colour (gain, bias) (C,3) each and, in place, the movable bodies' Gaussian
     appearance, against observed (C,H,W,3) frames seen at `poses`.
 
@@ -47,10 +49,8 @@ def calibrate_appearance(body_gaussians: BodyGaussians, poses, movable, cameras:
     log_scales = s.log_scales[own].detach().clone().requires_grad_(True)
     groups = [{"params": [gain, bias], "lr": 0.5 * lr}] if fit_colour else []
     if fit_bodies:
-        groups += [{"params": [sh], "lr": lr}, {"params": [logit_op], "lr": 2.5 * lr}]
-        import os
-        if not os.environ.get("NOSIZE"):
-            groups += [{"params": [log_scales], "lr": 0.5 * lr}]
+        groups += [{"params": [sh], "lr": lr}, {"params": [logit_op], "lr": 2.5 * lr},
+                   {"params": [log_scales], "lr": 0.5 * lr}]
     opt = torch.optim.Adam(groups)
     observed = observed.to(device=device, dtype=torch.float32)
     levels = _pyramid(observed, pyramid)
