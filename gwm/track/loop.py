@@ -165,7 +165,7 @@ class Tracker:
         self.floor = None  # (M,) each movable body's window loss where it matches (see calibrate)
         self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
         self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
-        self._plate: BackgroundPlate | None = None  # see calibrate
+        self.plate: BackgroundPlate | None = None  # the background plate (calibrate takes it)
         self.reveal = reveal  # gwm.scene.underside.SupportReveal of the background's last Gaussians (scene_gaussians)
         if reveal is not None:
             missing = [n for n in reveal.names if n not in names]
@@ -221,7 +221,7 @@ class Tracker:
             if cfg.background_plate:
                 self.colour, _ = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
                                                       fit_bodies=False, **fit)
-                self._plate = self._background_plate(observed, poses)
+                self.plate = self._background_plate(observed, poses)
                 self._fixed_key = None
                 fixed = self.fixed_layer(poses)
             self.colour, losses = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
@@ -267,8 +267,8 @@ class Tracker:
         key = poses[fixed].tobytes() + (b"" if self.reveal is None else self._show_fill(poses))
         if self._fixed_key != key:
             self._fixed = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
-            if self._plate is not None:
-                self._fixed = self._plate.applied(self._fixed)
+            if self.plate is not None:
+                self._fixed = self.plate.applied(self._fixed)
             self._fixed_key = key
         return self._fixed
 

@@ -58,13 +58,13 @@ def test_the_fixed_layer_shows_the_first_frame_where_no_body_covers(halo_setup):
     scene, _, lit_bodies, rest, cams, k = halo_setup
     observed = render(lit_bodies, rest, cams)
     plated, plain = _tracker(halo_setup, True), _tracker(halo_setup, False)
-    free = plated._plate.free[..., 0]  # (C,H,W) no movable body covers the pixel at rest
+    free = plated.plate.free[..., 0]  # (C,H,W) no movable body covers the pixel at rest
     assert free.float().mean() > 0.5 and (~free).any()
     diff = lambda t: (_empty(t, t.all_poses()) - observed).abs().amax(-1)  # noqa: E731
     assert float(diff(plated)[free].max()) < 1e-4
     assert float(diff(plain)[free].max()) > 0.15  # the halo: the background's Gaussians do not have it
     # Under the bodies no frame shows the background: there it gets its surroundings' correction, averaged.
-    plate = plated._plate
+    plate = plated.plate
     np.testing.assert_allclose(plated.fixed_layer(rest).rgb[~free], (plate.rest.rgb + plate.smooth)[~free], atol=1e-6)
 
 
@@ -96,7 +96,7 @@ def test_the_plate_does_not_hold_where_the_fixed_layer_changed(halo_setup):
     moved = rest.copy()
     moved[c, 0] += 0.05
     tracker.twin._poses = moved[1:]
-    fixed, plate = tracker.fixed_layer(moved), tracker._plate
+    fixed, plate = tracker.fixed_layer(moved), tracker.plate
     plain = render_fixed_layer(tracker.bodies, moved, tracker.movable, tracker.cameras, "cpu")
     same = (((plain.rgb - plate.rest.rgb).abs().amax(-1) < 0.02)
             & ((plain.alpha - plate.rest.alpha).abs()[..., 0] < 0.02))
