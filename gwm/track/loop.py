@@ -66,13 +66,14 @@ class BackgroundPlate:
     """What the first frames show where no movable body covers them (TrackerConfig.background_plate): with
     static cameras the fixed layer (background, robot, bodies not corrected) is corrected to it, so the
     background's reconstruction error (blur, haze, colour) no longer weighs in the comparison. It holds where
-    the fixed layer still renders as at rest: robot links that moved and the support revealed under a moved
-    object are rendered as they are."""
+    no body covered the fixed layer and it still renders as at rest; elsewhere (under the bodies at rest, robot
+    links that moved, the support revealed under a moved object) the correction averaged over its surroundings
+    is added instead."""
 
     correction: torch.Tensor  # (C,H,W,3) the frames' colour (before the cameras' gain and bias) less the render
     free: torch.Tensor  # (C,H,W,1) bool: pixels the movable bodies cover less than PLATE_COVERAGE at rest
     rest: RenderOutput  # the fixed layer at rest
-    smooth: torch.Tensor  # (C,H,W,3) the correction averaged over the free pixels around each pixel
+    smooth: torch.Tensor  # (C,H,W,3) the correction averaged over the free pixels around each pixel (spread)
 
     def applied(self, fixed: RenderOutput) -> RenderOutput:
         """The fixed layer `fixed` with the correction added where it renders as at rest, and elsewhere its
@@ -230,7 +231,7 @@ class Tracker:
             self.floor = self._window_losses(self.check_frames(frames), self.all_poses())
         return losses
 
-    def _background_plate(self, observed: torch.Tensor, poses: np.ndarray) -> "BackgroundPlate":
+    def _background_plate(self, observed: torch.Tensor, poses: np.ndarray) -> BackgroundPlate:
         """The plate of frames `observed` seen at `poses` (the twin's rest), with the cameras' colour fitted."""
         from gwm.track.layers import moving_coverage, render_layer
         from gwm.track.visual_forces import composite_nothing
