@@ -357,6 +357,8 @@ def main() -> None:
                    help="TrackerConfig.predicted_start (default: the config's; 0 = off)")
     p.add_argument("--reveal-support", type=int, choices=(0, 1), default=None,
                    help="TrackerConfig.reveal_support (default: the config's; 0 = off)")
+    p.add_argument("--background-plate", type=int, choices=(0, 1), default=None,
+                   help="TrackerConfig.background_plate (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
@@ -372,6 +374,8 @@ def main() -> None:
         config = replace(config, predicted_start=bool(args.predicted_start))
     if args.reveal_support is not None:
         config = replace(config, reveal_support=bool(args.reveal_support))
+    if args.background_plate is not None:
+        config = replace(config, background_plate=bool(args.background_plate))
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []

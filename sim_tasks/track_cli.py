@@ -90,7 +90,7 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     if open_loop:
         twin.reset()
         baseline = Tracker(twin, canonical, stream.cameras, replace(config, iterations=0), reveal=reveal)
-        baseline.bodies, baseline.colour = tracker.bodies, tracker.colour  # same look, no forces
+        baseline.bodies, baseline.colour, baseline.plate = tracker.bodies, tracker.colour, tracker.plate  # same look
         open_renders = run_tracker(baseline, stream.frames, keep_renders=True).renders
     names = (BACKGROUND, *twin.body_names)
     roles = ("background", *twin.body_roles)

@@ -7,17 +7,19 @@ behind, on a hole. A render that moves objects (the tracker's) uses `reveal_supp
 an object's footprint (its hull's base on the plane) are its stump, the patch under its outline (the hull
 seen from above) gets flat Gaussians in the support's colours (each the mean colour of the nearest support
 Gaussians outside every outline), under the band, and `SupportReveal.visibility` shows the fill and hides the
-stump wherever no object stands now. At rest nothing changes.
+stump wherever no object stands now. At rest nothing changes. A container's stump is its floor and what it
+holds (the kitchen's bowl of fruit): that goes with it instead (the container's Gaussians take it).
 
 Measured and not used (the README has the figures): the fill drawn always, at assembly (a capture's object
 Gaussians are not opaque at their base, so the fill showed through them at rest: the tracker's matched loss
 per object rose 1.4-7x on the kitchen sample); the stump moved with its object instead of hidden (the
 samples' pushes were followed better, but with 1 camera the tracker drove tipping objects further off: the
-kitchen's model-right run 24.3 -> 28.8 mm against 24.9 open loop).
+kitchen's model-right run 24.3 -> 28.8 mm against 24.9 open loop): only containers take theirs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,15 +65,15 @@ class SupportReveal:
         return np.where(self.stump, 1.0 - uncovered, uncovered)
 
 
-def reveal_support(scene) -> tuple[GaussianSplats, SupportReveal | None]:
+def reveal_support(scene) -> tuple[GaussianSplats, list, SupportReveal | None]:
     """A scene's (gwm.scene.asset.SceneAsset) background reordered with its objects' stumps and the support
-    fill last, and the rule that shows or hides them (SupportReveal). The background unchanged, with no rule,
-    for a scene without the support plane and clearance it was assembled with (a synthetic scene has no
-    stumps)."""
+    fill last, its objects (a container with its floor and contents), and the rule that shows or hides the
+    stumps and fill (SupportReveal). The background and objects unchanged, with no rule, for a scene without
+    the support plane and clearance it was assembled with (a synthetic scene has no stumps)."""
     plane_meta = scene.metadata.get("plane")
     clearance = (scene.metadata.get("config") or {}).get("assembly", {}).get("support_clearance")
     if not plane_meta or clearance is None or not scene.objects:
-        return scene.background, None
+        return scene.background, list(scene.objects), None
     plane = Plane(normal=np.asarray(plane_meta["normal"], np.float64),
                   point=np.asarray(plane_meta["point"], np.float64))
     return support_reveal(scene.background, list(scene.objects), plane, float(clearance))
@@ -79,8 +81,9 @@ def reveal_support(scene) -> tuple[GaussianSplats, SupportReveal | None]:
 
 def support_reveal(background: GaussianSplats, objects: list, plane: Plane, clearance: float):
     """background: the Gaussians not in any object (world frame), objects: gwm.scene.asset.SceneObject at rest.
-    Returns the background with the stumps and then the fill last, and the SupportReveal for them (None when
-    there is neither)."""
+    Returns the background with the stumps and then the fill last, the objects (a container's stump, its floor
+    and contents, moved from the background to its Gaussians in its body frame), and the SupportReveal for the
+    stumps and fill (None when there is neither)."""
     means = background.means.double().numpy()
     plan = plane.plan(means)
     hulls = [o.collision_vertices.astype(np.float64) @ o.world_from_body[:3, :3].numpy().T
@@ -88,19 +91,32 @@ def support_reveal(background: GaussianSplats, objects: list, plane: Plane, clea
     rings = [r for r in (convex_outline(plane.plan(v)) for v in hulls) if r is not None]  # seen from above
     band = np.abs(plane.signed_distance(means)) <= clearance  # a container's floor may sit in the support's noise
     stump = np.zeros(len(means), bool)
-    for v in hulls:  # what stands on a hull's base, or its edge: Gaussians overhang the centres' hull
+    objects = list(objects)
+    for i, (obj, v) in enumerate(zip(objects, hulls)):  # what stands on a hull's base, or its edge
         foot = convex_outline(plane.plan(v[np.abs(plane.signed_distance(v)) < 1e-6]))
-        if foot is not None:
-            stump |= band & (inside_distance(foot, plan) >= -BASE_MARGIN_M)
+        if foot is None:
+            continue
+        own = band & ~stump & (inside_distance(foot, plan) >= -BASE_MARGIN_M)  # Gaussians overhang the hull
+        if obj.role == "container" and own.any():  # its floor and contents: they go with it
+            body_from_world = torch.linalg.inv(obj.world_from_body).to(background.means.dtype)
+            objects[i] = dataclasses.replace(obj, splats=GaussianSplats.cat(
+                [obj.splats, background[torch.from_numpy(own)].transform(body_from_world)]))
+            band = band & ~own
+            taken = own
+        else:
+            taken = np.zeros_like(own)
+        stump |= own & ~taken
+        background = background[torch.from_numpy(~taken)] if taken.any() else background
+        means, plan, band, stump = means[~taken], plan[~taken], band[~taken], stump[~taken]
     fill = _fill(background, ~stump, band, plan, rings, plane, clearance + FILL_DEPTH_M)
     count = int(stump.sum()) + len(fill)
     if count == 0:
-        return background, None
+        return background, objects, None
     out = GaussianSplats.cat([background[torch.from_numpy(~stump)], background[torch.from_numpy(stump)], fill])
     rule = SupportReveal(count, plane, plane.plan(out.means[-count:].double().numpy()),
                          np.arange(count) < int(stump.sum()), tuple(o.name for o in objects),
                          tuple(np.asarray(o.collision_vertices, np.float64) for o in objects))
-    return out, rule
+    return out, objects, rule
 
 
 def _fill(world: GaussianSplats, free: np.ndarray, band: np.ndarray, plan: np.ndarray, rings: list, plane: Plane,

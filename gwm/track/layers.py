@@ -34,10 +34,22 @@ def render_layer(splats: GaussianSplats, cameras: Cameras, backend: str) -> Rend
     return rasterize(splats, cameras, background=None, backend=backend)
 
 
+def _moving_in_front(moving: RenderOutput, fixed: RenderOutput) -> torch.Tensor:
+    """(C,H,W,1) bool: where the moving layer is nearer (a per-pixel choice, not differentiated)."""
+    with torch.no_grad():
+        return (fixed.alpha < ALPHA_EPS) | ((moving.alpha > ALPHA_EPS) & (moving.depth <= fixed.depth))
+
+
+def moving_coverage(moving: RenderOutput, fixed: RenderOutput) -> torch.Tensor:
+    """(C,H,W,1) how much of each pixel the moving layer covers where it is seen (in front, or through the
+    fixed layer where that is nearer): its silhouette as the composite shows it."""
+    a_m = moving.alpha
+    return torch.where(_moving_in_front(moving, fixed), a_m, a_m * (1.0 - fixed.alpha))
+
+
 def composite(moving: RenderOutput, fixed: RenderOutput, background: torch.Tensor) -> torch.Tensor:
     """(C,H,W,3) RGB of two premultiplied layers, the nearer in front per pixel, over the background colour."""
-    with torch.no_grad():  # the depth order is a per-pixel choice, not differentiated
-        moving_in_front = (fixed.alpha < ALPHA_EPS) | ((moving.alpha > ALPHA_EPS) & (moving.depth <= fixed.depth))
+    moving_in_front = _moving_in_front(moving, fixed)
     a_m, a_f = moving.alpha, fixed.alpha
     rgb = torch.where(moving_in_front, moving.rgb + (1.0 - a_m) * fixed.rgb, fixed.rgb + (1.0 - a_f) * moving.rgb)
     return rgb + (1.0 - (a_m + a_f - a_m * a_f)) * background
@@ -99,4 +111,4 @@ def crop_around(means: torch.Tensor, cameras: Cameras, margin: float, align: int
     return Crop(x0, y0, cw, ch)
 
 
-__all__ = ["Crop", "composite", "crop_around", "render_layer"]
+__all__ = ["Crop", "composite", "moving_coverage", "crop_around", "render_layer"]

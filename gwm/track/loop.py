@@ -12,6 +12,7 @@ import torch
 
 from gwm.cameras import Cameras
 from gwm.geometry import quat_to_rotmat
+from gwm.render import RenderOutput
 from gwm.roles import ROBOT_ROLES
 from gwm.splats import GaussianSplats
 from gwm.track.bodies import BodyGaussians
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from gwm.scene.underside import SupportReveal
 
 BACKGROUND = "background"
+PLATE_COVERAGE = 0.02  # a pixel the movable bodies cover less than this at rest shows the background
+PLATE_SPREAD = 0.1  # the box the correction is averaged over under the bodies, a fraction of the image's height
+PLATE_SAME = 0.02  # colour / alpha change of the fixed layer after which its plate no longer holds
 GRAVITY = 9.81
 
 
@@ -36,6 +40,48 @@ def torch_threads(count: int | None):
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def spread(values: torch.Tensor, known: torch.Tensor, size: int) -> torch.Tensor:
+    """(C,H,W,K) values known at pixels `known` (C,H,W,1), averaged over the known ones in a size x size box
+    around every pixel (normalised convolution), the box doubled where it holds none: a smooth field that
+    reaches under the bodies (0 where nothing is known at all)."""
+    w = known.float().permute(0, 3, 1, 2)
+    v = (values * known).permute(0, 3, 1, 2)
+    out, filled = torch.zeros_like(v), torch.zeros_like(w, dtype=torch.bool)
+    size |= 1
+    while True:
+        num = torch.nn.functional.avg_pool2d(v, size, stride=1, padding=size // 2, count_include_pad=False)
+        den = torch.nn.functional.avg_pool2d(w, size, stride=1, padding=size // 2, count_include_pad=False)
+        new = (den > 1e-6) & ~filled
+        out = torch.where(new, num / den.clamp_min(1e-6), out)
+        filled |= new
+        if bool(filled.all()) or size >= 2 * max(v.shape[-2:]):
+            return out.permute(0, 2, 3, 1)
+        size = 2 * size + 1
+
+
+@dataclass(frozen=True)
+class BackgroundPlate:
+    """What the first frames show where no movable body covers them (TrackerConfig.background_plate): with
+    static cameras the fixed layer (background, robot, bodies not corrected) is corrected to it, so the
+    background's reconstruction error (blur, haze, colour) no longer weighs in the comparison. It holds where
+    no body covered the fixed layer and it still renders as at rest; elsewhere (under the bodies at rest, robot
+    links that moved, the support revealed under a moved object) the correction averaged over its surroundings
+    is added instead."""
+
+    correction: torch.Tensor  # (C,H,W,3) the frames' colour (before the cameras' gain and bias) less the render
+    free: torch.Tensor  # (C,H,W,1) bool: pixels the movable bodies cover less than PLATE_COVERAGE at rest
+    rest: RenderOutput  # the fixed layer at rest
+    smooth: torch.Tensor  # (C,H,W,3) the correction averaged over the free pixels around each pixel (spread)
+
+    def applied(self, fixed: RenderOutput) -> RenderOutput:
+        """The fixed layer `fixed` with the correction added where it renders as at rest, and elsewhere its
+        local average: the support an object uncovers, which no frame showed, gets its surroundings' colour
+        error (uncorrected, a moved cube's trail stood out and pulled its estimate back)."""
+        same = (((fixed.rgb - self.rest.rgb).abs().amax(-1, keepdim=True) < PLATE_SAME)
+                & ((fixed.alpha - self.rest.alpha).abs() < PLATE_SAME) & self.free)
+        return RenderOutput(fixed.rgb + torch.where(same, self.correction, self.smooth), fixed.alpha, fixed.depth)
 
 
 class TrackInputError(ValueError):
@@ -93,13 +139,14 @@ def correctable_bodies(names, roles, config: TrackerConfig) -> np.ndarray:
 def scene_gaussians(scene, config: TrackerConfig) -> tuple[dict[str, GaussianSplats], "SupportReveal | None"]:
     """The tracker's canonical Gaussians per body of a scene (gwm.scene.asset.SceneAsset), and, with
     config.reveal_support, the rule (gwm.scene.underside.SupportReveal, None where the scene has no stumps)
-    that hides the objects' stumps and shows the support where they moved away."""
-    background, reveal = scene.background, None
+    that hides the objects' stumps and shows the support where they moved away (a container takes its stump,
+    its floor and contents)."""
+    background, objects, reveal = scene.background, scene.objects, None
     if config.reveal_support:
         from gwm.scene.underside import reveal_support
 
-        background, reveal = reveal_support(scene)
-    return {BACKGROUND: background, **{o.name: o.splats for o in scene.objects}}, reveal
+        background, objects, reveal = reveal_support(scene)
+    return {BACKGROUND: background, **{o.name: o.splats for o in objects}}, reveal
 
 
 class Tracker:
@@ -119,6 +166,7 @@ class Tracker:
         self.floor = None  # (M,) each movable body's window loss where it matches (see calibrate)
         self._radii = body_radii(self.bodies, self.movable).numpy()  # (M,) for the rotation dead band
         self._fixed_key, self._fixed = None, None  # cached fixed layer (see fixed_layer)
+        self.plate: BackgroundPlate | None = None  # the background plate (calibrate takes it)
         self.reveal = reveal  # gwm.scene.underside.SupportReveal of the background's last Gaussians (scene_gaussians)
         if reveal is not None:
             missing = [n for n in reveal.names if n not in names]
@@ -160,17 +208,48 @@ class Tracker:
 
     def calibrate(self, frames) -> tuple[float, float]:
         """Fit the Gaussians' appearance to frames seen at the twin's current state (see
-        gwm.track.appearance); call once before the first step. Returns the loss before and after."""
+        gwm.track.appearance), and with config.background_plate take the plate of these frames (the cameras'
+        colour fitted first, then the plate, then the bodies against it); call once before the first step.
+        Returns the loss before and after."""
         from gwm.track.appearance import calibrate_appearance
 
         cfg = self.config
+        observed, poses = self.check_frames(frames), self.all_poses()
+        fit = dict(iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
+                   render_backend=cfg.render_backend)
         with torch_threads(cfg.threads):
-            self.colour, losses = calibrate_appearance(
-                self.bodies, self.all_poses(), self.movable, self.cameras, self.check_frames(frames),
-                iterations=cfg.calibration_iterations, pyramid=tuple(cfg.pyramid), background=self.background,
-                render_backend=cfg.render_backend)
+            fixed = None
+            if cfg.background_plate:
+                self.colour, _ = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
+                                                      fit_bodies=False, **fit)
+                self.plate = self._background_plate(observed, poses)
+                self._fixed_key = None
+                fixed = self.fixed_layer(poses)
+            self.colour, losses = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
+                                                       fixed_layer=fixed, colour=self.colour,
+                                                       fit_colour=not cfg.background_plate, **fit)
             self.floor = self._window_losses(self.check_frames(frames), self.all_poses())
         return losses
+
+    def _background_plate(self, observed: torch.Tensor, poses: np.ndarray) -> BackgroundPlate:
+        """The plate of frames `observed` seen at `poses` (the twin's rest), with the cameras' colour fitted."""
+        from gwm.track.layers import moving_coverage, render_layer
+        from gwm.track.visual_forces import composite_nothing
+
+        device = self.config.device
+        rest = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
+        zero = torch.zeros(len(self.movable), 3, device=device)
+        with torch.no_grad():
+            movable = torch.as_tensor(self.movable, device=device)
+            moving = render_layer(self.bodies.offset_bodies(poses, zero, zero, movable),
+                                  self.cameras.to(device=device, dtype=torch.float32), self.config.render_backend)
+            gain, bias = self.colour if self.colour is not None else (torch.ones(1, 3, device=device),
+                                                                      torch.zeros(1, 3, device=device))
+            seen = (observed.to(device) - bias[:, None, None, :]) / gain[:, None, None, :].clamp_min(1e-3)
+            correction = seen - composite_nothing(rest, self.background)
+            free = moving_coverage(moving, rest) < PLATE_COVERAGE
+            box = max(3, int(PLATE_SPREAD * min(observed.shape[1:3])))
+            return BackgroundPlate(correction, free, rest, spread(correction, free, box))
 
     def _window_losses(self, observed: torch.Tensor, poses: np.ndarray) -> np.ndarray:
         """(M,) each movable body's window loss at `poses` (no search): after calibration, the residual
@@ -189,6 +268,8 @@ class Tracker:
         key = poses[fixed].tobytes() + (b"" if self.reveal is None else self._show_fill(poses))
         if self._fixed_key != key:
             self._fixed = render_fixed_layer(self.bodies, poses, self.movable, self.cameras, self.config.render_backend)
+            if self.plate is not None:
+                self._fixed = self.plate.applied(self._fixed)
             self._fixed_key = key
         return self._fixed
 
@@ -502,5 +583,5 @@ def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = No
     return TrackResult(np.stack(poses), np.stack(wrenches), np.array(seconds),
                        np.stack(renders) if keep_renders else None)
 
-__all__ = ["BACKGROUND", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin", "run_tracker",
-           "scene_gaussians"]
+__all__ = ["BACKGROUND", "BackgroundPlate", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin",
+           "run_tracker", "scene_gaussians"]

@@ -78,7 +78,8 @@ def test_the_stump_hides_and_the_support_shows_where_the_object_moved_away():
     world, background, obj, stump = _capture_like()
     plane = Plane(normal=np.array([0.0, 0.0, 1.0]), point=np.zeros(3))
     seen = world[torch.from_numpy(background)]
-    out, rule = support_reveal(seen, [obj], plane, CLEARANCE)
+    out, objects, rule = support_reveal(seen, [obj], plane, CLEARANCE)
+    assert objects == [obj]  # not a container: it keeps its own Gaussians
     fill = int((~rule.stump).sum())
     # All of the stump is marked (and the table's few millimetres at its edge), none of the rest; the fill
     # lies on the plane behind the band, in the table's colour.
@@ -105,16 +106,39 @@ def test_the_stump_hides_and_the_support_shows_where_the_object_moved_away():
     assert vis[~rule.stump & ~covered].max() == 1.0
 
 
+def test_a_container_takes_its_floor_and_contents_along():
+    # A bowl's stump is its floor and what it holds: moved 10 cm, they go with it, and the table shows where
+    # it stood, as for any object.
+    world, background, obj, stump = _capture_like()
+    bowl = dataclasses.replace(obj, role="container")
+    plane = Plane(normal=np.array([0.0, 0.0, 1.0]), point=np.zeros(3))
+    seen = world[torch.from_numpy(background)]
+    out, (moved,), rule = support_reveal(seen, [bowl], plane, CLEARANCE)
+    taken = len(moved.splats) - len(obj.splats)  # the stump, and the table's few millimetres at its edge
+    assert not rule.stump.any() and stump <= taken <= 1.5 * stump
+    assert len(out) == len(seen) - taken + rule.count
+    rest = bowl.world_from_body.numpy()
+    away = rest.copy()
+    away[0, 3] += 0.1
+    shown = _shown(out, rule, [away])
+    np.testing.assert_allclose(_top_view(shown).mean(0), TABLE, atol=0.03)
+    # The bowl's own Gaussians carry its stump (all of its blue base) to where it went, on the plane's band.
+    carried = moved.splats.transform(torch.as_tensor(away, dtype=torch.float32))[len(obj.splats):]
+    xyz = carried.means.numpy()
+    assert (np.abs(carried.rgb_dc.numpy() - BLUE).max(1) < 1e-3).sum() == stump
+    assert np.all(np.hypot(xyz[:, 0] - 0.1, xyz[:, 1]) < RADIUS + 0.006) and np.all(np.abs(xyz[:, 2]) <= CLEARANCE)
+
+
 def test_a_scene_without_its_support_plane_is_left_as_it_is():
     world, background, obj, _ = _capture_like()
     scene = SceneAsset(background=world[torch.from_numpy(background)], objects=[obj],
                        support_vertices=np.zeros((0, 3)), support_faces=np.zeros((0, 3), np.int64),
                        robot_base=torch.eye(4, dtype=torch.float64), metadata={})
-    out, rule = reveal_support(scene)
-    assert rule is None and out is scene.background
+    out, objects, rule = reveal_support(scene)
+    assert rule is None and out is scene.background and objects == [obj]
     scene.metadata.update(plane={"normal": [0, 0, 1.0], "point": [0, 0, 0.0]},
                           config={"assembly": {"support_clearance": CLEARANCE}})
-    out, rule = reveal_support(scene)
+    out, _, rule = reveal_support(scene)
     assert rule is not None and len(out) > len(scene.background)
 
 
