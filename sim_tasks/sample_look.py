@@ -118,7 +118,22 @@ class SampleLook:
         self.first: dict[str, np.ndarray] | None = None
 
     def close(self) -> None:
-        self.renderer.close()
+        """Free the renderer in its own GL context: MuJoCo frees a renderer's GL objects in whichever context
+        is current, so a look dropped while another one rendered last (garbage-collected without close)
+        deleted the other's framebuffer, and its frames came out black."""
+        renderer, self.renderer = getattr(self, "renderer", None), None
+        if renderer is None:
+            return
+        context = getattr(renderer, "_gl_context", None)
+        if context is not None:
+            context.make_current()
+        renderer.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # at interpreter exit EGL may already be gone; nothing is left to free then
+            pass
 
     def pose_objects(self, names, poses: np.ndarray, present) -> None:
         """Move every matched true object by its authored body's rigid motion since the first call."""

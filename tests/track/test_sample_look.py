@@ -104,6 +104,26 @@ def test_objects_move_by_their_bodies_motion_mapped_into_the_generator_world(kit
     assert np.linalg.norm(look.model.geom_pos[g] - before) > 50.0  # lifted out of the scene
 
 
+def test_a_look_dropped_without_close_leaves_another_rendering(kitchen):
+    # Two looks in one process (the benchmark's --scene given twice, a script): the first garbage-collected
+    # after the second was made used to free the second's framebuffer, whose frames then came out black.
+    import gc
+
+    gt, sim, scene, look = kitchen
+    cam = np.linalg.inv(sim) @ np.asarray(gt["frames"][0]["world_from_cam"])
+    cam[:3, :3] *= np.cbrt(np.linalg.det(sim[:3, :3]))
+    first = SampleLook(scene, KITCHEN, sim, 64, 48)
+    first.render(cam, gt["camera"]["fovy_deg"])
+    second = SampleLook(scene, KITCHEN, sim, 64, 48)
+    before = second.render(cam, gt["camera"]["fovy_deg"])
+    del first
+    gc.collect()
+    after = second.render(cam, gt["camera"]["fovy_deg"])
+    assert before.mean() > 40 and np.array_equal(after, before)
+    second.close()
+    second.close()  # twice is harmless
+
+
 def test_observing_cameras_at_given_azimuths_see_every_object():
     from sim_tasks.demo_scene import make_demo_scene
     from sim_tasks.real_streams import observing_cameras
