@@ -101,7 +101,6 @@ def support_reveal(background: GaussianSplats, objects: list, plane: Plane, clea
             body_from_world = torch.linalg.inv(obj.world_from_body).to(background.means.dtype)
             objects[i] = dataclasses.replace(obj, splats=GaussianSplats.cat(
                 [obj.splats, background[torch.from_numpy(own)].transform(body_from_world)]))
-            band = band & ~own
             taken = own
         else:
             taken = np.zeros_like(own)

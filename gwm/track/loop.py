@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 BACKGROUND = "background"
 PLATE_COVERAGE = 0.02  # a pixel the movable bodies cover less than this at rest shows the background
-PLATE_SPREAD = 0.1  # the box the correction is averaged over under the bodies, a fraction of the image's height
+PLATE_SPREAD = 0.1  # the box the correction is averaged over under the bodies, a fraction of the image's smaller side
 PLATE_SAME = 0.02  # colour / alpha change of the fixed layer after which its plate no longer holds
 GRAVITY = 9.81
 
@@ -228,7 +228,7 @@ class Tracker:
             self.colour, losses = calibrate_appearance(self.bodies, poses, self.movable, self.cameras, observed,
                                                        fixed_layer=fixed, colour=self.colour,
                                                        fit_colour=not cfg.background_plate, **fit)
-            self.floor = self._window_losses(self.check_frames(frames), self.all_poses())
+            self.floor = self._window_losses(observed, poses)
         return losses
 
     def _background_plate(self, observed: torch.Tensor, poses: np.ndarray) -> BackgroundPlate:
