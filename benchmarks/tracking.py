@@ -243,15 +243,21 @@ def plot_errors(path: Path, row, result, fps) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    names = list(row["per_object_corrected_max_mm"])
     for label, style in (("open_loop", "--"), ("corrected", "-")):
         pos, ang, _, _ = result[label]
         t = np.arange(len(pos)) / fps
         for j in range(pos.shape[1]):
-            axes[0].plot(t, pos[:, j], style, label=f"{label} body {j}")
-            axes[1].plot(t, ang[:, j], style)
+            axes[0].plot(t, pos[:, j], style, color=f"C{j}", label=f"{names[j] if j < len(names) else j} {label}")
+            axes[1].plot(t, ang[:, j], style, color=f"C{j}")
     axes[0].axhline(TRACK_MM, color="k", lw=0.5)
-    axes[0].set(xlabel="s", ylabel="position error (mm)", yscale="symlog", title=f"{row['scene']} {row['scenario']}")
-    axes[1].set(xlabel="s", ylabel="orientation error (deg)", yscale="symlog")
+    axes[1].axhline(TRACK_DEG, color="k", lw=0.5)
+    # errors are >= 0: linear below 1 mm / 1 deg, logarithmic above, no negative half
+    axes[0].set(xlabel="s", ylabel="position error (mm)", title=f"{row['scene']} {row['scenario']}, {row['cameras']} cam")
+    axes[1].set(xlabel="s", ylabel="orientation error (deg)")
+    for ax in axes:
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
     axes[0].legend(fontsize=6)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -359,6 +365,8 @@ def main() -> None:
                    help="TrackerConfig.reveal_support (default: the config's; 0 = off)")
     p.add_argument("--background-plate", type=int, choices=(0, 1), default=None,
                    help="TrackerConfig.background_plate (default: the config's; 0 = off)")
+    p.add_argument("--grounded-search", type=int, choices=(0, 1), default=None,
+                   help="TrackerConfig.grounded_search (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
@@ -376,6 +384,8 @@ def main() -> None:
         config = replace(config, reveal_support=bool(args.reveal_support))
     if args.background_plate is not None:
         config = replace(config, background_plate=bool(args.background_plate))
+    if args.grounded_search is not None:
+        config = replace(config, grounded_search=bool(args.grounded_search))
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 BACKGROUND = "background"
 PLATE_COVERAGE = 0.02  # a pixel the movable bodies cover less than this at rest shows the background
+# A body within this of its starting height and tilt stands where it stood (Tracker._grounded): a sliding tray
+# stays within a millimetre of its height, a tipping one leaves the tilt within a frame or two.
+GROUNDED_HEIGHT = 0.003  # m
+GROUNDED_TILT_DEG = 3.0
 PLATE_SPREAD = 0.1  # the box the correction is averaged over under the bodies, a fraction of the image's smaller side
 PLATE_SAME = 0.02  # colour / alpha change of the fixed layer after which its plate no longer holds
 GRAVITY = 9.81
@@ -180,7 +184,10 @@ class Tracker:
         self.reset_controller()
 
     def reset_controller(self) -> None:
+        """Track afresh from the twin's current state: the law's memory cleared, and the bodies taken as standing
+        where they are now (_grounded)."""
         m = len(self.movable)
+        self._start = self.all_poses()[self.movable]  # (M,7)
         self._prev = np.zeros((m, 6))
         self._integral = np.zeros((m, 6))
         self._first = True
@@ -315,7 +322,8 @@ class Tracker:
             render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin,
             step_growth=cfg.step_growth, reach_iterations=cfg.reach_iterations, reach=resting & ~still,
             upright=still if cfg.upright_at_rest else None,
-            starts=self._predicted_starts(poses) if cfg.predicted_start else None)
+            starts=self._predicted_starts(poses) if cfg.predicted_start else None,
+            grounded=self._grounded(poses) if cfg.grounded_search else None)
         wrenches = self.visual_wrenches(estimate, poses)
         total = wrenches.copy()
         if known_wrenches is not None:
@@ -340,6 +348,16 @@ class Tracker:
         vel = np.asarray(self.twin.body_velocities(), np.float64)[self.movable - 1]
         return ((np.linalg.norm(vel[:, :3], axis=1) < self.config.rest_speed)
                 & (np.linalg.norm(vel[:, 3:], axis=1) * self._radii < self.config.rest_speed))
+
+    def _grounded(self, poses: np.ndarray) -> np.ndarray:
+        """(M,) bool: bodies the twin holds where they stood when tracking started, within GROUNDED_HEIGHT of
+        that height and GROUNDED_TILT_DEG of that tilt: standing on what held them then (sliding or turning on
+        it), so the search does not sink them into it (estimate_pose_errors `grounded`). A body that tips, falls
+        or is lifted in the twin is searched freely."""
+        now = quat_to_rotmat(torch.as_tensor(poses[self.movable, 3:])).numpy()[:, :, 2]
+        then = quat_to_rotmat(torch.as_tensor(self._start[:, 3:])).numpy()[:, :, 2]
+        tilt = np.degrees(np.arccos(np.clip((now * then).sum(1), -1.0, 1.0)))
+        return (np.abs(poses[self.movable, 2] - self._start[:, 2]) < GROUNDED_HEIGHT) & (tilt < GROUNDED_TILT_DEG)
 
     def _predicted_starts(self, poses: np.ndarray) -> np.ndarray | None:
         """(M,3) horizontal shifts off the twin's poses to where the last two frames' trusted estimated

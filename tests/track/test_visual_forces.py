@@ -212,3 +212,33 @@ def test_an_upright_body_is_searched_for_a_shift_and_a_turn_about_the_vertical_o
     assert np.abs(held.rotation[j, :2]).max() < 1e-6
     assert -held.position[j, 1] >= -free.position[j, 1] - 1e-4
     assert -0.015 < held.position[j, 1] < -0.0115, held.position[j]
+
+
+def test_a_grounded_body_is_not_searched_into_its_support():
+    # One camera looking down at the tray shifted 12 mm away from it: the free search reads part of the
+    # shift as a sink into the table (-5.2 mm across and 4.4 mm down when written); grounded, its offset
+    # never goes down and the shift is read further (-8.7 mm). A shift towards the camera reads partly as
+    # a rise, which a body tipping off its support can make: that is left to the search.
+    scene, bodies, poses, cams, _ = demo_setup(num_cameras=1)
+    k = 1 + scene.object_names.index("tray")
+    movable = np.array([1, 2, 3])
+    j = list(movable).index(k)
+    kw = dict(KW, iterations=5, crop_margin=0.5)
+    grounded = np.zeros(len(movable), bool)
+    grounded[j] = True
+    moved = poses.copy()
+    moved[k, 1] -= 0.012
+    observed = render(bodies, moved, cams)
+    free = estimate_pose_errors(bodies, poses, movable, cams, observed, **kw)
+    held = estimate_pose_errors(bodies, poses, movable, cams, observed, grounded=grounded, **kw)
+    assert free.position[j, 2] < -0.003  # the trap
+    assert held.position[j, 2] > -1e-6
+    assert -0.012 < held.position[j, 1] < -0.008, held.position[j]
+    assert held.position[j, 1] < free.position[j, 1] - 0.002
+    others = [i for i in range(len(movable)) if i != j]
+    # the others are searched as before (the tray's render in their windows moves them by microns)
+    assert np.abs(held.position[others] - free.position[others]).max() < 1e-4
+    moved[k, 1] += 0.024  # towards the camera: a rise is allowed
+    observed = render(bodies, moved, cams)
+    up = estimate_pose_errors(bodies, poses, movable, cams, observed, grounded=grounded, **kw)
+    assert up.position[j, 2] > 0.002
