@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 
 BACKGROUND = "background"
 PLATE_COVERAGE = 0.02  # a pixel the movable bodies cover less than this at rest shows the background
+PLATE_SPREAD = 0.1  # the box the correction is averaged over under the bodies, a fraction of the image's smaller side
+PLATE_SAME = 0.02  # colour / alpha change of the fixed layer after which its plate no longer holds
+GRAVITY = 9.81
 # A body within this of its starting height and tilt stands where it stood (Tracker._grounded): a sliding tray
 # stays within a millimetre of its height, a tipping one leaves the tilt within a frame or two.
 GROUNDED_HEIGHT = 0.003  # m
 GROUNDED_TILT_DEG = 3.0
-PLATE_SPREAD = 0.1  # the box the correction is averaged over under the bodies, a fraction of the image's smaller side
-PLATE_SAME = 0.02  # colour / alpha change of the fixed layer after which its plate no longer holds
-GRAVITY = 9.81
 
 
 @contextmanager

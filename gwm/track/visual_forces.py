@@ -232,7 +232,7 @@ def estimate_pose_errors(body_gaussians: BodyGaussians, poses: np.ndarray, movab
         turns[torch.as_tensor(np.asarray(upright, bool), device=device)] = torch.tensor([0.0, 0.0, 1.0], device=device)
     down = None if grounded is None else torch.as_tensor(np.asarray(grounded, bool), device=device)
     for it in range(total):
-        if down is not None:  # a grounded body at its support's height does not step down
+        if down is not None:  # a grounded body at its support's height steps its whole length across, not down
             sinking = down & (best_t[:, 2] <= 0) & (g_t[:, 2] > 0)
             g_t = g_t * torch.where(sinking[:, None], torch.tensor([1.0, 1.0, 0.0], device=device), 1.0)
         g = torch.cat([g_t, g_r * turns / radius], 1)  # (M,6): both in loss per metre of Gaussian motion
