@@ -483,7 +483,8 @@ class Tracker:
         out[ok, :2] = moved[ok] / (2 * self.twin.control_dt)
         return out
 
-    def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray, far: np.ndarray) -> np.ndarray:
+    def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray, far: np.ndarray,
+                               trust: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
         The law is deadbeat for a free body, but a body on its support is held by the twin's static
@@ -494,7 +495,9 @@ class Tracker:
         Twin.support_friction, times g) in the law's direction, so the twin breaks away with the law's own
         acceleration from the first frame that shows the body moving (adding back only the part of the
         law's last push that friction had cancelled, the twin stuck until the law alone beat mu g: on the
-        demo's pushed tray three frames, while the real one got 12.7 mm ahead). Sliding while the law
+        demo's pushed tray three frames, while the real one got 12.7 mm ahead); scaled, as the law is, by
+        how far the estimate is trusted (`trust`, see confidence: at full strength on the samples' noisier
+        estimates the twin was started and stopped by them). Sliding while the law
         pushes along the motion and the twin is slower than the frames show the body, its resistance over
         the last step (measured on the twin: _measure_resistance) against its velocity (kinetic friction),
         which it will apply again. Friction is left to act while the
@@ -505,8 +508,8 @@ class Tracker:
         (`far`: a twin left that far off a body seen at rest, past it after a stop, is slid back): a
         body the cameras see at rest near the twin's is left to the twin's friction, which holds it
         against estimate noise (with the compensation on every resting body, the demo's heavier cube
-        was driven around by that noise, 5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by known forces (a modelled
-        push) slides with the twin's own friction, which the law only corrects (cancelling it carried the
+        was driven around by that noise, 5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid
+        by known forces (a modelled push) slides with the twin's own friction, which the law only corrects (cancelling it carried the
         demo's slipperier cube 21 mm past the real one). Nothing while the law asks for nothing (errors
         in the dead band), horizontal only, and at most config.friction_compensation g: a body jammed
         against another, or tipping about an edge, is not flung by contact forces."""
@@ -535,7 +538,7 @@ class Tracker:
                 held = -float(self._resistance[j] @ u)  # the twin's kinetic friction over the last step
             elif seen_speed[j] > 0 or far[j]:
                 u = flat[j] / size[j]
-                held = float(self.friction[self.movable[j] - 1]) * GRAVITY  # the most its static friction holds
+                held = float(self.friction[self.movable[j] - 1]) * GRAVITY * float(trust[j])
             else:
                 continue
             out[j] = min(max(held, 0.0), cfg.friction_compensation * GRAVITY) * u
@@ -570,7 +573,8 @@ class Tracker:
         self._prev = err
         law = accel[:, :3].copy()
         far = np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses)
-        accel[:, :3] += self._friction_compensation(law, self._observed_moving(estimate, poses, trust, law), far)
+        seen_velocity = self._observed_moving(estimate, poses, trust, law)
+        accel[:, :3] += self._friction_compensation(law, seen_velocity, far, trust)
         self._law = law
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)

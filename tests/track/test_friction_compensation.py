@@ -111,6 +111,16 @@ def test_a_body_pushed_from_rest_breaks_the_twin_away_from_its_static_friction_a
     assert lag_on[-5:].max() < 0.002
 
 
+def test_static_friction_is_compensated_as_far_as_the_estimate_is_trusted(twin_setup, monkeypatch):
+    # The law is scaled by the trust in each estimate (Tracker.confidence); so is the static friction
+    # added to it: a half-trusted estimate of a pushed tray gets half of mu g.
+    start = _tray_at_rest(twin_setup[1])
+    monkeypatch.setattr(Tracker, "confidence", lambda self, estimate: np.full(len(self.movable), 0.5))
+    _, comp = _follow(twin_setup, monkeypatch, _pushed(start), TrackerConfig())
+    first = np.flatnonzero(comp > 1e-9)[0]
+    assert comp[first] == pytest.approx(0.5 * 9.81, abs=0.05)
+
+
 def test_a_body_seen_at_rest_near_the_twin_keeps_its_friction(twin_setup, monkeypatch):
     # A constant offset under a pixel (5.7 mm at the tray) could be the estimate's bias: no compensation,
     # the twin moves exactly as without it.
