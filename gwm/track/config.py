@@ -84,11 +84,11 @@ class TrackerConfig:
     position_gain: float = 0.5
     velocity_gain: float = 1.5
     integral_gain: float = 0.02
-    # Friction compensation (Tracker._friction_compensation): the twin's own horizontal friction against
-    # the law (at rest its static friction, sliding what it applied over the last step) is added back, up
-    # to this many g, for a body the law moved from rest while the frames show it moving the law's way by
-    # more than moving_px pixels over two frames; 0: off. Measured on the demo (160x120, 2 s, stream seeds 0 / 1): unmodelled push 14.5 /
-    # 14.5 mm against 16.4 / 14.7 with 1 camera, 18.5 / 24.1 against 25.2 / 24.1 with 2; the other
+    # Friction compensation (Tracker._friction_compensation): the twin's own horizontal friction against the law
+    # (at rest its static friction, sliding what it applied over the last step) is added back, up to this many
+    # g, for a body the law moved from rest while the frames show it moving the law's way by more than moving_px
+    # pixels over two frames; 0: off. Measured on the demo (160x120, 2 s, stream seeds 0 / 1): unmodelled push
+    # 14.5 / 14.5 mm against 16.4 / 14.7 with 1 camera, 18.5 / 24.1 against 25.2 / 24.1 with 2; the other
     # scenarios and the kitchen and workbench samples unchanged (slippery, 1 camera, seed 0: 14.3 against 16.7).
     friction_compensation: float = 1.5
     rest_speed: float = 0.01  # m/s: a twin body slower than this is at rest

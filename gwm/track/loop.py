@@ -487,32 +487,30 @@ class Tracker:
                                trust: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
-        The law is deadbeat for a free body, but a body on its support is held by the twin's static
-        friction until the visual force beats mu m g, and once it slides at the observed speed the law
-        sees no error and kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it:
-        the demo's pushed tray stuck and slipped 14.5 mm behind with the true error fed in. So the friction
-        the twin will apply is added back. At rest, its static friction (its contact's coefficient,
-        Twin.support_friction, times g) in the law's direction, so the twin breaks away with the law's own
-        acceleration from the first frame that shows the body moving (adding back only the part of the
-        law's last push that friction had cancelled, the twin stuck until the law alone beat mu g: on the
-        demo's pushed tray three frames, while the real one got 12.7 mm ahead); scaled, as the law is, by
-        how far the estimate is trusted (`trust`, see confidence: at full strength on the samples' noisier
-        estimates the twin was started and stopped by them). Sliding while the law
-        pushes along the motion and the twin is slower than the frames show the body, its resistance over
-        the last step (measured on the twin: _measure_resistance) against its velocity (kinetic friction),
-        which it will apply again. Friction is left to act while the
-        law brakes, or once the twin is as fast as the body (cancelling it then carried the pushed tray
-        10 mm past the real one, and a twin freed of friction ran ahead on estimate noise).
-        Only while the frames show the body moving the law's way (_observed_moving), or, for a body the
-        twin holds at rest, while its error beyond the dead band is over config.rest_offset_px pixels
-        (`far`: a twin left that far off a body seen at rest, past it after a stop, is slid back): a
-        body the cameras see at rest near the twin's is left to the twin's friction, which holds it
-        against estimate noise (with the compensation on every resting body, the demo's heavier cube
-        was driven around by that noise, 5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid
-        by known forces (a modelled push) slides with the twin's own friction, which the law only corrects (cancelling it carried the
-        demo's slipperier cube 21 mm past the real one). Nothing while the law asks for nothing (errors
-        in the dead band), horizontal only, and at most config.friction_compensation g: a body jammed
-        against another, or tipping about an edge, is not flung by contact forces."""
+        The law is deadbeat for a free body, but a body on its support is held by the twin's static friction
+        until the visual force beats mu m g, and once it slides at the observed speed the law sees no error and
+        kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it: the demo's pushed tray
+        stuck and slipped 14.5 mm behind with the true error fed in. So the friction the twin will apply is
+        added back. At rest, its static friction (its contact's coefficient, Twin.support_friction, times g) in
+        the law's direction, so the twin breaks away with the law's own acceleration from the first frame that
+        shows the body moving (adding back only the part of the law's last push that friction had cancelled, the
+        twin stuck until the law alone beat mu g: on the demo's pushed tray three frames, while the real one got
+        12.7 mm ahead); scaled, as the law is, by how far the estimate is trusted (`trust`, see confidence: at
+        full strength on the samples' noisier estimates the twin was started and stopped by them). Sliding while
+        the law pushes along the motion and the twin is slower than the frames show the body, its resistance
+        over the last step (measured on the twin: _measure_resistance) against its velocity (kinetic friction),
+        which it will apply again. Friction is left to act while the law brakes, or once the twin is as fast as
+        the body (cancelling it then carried the pushed tray 10 mm past the real one, and a twin freed of
+        friction ran ahead on estimate noise). Only while the frames show the body moving the law's way
+        (_observed_moving), or, for a body the twin holds at rest, while its error beyond the dead band is over
+        config.rest_offset_px pixels (`far`: a twin left that far off a body seen at rest, past it after a stop,
+        is slid back): a body the cameras see at rest near the twin's is left to the twin's friction, which
+        holds it against estimate noise (with the compensation on every resting body, the demo's heavier cube
+        was driven around by that noise, 5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by
+        known forces (a modelled push) slides with the twin's own friction, which the law only corrects
+        (cancelling it carried the demo's slipperier cube 21 mm past the real one). Nothing while the law asks
+        for nothing (errors in the dead band), horizontal only, and at most config.friction_compensation g: a
+        body jammed against another, or tipping about an edge, is not flung by contact forces."""
         cfg = self.config
         out = np.zeros_like(law)
         if cfg.friction_compensation <= 0 or self._velocity is None:
