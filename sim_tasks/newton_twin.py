@@ -110,6 +110,14 @@ class NewtonTwin:
         self.state_0, self.state_1 = self.state_1, self.state_0
         self.steps_taken += 1
 
+    def support_friction(self) -> np.ndarray:
+        """(B,) the friction coefficient each body slides at on the static world: MuJoCo takes the larger of
+        a contact pair's values, so a body's largest shape value against the static shapes' largest."""
+        body = self.model.shape_body.numpy()
+        mu = self.model.shape_material_mu.numpy().astype(np.float64)
+        static = float(mu[body < 0].max()) if np.any(body < 0) else 0.0
+        return np.array([max(float(mu[body == b].max()), static) for b in self._bodies])
+
     def body_velocities(self) -> np.ndarray:
         """(B,6) linear velocity of each COM (m/s) and angular velocity (rad/s), world frame."""
         return self.state_0.body_qd.numpy()[self._bodies].astype(np.float64).reshape(-1, 6)

@@ -84,15 +84,21 @@ class TrackerConfig:
     position_gain: float = 0.5
     velocity_gain: float = 1.5
     integral_gain: float = 0.02
-    # Friction compensation (Tracker._friction_compensation): the twin's own horizontal friction against
-    # the law, measured on the twin over the last step, is added back, up to this many g, for a body the
-    # law moved from rest while the frames show it moving the law's way by more than moving_px pixels over
-    # two frames; 0: off. Measured on the demo (160x120, 2 s, stream seeds 0 / 1): unmodelled push 14.5 /
-    # 14.5 mm against 16.4 / 14.7 with 1 camera, 18.5 / 24.1 against 25.2 / 24.1 with 2; the other
+    # Friction compensation (Tracker._friction_compensation): the twin's own horizontal friction against the law
+    # (at rest its static friction, sliding what it applied over the last step) is added back, up to this many
+    # g, for a body the law moved from rest while the frames show it moving the law's way by more than moving_px
+    # pixels over two frames; 0: off. Measured on the demo (160x120, 2 s, stream seeds 0 / 1): unmodelled push
+    # 14.5 / 14.5 mm against 16.4 / 14.7 with 1 camera, 18.5 / 24.1 against 25.2 / 24.1 with 2; the other
     # scenarios and the kitchen and workbench samples unchanged (slippery, 1 camera, seed 0: 14.3 against 16.7).
     friction_compensation: float = 1.5
     rest_speed: float = 0.01  # m/s: a twin body slower than this is at rest
-    moving_px: float = 1.0
+    # Half a pixel: at 160x120 a pixel spans 5.7 mm at the demo's tray, and with a whole pixel the twin was
+    # held until the real tray was 9 mm away (estimate noise, about a fifth of a pixel, stays under half).
+    moving_px: float = 0.5
+    # A body the twin holds at rest whose error is this many pixels beyond the dead band (1 px off in all
+    # with dead_band_px 0.5) gets its static friction compensated even while the frames show it at rest:
+    # the law alone cannot slide a twin back by less than mu g T^2 (1.1 cm at mu 1, 30 fps).
+    rest_offset_px: float = 0.5
     # The integral is capped at this many control periods of a 1 cm / 0.1 rad error: it only has
     # to beat friction on a resting body, not run away while a body is out of view.
     integral_limit: float = 20.0
@@ -140,7 +146,7 @@ class TrackerConfig:
         if not self.step_growth >= 1.0:
             raise ValueError(f"TrackerConfig.step_growth must be >= 1, got {self.step_growth}")
         for name in ("explained_min", "explained_full", "dead_band_px", "step", "position_gain", "velocity_gain", "integral_gain",
-                     "integral_limit", "friction_compensation"):
+                     "integral_limit", "friction_compensation", "moving_px", "rest_offset_px"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"TrackerConfig.{name} must be >= 0, got {getattr(self, name)}")
         bad = [r for r in self.correct_roles if r not in OBJECT_ROLES]

@@ -108,6 +108,9 @@ class Twin(Protocol):
     def mass_properties(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """masses (B,) kg, inertia (B,3,3) about the COM in the body frame, COM (B,3) in the body frame."""
 
+    def support_friction(self) -> np.ndarray:
+        """(B,) the friction coefficient each body slides at on its support."""
+
     def step(self, wrenches: np.ndarray) -> None:
         """Advance control_dt with wrenches (B,6) [force (N), torque (N m)], world frame, at each COM."""
 
@@ -162,6 +165,7 @@ class Tracker:
         names = (BACKGROUND, *twin.body_names)
         roles = ("background", *twin.body_roles)
         self.masses, self.inertia_body, com = (np.asarray(a, np.float64) for a in twin.mass_properties())
+        self.friction = np.asarray(twin.support_friction(), np.float64)  # (B,)
         self.bodies = BodyGaussians(canonical, names, roles, np.concatenate([np.zeros((1, 3)), com]),
                                     device=config.device)
         self.movable = correctable_bodies(names, roles, config)  # indices into names (0 = background)
@@ -194,7 +198,7 @@ class Tracker:
         self._velocity = None  # (M,3) twin COM velocities at the last frame
         self._commanded = np.zeros((m, 3))  # (M,3) linear acceleration the last step's wrenches asked for
         self._resistance = np.zeros((m, 3))  # (M,3) what the twin's own physics added to it (see _step)
-        self._prev_law = np.zeros((m, 3))  # (M,3) the law's linear acceleration at the last frame
+        self._law = np.zeros((m, 3))  # (M,3) the law's linear acceleration at the last step, before compensation
         self._seen: list[np.ndarray] = []  # the last three frames' estimated body positions (M,3), NaN: not trusted
         self._driven = np.zeros(m, bool)  # (M,) moving only because the law moved it from rest
 
@@ -479,28 +483,34 @@ class Tracker:
         out[ok, :2] = moved[ok] / (2 * self.twin.control_dt)
         return out
 
-    def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray) -> np.ndarray:
+    def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray, far: np.ndarray,
+                               trust: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
-        The law is deadbeat for a free body, but a body on its support is held by the twin's static
-        friction until the visual force beats mu m g, and once it slides at the observed speed the law
-        sees no error and kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it:
-        the demo's pushed tray stuck and slipped 14.5 mm behind with the true error fed in. The twin's
-        resistance over the last step (measured on the twin: _measure_resistance) is what it will apply
-        again, so it is added back: at rest, the part against the law's direction when the law pushed
-        that way on the last frame too (it accumulates the law's push until the body breaks away);
-        sliding while the law pushes along the motion and the twin is slower than the frames show the
-        body, the part against the twin's velocity (kinetic friction). Friction is left to act while the
-        law brakes, or once the twin is as fast as the body (cancelling it then carried the pushed tray
-        10 mm past the real one, and a twin freed of friction ran ahead on estimate noise).
-        Only while the frames show the body moving the law's way (_observed_moving): a body the cameras
-        see at rest is left to the twin's friction, which holds it against estimate noise (with the
-        compensation on resting bodies too, the demo's heavier cube was driven around by that noise,
-        5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by known forces (a modelled
-        push) slides with the twin's own friction, which the law only corrects (cancelling it carried the
-        demo's slipperier cube 21 mm past the real one). Nothing while the law asks for nothing (errors
-        in the dead band), horizontal only, and at most config.friction_compensation g: a body jammed
-        against another, or tipping about an edge, is not flung by contact forces."""
+        The law is deadbeat for a free body, but a body on its support is held by the twin's static friction
+        until the visual force beats mu m g, and once it slides at the observed speed the law sees no error and
+        kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it: the demo's pushed tray
+        stuck and slipped 14.5 mm behind with the true error fed in. So the friction the twin will apply is
+        added back. At rest, its static friction (its contact's coefficient, Twin.support_friction, times g) in
+        the law's direction, so the twin breaks away with the law's own acceleration from the first frame that
+        shows the body moving (adding back only the part of the law's last push that friction had cancelled, the
+        twin stuck until the law alone beat mu g: on the demo's pushed tray three frames, while the real one got
+        12.7 mm ahead); scaled, as the law is, by how far the estimate is trusted (`trust`, see confidence: at
+        full strength on the samples' noisier estimates the twin was started and stopped by them). Sliding while
+        the law pushes along the motion and the twin is slower than the frames show the body, its resistance
+        over the last step (measured on the twin: _measure_resistance) against its velocity (kinetic friction),
+        which it will apply again. Friction is left to act while the law brakes, or once the twin is as fast as
+        the body (cancelling it then carried the pushed tray 10 mm past the real one, and a twin freed of
+        friction ran ahead on estimate noise). Only while the frames show the body moving the law's way
+        (_observed_moving), or, for a body the twin holds at rest, while its error beyond the dead band is over
+        config.rest_offset_px pixels (`far`: a twin left that far off a body seen at rest, past it after a stop,
+        is slid back): a body the cameras see at rest near the twin's is left to the twin's friction, which
+        holds it against estimate noise (with the compensation on every resting body, the demo's heavier cube
+        was driven around by that noise, 5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by
+        known forces (a modelled push) slides with the twin's own friction, which the law only corrects
+        (cancelling it carried the demo's slipperier cube 21 mm past the real one). Nothing while the law asks
+        for nothing (errors in the dead band), horizontal only, and at most config.friction_compensation g: a
+        body jammed against another, or tipping about an edge, is not flung by contact forces."""
         cfg = self.config
         out = np.zeros_like(law)
         if cfg.friction_compensation <= 0 or self._velocity is None:
@@ -513,19 +523,22 @@ class Tracker:
         speed = np.linalg.norm(vel, axis=1)
         seen_speed = np.linalg.norm(seen_velocity, axis=1)
         for j in range(len(law)):
-            if not self._driven[j] or seen_speed[j] <= 0 or size[j] <= 0:
+            if not self._driven[j] or size[j] <= 0:
                 continue
             if speed[j] >= cfg.rest_speed:
+                if seen_speed[j] <= 0:
+                    continue
                 if float(flat[j] @ vel[j]) <= 0:
                     continue  # the law brakes: friction helps it
                 if float(vel[j] @ seen_velocity[j]) >= seen_speed[j] ** 2:
                     continue  # already as fast as the frames show the body: friction keeps it from running away
                 u = vel[j] / speed[j]
-            elif float(flat[j] @ self._prev_law[j]) > 0:
+                held = -float(self._resistance[j] @ u)  # the twin's kinetic friction over the last step
+            elif seen_speed[j] > 0 or far[j]:
                 u = flat[j] / size[j]
+                held = float(self.friction[self.movable[j] - 1]) * GRAVITY * float(trust[j])
             else:
                 continue
-            held = -float(self._resistance[j] @ u)  # the twin's physics against u
             out[j] = min(max(held, 0.0), cfg.friction_compensation * GRAVITY) * u
         return out
 
@@ -557,8 +570,10 @@ class Tracker:
                  + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
         self._prev = err
         law = accel[:, :3].copy()
-        accel[:, :3] += self._friction_compensation(law, self._observed_moving(estimate, poses, trust, law))
-        self._prev_law = law
+        far = np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses)
+        seen_velocity = self._observed_moving(estimate, poses, trust, law)
+        accel[:, :3] += self._friction_compensation(law, seen_velocity, far, trust)
+        self._law = law
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()

@@ -50,5 +50,8 @@ class StillTwin:
         n = len(self._poses)
         return np.ones(n), np.tile(np.eye(3) * 1e-3, (n, 1, 1)), np.zeros((n, 3))
 
+    def support_friction(self):
+        return np.ones(len(self._poses))
+
     def step(self, wrenches):
         pass

@@ -43,12 +43,17 @@ def _follow(twin_setup, monkeypatch, real_path, config, known=None):
     out, comp = [], []
     for t in range(40):
         frame["t"] = t
-        law_before = tracker._prev_law
         step = tracker.step(frames, None if known is None else known(t))
         out.append(step.poses[k, :3])
         applied = step.wrenches[k, :3] / tracker.masses[k]
-        comp.append(np.linalg.norm(applied - tracker._prev_law[j]) if law_before is not None else 0.0)
+        comp.append(np.linalg.norm(applied - tracker._law[j]))
     return np.array(out), np.array(comp)
+
+
+def _tray_at_rest(twin):
+    """The tray's position in the scene (the twin reset: an earlier test left it where it tracked to)."""
+    twin.reset()
+    return twin.body_poses()[twin.body_names.index("tray"), :3].copy()
 
 
 def _pushed(start):
@@ -64,7 +69,7 @@ def test_a_pushed_body_is_followed_closer_with_its_friction_added_back(twin_setu
     # The tray (friction 1), held by the twin's friction, lags a body pushed at 0.3 m/s even with the
     # true error fed to the law; with the twin's measured friction added back while the frames show the
     # body moving, the lag shrinks, and the twin still comes to rest by the real body once it stops.
-    start = twin_setup[1].body_poses()[twin_setup[1].body_names.index("tray"), :3].copy()
+    start = _tray_at_rest(twin_setup[1])
     path = _pushed(start)
     truth = np.array([path(t) for t in range(40)])
     on, comp_on = _follow(twin_setup, monkeypatch, path, TrackerConfig())
@@ -79,16 +84,67 @@ def test_a_pushed_body_is_followed_closer_with_its_friction_added_back(twin_setu
     assert comp_on[-5:].max() < 1e-9  # nothing once the frames show it at rest
 
 
-def test_a_body_seen_at_rest_keeps_its_friction(twin_setup, monkeypatch):
-    # A constant offset (the frames show the tray resting 6 mm away: a biased estimate, or a body that
-    # is really there): no compensation, the twin moves exactly as without it.
+def test_a_body_pushed_from_rest_breaks_the_twin_away_from_its_static_friction_at_once(twin_setup, monkeypatch):
+    # The benchmark's unmodelled push: 0.7 m/s^2 for 0.4 s, then braked by friction 1. With the twin's
+    # static friction (mu g) added from the first frame that shows the tray moving, the twin breaks away
+    # two frames earlier (frame 10 against 12, measured) and lags at most 10.0 mm against 14.7 without.
+    start = _tray_at_rest(twin_setup[1])
+
+    def path(t):
+        s, a, tau = max((t - 5) / 30, 0.0), 0.7, 0.4
+        d = 0.5 * a * min(s, tau) ** 2
+        if s > tau:
+            u = min(s - tau, a * tau / 9.81)
+            d += a * tau * u - 0.5 * 9.81 * u * u
+        return start - np.array([0.0, d, 0.0])
+
+    truth = np.array([path(t) for t in range(40)])
+    on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
+    off, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig(friction_compensation=0.0))
+    first = np.flatnonzero(comp > 1e-9)[0]
+    assert np.linalg.norm(on[first, :2] - start[:2]) < 1e-4 and comp[first] == pytest.approx(9.81, abs=0.05)
+    moves_on, moves_off = (int(np.argmax(np.linalg.norm(x - start, axis=1) > 0.001)) for x in (on, off))
+    assert moves_on < moves_off
+    lag_on, lag_off = (np.linalg.norm(x - truth, axis=1) for x in (on, off))
+    assert lag_on.max() < 0.8 * lag_off.max()
+    assert lag_on[-5:].max() < 0.002
+
+
+def test_static_friction_is_compensated_as_far_as_the_estimate_is_trusted(twin_setup, monkeypatch):
+    # The law is scaled by the trust in each estimate (Tracker.confidence); so is the static friction
+    # added to it: a half-trusted estimate of a pushed tray gets half of mu g.
+    start = _tray_at_rest(twin_setup[1])
+    monkeypatch.setattr(Tracker, "confidence", lambda self, estimate: np.full(len(self.movable), 0.5))
+    _, comp = _follow(twin_setup, monkeypatch, _pushed(start), TrackerConfig())
+    first = np.flatnonzero(comp > 1e-9)[0]
+    assert comp[first] == pytest.approx(0.5 * 9.81, abs=0.05)
+
+
+def test_a_body_seen_at_rest_near_the_twin_keeps_its_friction(twin_setup, monkeypatch):
+    # A constant offset under a pixel (5.7 mm at the tray) could be the estimate's bias: no compensation,
+    # the twin moves exactly as without it.
     scene, twin, _, _ = twin_setup
-    start = twin.body_poses()[twin.body_names.index("tray"), :3].copy()
-    path = lambda t: start + np.array([0.0, 0.006, 0.0])  # noqa: E731
+    start = _tray_at_rest(twin)
+    path = lambda t: start + np.array([0.0, 0.004, 0.0])  # noqa: E731
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     off, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig(friction_compensation=0.0))
     assert comp.max() < 1e-9
     np.testing.assert_array_equal(on, off)
+
+
+def test_a_twin_held_over_a_pixel_off_a_body_at_rest_is_slid_to_it(twin_setup, monkeypatch):
+    # The frames show the tray at rest 8 mm from the twin's (as after a twin overshot a pushed body that
+    # stopped): the law alone cannot beat the twin's static friction (mu g T^2 = 1.1 cm of error at mu 1),
+    # so the twin stuck 6.2 mm off (measured); with its static friction compensated it slides to within a
+    # pixel (3.5 mm measured), where friction holds it again.
+    scene, twin, _, _ = twin_setup
+    start = _tray_at_rest(twin)
+    goal = start + np.array([0.0, 0.008, 0.0])
+    on, comp = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig())
+    off, _ = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig(friction_compensation=0.0))
+    assert np.linalg.norm(off[-1] - goal) > 0.0055
+    assert np.linalg.norm(on[-1] - goal) < 0.0045
+    assert comp[:5].max() > 9.0 and comp[-20:].max() < 1e-9  # m/s^2: about mu g at once, then nothing
 
 
 def test_a_body_slid_by_known_forces_keeps_its_friction(twin_setup, monkeypatch):
@@ -97,7 +153,7 @@ def test_a_body_slid_by_known_forces_keeps_its_friction(twin_setup, monkeypatch)
     # demo's slipperier cube past the real one).
     scene, twin, _, _ = twin_setup
     k = twin.body_names.index("tray")
-    start = twin.body_poses()[k, :3].copy()
+    start = _tray_at_rest(twin)
     path = _pushed(start)
     push = np.zeros((len(twin.body_names), 6))
     push[k, 1] = -2.5 * twin.mass_properties()[0][k] * 9.81  # beats friction 1 from rest
