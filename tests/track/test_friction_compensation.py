@@ -215,3 +215,21 @@ def test_bodies_the_twin_holds_at_rest_reach_while_seen_moving_and_are_searched_
     tracker._seen = [p + 2 * shift, p + shift, p]
     assert tracker._resting().all()
     assert list(tracker._seen_resting(tracker.all_poses())) == [i != j for i in range(len(tracker.movable))]
+
+
+def test_the_twin_reports_the_friction_each_body_slides_at_on_its_support(tmp_path):
+    # MuJoCo slides a contact pair at the larger of its two coefficients: an object of 0.5 on a 0.8 support
+    # slides at 0.8, one of 1.2 at 1.2. The tracker's static friction comes from here (read off the twin's
+    # model); the test bed sizes its pushes from the scene by the same rule (on_support_friction).
+    from exporters.usd import export_usd
+    from sim_tasks.demo_scene import make_demo_scene
+    from sim_tasks.newton_twin import NewtonTwin
+    from sim_tasks.real_streams import on_support_friction
+
+    scene = make_demo_scene()
+    scene.objects[0].friction, scene.objects[1].friction, scene.objects[2].friction = 0.5, 1.2, 0.8
+    scene.support_friction = 0.8
+    twin = NewtonTwin(export_usd(scene, tmp_path / "scene.usdz"), fps=30)
+    np.testing.assert_allclose(twin.support_friction(), [0.8, 1.2, 0.8], atol=1e-6)
+    by_rule = [on_support_friction(twin.scene, o) for o in twin.scene.objects]
+    np.testing.assert_allclose(twin.support_friction(), by_rule, atol=1e-6)
