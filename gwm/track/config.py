@@ -87,9 +87,10 @@ class TrackerConfig:
     # Friction compensation (Tracker._friction_compensation): the twin's own horizontal friction against the law
     # (at rest its static friction, sliding what it applied over the last step) is added back, up to this many
     # g, for a body the law moved from rest while the frames show it moving the law's way by more than moving_px
-    # pixels over two frames; 0: off. Measured on the demo (160x120, 2 s, stream seeds 0 / 1): unmodelled push
-    # 14.5 / 14.5 mm against 16.4 / 14.7 with 1 camera, 18.5 / 24.1 against 25.2 / 24.1 with 2; the other
-    # scenarios and the kitchen and workbench samples unchanged (slippery, 1 camera, seed 0: 14.3 against 16.7).
+    # pixels over two frames, or held at rest over rest_offset_px beyond the dead band; 0: off. With the
+    # static friction known (this form; demo, 160x120, 2 s, stream seeds 0-4) the unmodelled push's maximum
+    # was 9.7-10.7 mm with 1 camera against 10.1-18.1 before it, 11.7-13.9 with 2 against 14.3-18.1; the
+    # README has the samples (no better there) and the first form's figures.
     friction_compensation: float = 1.5
     rest_speed: float = 0.01  # m/s: a twin body slower than this is at rest
     # Half a pixel: at 160x120 a pixel spans 5.7 mm at the demo's tray, and with a whole pixel the twin was
