@@ -79,18 +79,21 @@ class TrackerConfig:
     # body's mass (force) or inertia (torque); gains per period keep one setting right for any frame
     # rate or body. For a free body (a double integrator, force held over one period) kp = 0.5 and
     # kd = 1.5 place both closed-loop poles at zero (deadbeat: error and relative velocity gone in two
-    # steps); the former kd = 0.2 left the poles at |z| = 1.14, an oscillation that grew while a body
-    # slid (the model-right push: +8 mm) and that only friction on resting bodies had hidden.
+    # steps) when e - e_prev is the relative velocity now; it is the mean over the last frame, and read
+    # as such the poles sit at |z| = 1.18 (Tracker.visual_wrenches corrects it for the bodies the law
+    # slides free of friction). The former kd = 0.2 left the poles at |z| = 1.14, an oscillation that
+    # grew while a body slid (the model-right push: +8 mm) and that only friction had hidden.
     position_gain: float = 0.5
     velocity_gain: float = 1.5
     integral_gain: float = 0.02
-    # Friction compensation (Tracker._friction_compensation): the twin's own horizontal friction against the law
-    # (at rest its static friction, sliding what it applied over the last step) is added back, up to this many
-    # g, for a body the law moved from rest while the frames show it moving the law's way by more than moving_px
-    # pixels over two frames, or held at rest over rest_offset_px beyond the dead band; 0: off. With the
-    # static friction known (this form; demo, 160x120, 2 s, stream seeds 0-4) the unmodelled push's maximum
-    # was 9.7-10.7 mm with 1 camera against 10.1-18.1 before it, 11.7-13.9 with 2 against 14.3-18.1; the
-    # README has the samples (no better there) and the first form's figures.
+    # Friction compensation (Tracker._friction_compensation): for a body the law moved from rest, the twin's own
+    # horizontal friction (mu g, times the trust in the estimate) is added back, up to this many g: at rest
+    # while the frames show it moving the law's way by more than moving_px pixels over two frames, or it is
+    # held over rest_offset_px beyond the dead band; sliding on its support while the law keeps it moving.
+    # 0: off (the law's velocity term then is not corrected either). With the slide freed of friction and
+    # the velocity term corrected (this form; demo, 160x120, 2 s, stream seeds 0-4) the unmodelled push's
+    # maximum was 6.2-8.6 mm with 1 camera against 9.7-10.7 before it, 9.7-12.2 with 2 against 11.7-13.9;
+    # the README has the samples and the earlier forms' figures.
     friction_compensation: float = 1.5
     rest_speed: float = 0.01  # m/s: a twin body slower than this is at rest
     # Half a pixel: at 160x120 a pixel spans 5.7 mm at the demo's tray, and with a whole pixel the twin was

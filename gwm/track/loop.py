@@ -193,12 +193,13 @@ class Tracker:
         m = len(self.movable)
         self._start = self.all_poses()[self.movable]  # (M,7)
         self._prev = np.zeros((m, 6))
+        self._prev_raw = np.zeros((m, 6))  # the last estimated errors as they came (no dead band, no trust)
+        self._law = np.zeros((m, 6))  # (M,6) the law's acceleration at the last step, before compensation
         self._integral = np.zeros((m, 6))
         self._first = True
         self._velocity = None  # (M,3) twin COM velocities at the last frame
-        self._commanded = np.zeros((m, 3))  # (M,3) linear acceleration the last step's wrenches asked for
-        self._resistance = np.zeros((m, 3))  # (M,3) what the twin's own physics added to it (see _step)
-        self._law = np.zeros((m, 3))  # (M,3) the law's linear acceleration at the last step, before compensation
+        self._trust = np.zeros(m)  # (M,) the trust in each body's estimate at the last frame (confidence)
+        self._freed = np.zeros(m, bool)  # (M,) its friction compensated over the last step (_friction_compensation)
         self._seen: list[np.ndarray] = []  # the last three frames' estimated body positions (M,3), NaN: not trusted
         self._driven = np.zeros(m, bool)  # (M,) moving only because the law moved it from rest
 
@@ -317,7 +318,7 @@ class Tracker:
         observed = self.check_frames(frames)
         poses = self.all_poses()
         cfg = self.config
-        self._measure_resistance(known_wrenches)
+        self._note_motion(known_wrenches)
         resting = self._resting()
         still = resting & self._seen_resting(poses)  # the frames show it at rest too
         estimate = estimate_pose_errors(
@@ -332,7 +333,6 @@ class Tracker:
         total = wrenches.copy()
         if known_wrenches is not None:
             total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
-        self._commanded = total[self.movable - 1, :3] / self.masses[self.movable - 1, None]
         self.twin.step(total)
         return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
                          seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
@@ -352,6 +352,13 @@ class Tracker:
         vel = np.asarray(self.twin.body_velocities(), np.float64)[self.movable - 1]
         return ((np.linalg.norm(vel[:, :3], axis=1) < self.config.rest_speed)
                 & (np.linalg.norm(vel[:, 3:], axis=1) * self._radii < self.config.rest_speed))
+
+    def _sliding(self, poses: np.ndarray) -> np.ndarray:
+        """(M,) bool: movable bodies the twin slides across their support (standing on it as they started,
+        _grounded, their COM at config.rest_speed or more): not tipping, rocking or falling."""
+        if self._velocity is None:
+            return np.zeros(len(self.movable), bool)
+        return (np.linalg.norm(self._velocity[:, :2], axis=1) >= self.config.rest_speed) & self._grounded(poses)
 
     def _grounded(self, poses: np.ndarray) -> np.ndarray:
         """(M,) bool: bodies the twin holds where they stood when tracking started, within GROUNDED_HEIGHT of
@@ -448,13 +455,9 @@ class Tracker:
                 out[j, part] = err[j, part] * (max(0.0, 1.0 - band / size) if size > 0 else 0.0)
         return out
 
-    def _measure_resistance(self, known_wrenches: np.ndarray | None = None) -> None:
-        """The twin's own acceleration of each movable COM over the last step beyond what its wrenches
-        asked for (velocity change / T - commanded): contacts and friction, gravity's share where the
-        support does not hold a body up. Measured on the twin, never on the frames."""
+    def _note_motion(self, known_wrenches: np.ndarray | None = None) -> None:
+        """The twin's COM velocities now, and which bodies move only because the law moved them from rest."""
         vel = np.asarray(self.twin.body_velocities(), np.float64)[self.movable - 1, :3]
-        if self._velocity is not None:
-            self._resistance = (vel - self._velocity) / self.twin.control_dt - self._commanded
         self._velocity = vel
         # At rest, what holds a body back is static friction against the law; from rest on it stays the
         # law's motion (see _friction_compensation) until known forces act on it.
@@ -484,35 +487,35 @@ class Tracker:
         return out
 
     def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray, far: np.ndarray,
-                               trust: np.ndarray) -> np.ndarray:
+                               trust: np.ndarray, sliding: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
-        The law is deadbeat for a free body, but a body on its support is held by the twin's static friction
-        until the visual force beats mu m g, and once it slides at the observed speed the law sees no error and
-        kinetic friction (mu g: all of 0.3 m/s in one 30 fps frame at mu 1) stops it: the demo's pushed tray
-        stuck and slipped 14.5 mm behind with the true error fed in. So the friction the twin will apply is
-        added back. At rest, its static friction (its contact's coefficient, Twin.support_friction, times g) in
-        the law's direction, so the twin breaks away with the law's own acceleration from the first frame that
-        shows the body moving (adding back only the part of the law's last push that friction had cancelled, the
-        twin stuck until the law alone beat mu g: on the demo's pushed tray three frames, while the real one got
-        12.7 mm ahead); scaled, as the law is, by how far the estimate is trusted (`trust`, see confidence: at
-        full strength on the samples' noisier estimates the twin was started and stopped by them). Sliding while
-        the law pushes along the motion and the twin is slower than the frames show the body, its resistance
-        over the last step (measured on the twin: _measure_resistance) against its velocity (kinetic friction),
-        which it will apply again. Friction is left to act while the law brakes, or once the twin is as fast as
-        the body (cancelling it then carried the pushed tray 10 mm past the real one, and a twin freed of
-        friction ran ahead on estimate noise). Only while the frames show the body moving the law's way
-        (_observed_moving), or, for a body the twin holds at rest, while its error beyond the dead band is over
-        config.rest_offset_px pixels (`far`: a twin left that far off a body seen at rest, past it after a stop,
-        is slid back): a body the cameras see at rest near the twin's is left to the twin's friction, which
-        holds it against estimate noise (with the compensation on every resting body, the demo's heavier cube
-        was driven around by that noise, 5.4 -> 8.5 mm). Only for a body the law moved from rest: one slid by
-        known forces (a modelled push) slides with the twin's own friction, which the law only corrects
-        (cancelling it carried the demo's slipperier cube 21 mm past the real one). Nothing while the law asks
-        for nothing (errors in the dead band), horizontal only, and at most config.friction_compensation g: a
-        body jammed against another, or tipping about an edge, is not flung by contact forces."""
+        Only for a body the law moved from rest (`_driven`): for it the law is deadbeat on a free body (see
+        visual_wrenches), and the twin's friction (mu g, its contact's coefficient Twin.support_friction: all of
+        0.3 m/s in one 30 fps frame at mu 1) made the demo's pushed tray stick and slip behind the real one.
+        Both are scaled, as the law is, by how far the estimate is trusted (`trust`, see confidence).
+
+        At rest, its static friction in the law's direction, so the twin breaks away with the law's own
+        acceleration, from the first frame that shows the body moving the law's way (_observed_moving), or while
+        it is held over config.rest_offset_px pixels beyond the dead band from where the frames show it (`far`:
+        the law alone cannot slide a twin back by less than mu g T^2). A body the cameras see at rest near the
+        twin's keeps its friction, which holds it against estimate noise (compensated on every resting body,
+        the demo's heavier cube was driven around by that noise, 5.4 -> 8.5 mm).
+
+        Sliding on its support (`sliding`, see _sliding), its kinetic friction against its velocity, as long as
+        the law's step keeps it moving the same way; where the law stops or turns it, friction is left to help.
+        A body that moves tipping or rocking gets none (freed of friction there, the law would fling it).
+        (Before, it was added only while the frames showed the body moving faster than the twin, so the twin,
+        braked to a stop by its friction whenever it caught up, went on in spurts: 0.06-0.49 m/s against the
+        real tray's steady 0.13-0.23.)
+
+        A body slid by known forces (a modelled push) is not the law's: it slides with the twin's own friction,
+        which the law only corrects (cancelling it carried the demo's slipperier cube 21 mm past the real one).
+        Nothing while the law asks for nothing (errors in the dead band), horizontal only, and at most
+        config.friction_compensation g: a body jammed against another is not flung by contact forces."""
         cfg = self.config
         out = np.zeros_like(law)
+        self._freed = np.zeros(len(law), bool)
         if cfg.friction_compensation <= 0 or self._velocity is None:
             return out
         flat = law.copy()
@@ -521,25 +524,21 @@ class Tracker:
         vel = self._velocity.copy()
         vel[:, 2] = 0.0
         speed = np.linalg.norm(vel, axis=1)
-        seen_speed = np.linalg.norm(seen_velocity, axis=1)
+        seen = np.linalg.norm(seen_velocity, axis=1) > 0
         for j in range(len(law)):
-            if not self._driven[j] or size[j] <= 0:
+            if not self._driven[j] or size[j] <= 0 or (speed[j] >= cfg.rest_speed and not sliding[j]):
                 continue
-            if speed[j] >= cfg.rest_speed:
-                if seen_speed[j] <= 0:
-                    continue
-                if float(flat[j] @ vel[j]) <= 0:
-                    continue  # the law brakes: friction helps it
-                if float(vel[j] @ seen_velocity[j]) >= seen_speed[j] ** 2:
-                    continue  # already as fast as the frames show the body: friction keeps it from running away
-                u = vel[j] / speed[j]
-                held = -float(self._resistance[j] @ u)  # the twin's kinetic friction over the last step
-            elif seen_speed[j] > 0 or far[j]:
+            if sliding[j]:
+                u = vel[j] / np.linalg.norm(vel[j])
+                if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0:
+                    continue  # the law stops or turns it: friction helps
+            elif seen[j] or far[j]:
                 u = flat[j] / size[j]
-                held = float(self.friction[self.movable[j] - 1]) * GRAVITY * float(trust[j])
             else:
                 continue
-            out[j] = min(max(held, 0.0), cfg.friction_compensation * GRAVITY) * u
+            held = float(self.friction[self.movable[j] - 1]) * GRAVITY * float(trust[j])
+            out[j] = min(held, cfg.friction_compensation * GRAVITY) * u
+            self._freed[j] = True
         return out
 
     def visual_wrenches(self, estimate: PoseErrorEstimate, poses: np.ndarray) -> np.ndarray:
@@ -551,11 +550,11 @@ class Tracker:
         position = estimate.position.copy()
         if cfg.no_downward_push:
             position = self._lift_out_of_support(position, poses)
-        err = self._dead_band(np.concatenate([position, estimate.rotation], 1), poses)  # (M,6)
         trust = self.confidence(estimate)
-        err = err * trust[:, None]
+        raw = np.concatenate([position, estimate.rotation], 1)  # (M,6)
+        err = self._dead_band(raw, poses) * trust[:, None]
         if self._first:
-            self._prev = err.copy()
+            self._prev, self._prev_raw = err.copy(), raw.copy()
             self._first = False
         limit = cfg.integral_limit * np.array([0.01] * 3 + [0.1] * 3)
         # The integral restarts on an axis whose error changed sign: it is there to beat static
@@ -563,17 +562,36 @@ class Tracker:
         self._integral = np.where(self._integral * err < 0, 0.0, self._integral)
         self._integral = np.clip(self._integral + err, -limit, limit)
         t2 = self.twin.control_dt ** 2
+        # The velocity term. The change of error over the last frame is the mean relative velocity over it, but
+        # the law's force was held over that frame: the twin moves faster now than its mean by half of it. Taken
+        # as it is, the loop's poles sit at |z| = 1.18 (a growing oscillation that only the twin's friction
+        # damped). For a body the law slid free of friction over the last step (`_freed`: moved from rest by it,
+        # sliding on its support, its friction compensated), the change along the slide is corrected by that half
+        # and read before the dead band, which hid a stop (7 mm of relative motion in a frame read as 1.2): both
+        # poles then sit at zero. (Corrected also after a step that let friction help the law turn a body, it read
+        # the demo's slipperier cube as closing in 16 mm a frame instead of 3, and the law pushed it away: 16.6 ->
+        # 29.2 mm.) It is weighted by the lesser trust of the two frames (estimates of a frame the law does not
+        # trust tell nothing of the body's motion: the correction alone then rang, the kitchen sample's pushed
+        # bowl flung back and forth at 0.3-0.7 m/s). Across the slide, at rest, or moved by known forces, a body
+        # keeps the dead-banded change: read before the band there, estimate noise set the model-right cubes of
+        # tests/track/test_loop.py (96x72) oscillating 7.5 mm off, and the demo's pushed tray from side to side.
+        change = err - self._prev
+        sliding = self._sliding(poses)
+        for j in np.flatnonzero(self._freed & sliding):
+            u = self._velocity[j, :2] / np.linalg.norm(self._velocity[j, :2])
+            moved = raw[j, :2] - self._prev_raw[j, :2] - 0.5 * self._law[j, :2] * t2
+            moved = moved * min(trust[j], self._trust[j])
+            change[j, :2] += float((moved - change[j, :2]) @ u) * u
+        self._prev, self._prev_raw, self._trust = err, raw, trust
         # The integral is not scaled by this frame's trust: scaling it (so a body whose frames stop saying
         # where it is gets no push from earlier errors) raised the demo's 1-camera slippery run from 16.7
         # to 28.8 mm (the real cube tips mid-slide and is no longer trusted while the twin lags behind).
-        accel = (2 * cfg.position_gain * err + cfg.velocity_gain * (err - self._prev)
+        accel = (2 * cfg.position_gain * err + cfg.velocity_gain * change
                  + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
-        self._prev = err
-        law = accel[:, :3].copy()
+        self._law = accel.copy()
         far = np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses)
-        seen_velocity = self._observed_moving(estimate, poses, trust, law)
-        accel[:, :3] += self._friction_compensation(law, seen_velocity, far, trust)
-        self._law = law
+        seen_velocity = self._observed_moving(estimate, poses, trust, accel[:, :3])
+        accel[:, :3] += self._friction_compensation(accel[:, :3], seen_velocity, far, trust, sliding)
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()

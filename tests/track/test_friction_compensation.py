@@ -46,7 +46,7 @@ def _follow(twin_setup, monkeypatch, real_path, config, known=None):
         step = tracker.step(frames, None if known is None else known(t))
         out.append(step.poses[k, :3])
         applied = step.wrenches[k, :3] / tracker.masses[k]
-        comp.append(np.linalg.norm(applied - tracker._law[j]))
+        comp.append(np.linalg.norm(applied - tracker._law[j, :3]))
     return np.array(out), np.array(comp)
 
 
@@ -77,10 +77,10 @@ def test_a_pushed_body_is_followed_closer_with_its_friction_added_back(twin_setu
     lag_on = np.linalg.norm(on - truth, axis=1)
     lag_off = np.linalg.norm(off - truth, axis=1)
     assert comp_off.max() < 1e-9 and comp_on.max() > 1.0  # m/s^2: it acted
-    # While pushed (frames 6-21) the twin's friction makes it stick and slip: 9.4 mm behind on average
-    # without, 7.3 with (measured; 8.2 before the static friction was known); the first frames' lag is
-    # the law's one-frame delay either way.
-    assert lag_on[6:22].mean() < 0.93 * lag_off[6:22].mean()
+    # While pushed (frames 6-21): 9.4 mm behind on average without, 3.4 with (measured; 7.3 while the
+    # kinetic friction was added only while the twin was slower than the frames showed, 8.2 before the
+    # static friction was known); the first frames' lag is the law's one-frame delay either way.
+    assert lag_on[6:22].mean() < 0.5 * lag_off[6:22].mean()
     assert lag_on[-5:].max() < 0.005  # settled on the real body after the push
     assert comp_on[-5:].max() < 1e-9  # nothing once the frames show it at rest
 
@@ -88,7 +88,8 @@ def test_a_pushed_body_is_followed_closer_with_its_friction_added_back(twin_setu
 def test_a_body_pushed_from_rest_breaks_the_twin_away_from_its_static_friction_at_once(twin_setup, monkeypatch):
     # The benchmark's unmodelled push: 0.7 m/s^2 for 0.4 s, then braked by friction 1. With the twin's
     # static friction (mu g) added from the first frame that shows the tray moving, the twin breaks away
-    # two frames earlier (frame 10 against 12, measured) and lags at most 10.0 mm against 14.7 without.
+    # two frames earlier (frame 10 against 12, measured) and lags at most 8.4 mm against 14.7 without
+    # (10.0 with the kinetic friction added only while the twin was slower than the frames showed).
     start = _tray_at_rest(twin_setup[1])
 
     def path(t):
@@ -107,8 +108,52 @@ def test_a_body_pushed_from_rest_breaks_the_twin_away_from_its_static_friction_a
     moves_on, moves_off = (int(np.argmax(np.linalg.norm(x - start, axis=1) > 0.001)) for x in (on, off))
     assert moves_on < moves_off
     lag_on, lag_off = (np.linalg.norm(x - truth, axis=1) for x in (on, off))
-    assert lag_on.max() < 0.8 * lag_off.max()
-    assert lag_on[-5:].max() < 0.002
+    assert lag_on.max() < 0.0095 < lag_off.max()
+    # At rest within the dead band (half a pixel, 2.9 mm at the tray) of where the real one stopped: 2.9 mm
+    # (measured; 0.3 mm when it trailed the tray into the stop, now it passes the stop by the frame's delay).
+    assert lag_on[-5:].max() < 0.0035
+
+
+def test_a_body_the_law_drives_slides_with_the_real_one_instead_of_sticking_and_slipping(twin_setup, monkeypatch):
+    # The real tray pushed at a steady 0.3 m/s. Sliding, the twin's kinetic friction is compensated for as long
+    # as the law keeps it moving, and the law's velocity term is corrected for the force held over the last
+    # frame (without that correction the frictionless twin oscillated, 10-14 mm either side): the twin slides
+    # at the real speed, 0.30-0.32 m/s over frames 9-20 (measured), within 3 mm of the real tray. Before, it
+    # went in spurts of 0.01-0.65 m/s, its friction stopping it whenever it caught up, up to 14 mm behind.
+    start = _tray_at_rest(twin_setup[1])
+    path = _pushed(start)
+    on, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig())
+    speed = np.linalg.norm(np.diff(on[:, :2], axis=0), axis=1) * 30  # m/s between frames
+    assert speed[9:21].min() > 0.27 and speed[9:21].max() < 0.34
+    truth = np.array([path(t) for t in range(40)])
+    lag = np.linalg.norm(on - truth, axis=1)
+    assert lag[9:21].max() < 0.0035
+
+
+def test_a_sliding_body_whose_estimates_lose_all_trust_gets_no_ringing_push(twin_setup, monkeypatch):
+    # From frame 12, while the twin slides the tray, its frames stop explaining it (trust 0, as when the kitchen
+    # sample's bowl showed a side the capture never saw). The law is then the integral's alone, the same every
+    # frame: the velocity term's correction for the force held over the last frame is weighted by the trust of
+    # both frames. (Unweighted it pushed on its own: -6.3 m/s^2 against the integral's -0.6 here, and on the
+    # kitchen's bowl, kept sliding by it, each step -0.75 times the last, flinging it at 0.3-0.7 m/s.)
+    start = _tray_at_rest(twin_setup[1])
+    laws = []
+    trusted, law_of = Tracker.confidence, Tracker.visual_wrenches
+
+    def confidence(self, estimate):
+        return trusted(self, estimate) * (0.0 if len(laws) >= 12 else 1.0)
+
+    def visual_wrenches(self, estimate, poses):
+        out = law_of(self, estimate, poses)
+        laws.append(self._law[list(self.movable).index(self.twin.body_names.index("tray") + 1), :3].copy())
+        return out
+
+    monkeypatch.setattr(Tracker, "confidence", confidence)
+    monkeypatch.setattr(Tracker, "visual_wrenches", visual_wrenches)
+    _follow(twin_setup, monkeypatch, _pushed(start), TrackerConfig())
+    laws = np.array(laws)
+    assert np.abs(laws[8:12]).max() > 1.0  # the law was at work before
+    assert np.ptp(laws[12:20], axis=0).max() < 0.01 and np.abs(laws[12:20]).max() < 1.0
 
 
 def test_static_friction_is_compensated_as_far_as_the_estimate_is_trusted(twin_setup, monkeypatch):
@@ -123,21 +168,23 @@ def test_static_friction_is_compensated_as_far_as_the_estimate_is_trusted(twin_s
 
 def test_a_body_seen_at_rest_near_the_twin_keeps_its_friction(twin_setup, monkeypatch):
     # A constant offset under a pixel (5.7 mm at the tray) could be the estimate's bias: no compensation,
-    # the twin moves exactly as without it.
+    # and the twin's friction holds the tray where it stands, as without compensation. (Not to the last
+    # digit: the law's velocity term of a body it drives differs by micrometres when friction is compensated.)
     scene, twin, _, _ = twin_setup
     start = _tray_at_rest(twin)
     path = lambda t: start + np.array([0.0, 0.004, 0.0])  # noqa: E731
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     off, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig(friction_compensation=0.0))
     assert comp.max() < 1e-9
-    np.testing.assert_array_equal(on, off)
+    assert np.abs(on[:, :2] - start[:2]).max() < 1e-4
+    np.testing.assert_allclose(on, off, atol=1e-4)
 
 
 def test_a_twin_held_over_a_pixel_off_a_body_at_rest_is_slid_to_it(twin_setup, monkeypatch):
     # The frames show the tray at rest 8 mm from the twin's (as after a twin overshot a pushed body that
     # stopped): the law alone cannot beat the twin's static friction (mu g T^2 = 1.1 cm of error at mu 1),
     # so the twin stuck 6.2 mm off (measured); with its static friction compensated it slides to within a
-    # pixel (3.5 mm measured), where friction holds it again.
+    # pixel (3.6 mm measured), where friction holds it again.
     scene, twin, _, _ = twin_setup
     start = _tray_at_rest(twin)
     goal = start + np.array([0.0, 0.008, 0.0])
@@ -165,7 +212,8 @@ def test_a_body_slid_by_known_forces_keeps_its_friction(twin_setup, monkeypatch)
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig(), known=known)
     off, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig(friction_compensation=0.0), known=known)
     assert comp[:20].max() < 1e-9
-    np.testing.assert_array_equal(on[:20], off[:20])
+    # (within 0.01 mm, not to the last digit: at rest before the push the law's velocity term differs by less)
+    np.testing.assert_allclose(on[:20], off[:20], atol=1e-5)
 
 
 def test_bodies_the_twin_holds_at_rest_reach_while_seen_moving_and_are_searched_upright_once_seen_at_rest(
