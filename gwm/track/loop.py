@@ -468,25 +468,21 @@ class Tracker:
 
     def _observed_moving(self, estimate: PoseErrorEstimate, poses: np.ndarray, trust: np.ndarray,
                          law: np.ndarray) -> np.ndarray:
-        """(M,3) each body's horizontal velocity as the frames show it, where they show it moving the way
-        the law pushes (0 elsewhere): its estimated position (twin + estimate, where trusted) moved
-        horizontally more than config.moving_px pixels at its distance over the last two frames, in the
-        law's direction (estimate noise is a pixel or so at 160x120 and does not add up over frames the
-        way motion does)."""
+        """(M,) bool: bodies the frames show moving the way the law pushes: its estimated position (twin +
+        estimate, where trusted) moved horizontally more than config.moving_px pixels at its distance over the
+        last two frames, in the law's direction (estimate noise is a pixel or so at 160x120 and does not add up
+        over frames the way motion does)."""
         seen = poses[self.movable, :3] + estimate.position
         seen[trust <= 0] = np.nan
         self._seen = [seen, *self._seen[:2]]
         if len(self._seen) < 3:
-            return np.zeros((len(self.movable), 3))
+            return np.zeros(len(self.movable), bool)
         moved = (self._seen[0] - self._seen[2])[:, :2]
         least = self.config.moving_px * self._pixel_metres(poses)
         with np.errstate(invalid="ignore"):
-            ok = (np.linalg.norm(moved, axis=1) > least) & ((moved * law[:, :2]).sum(1) > 0)
-        out = np.zeros((len(self.movable), 3))
-        out[ok, :2] = moved[ok] / (2 * self.twin.control_dt)
-        return out
+            return (np.linalg.norm(moved, axis=1) > least) & ((moved * law[:, :2]).sum(1) > 0)
 
-    def _friction_compensation(self, law: np.ndarray, seen_velocity: np.ndarray, far: np.ndarray,
+    def _friction_compensation(self, law: np.ndarray, seen_moving: np.ndarray, far: np.ndarray,
                                trust: np.ndarray, sliding: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
@@ -524,7 +520,6 @@ class Tracker:
         vel = self._velocity.copy()
         vel[:, 2] = 0.0
         speed = np.linalg.norm(vel, axis=1)
-        seen = np.linalg.norm(seen_velocity, axis=1) > 0
         for j in range(len(law)):
             if not self._driven[j] or size[j] <= 0 or (speed[j] >= cfg.rest_speed and not sliding[j]):
                 continue
@@ -532,7 +527,7 @@ class Tracker:
                 u = vel[j] / np.linalg.norm(vel[j])
                 if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0:
                     continue  # the law stops or turns it: friction helps
-            elif seen[j] or far[j]:
+            elif seen_moving[j] or far[j]:
                 u = flat[j] / size[j]
             else:
                 continue
@@ -590,8 +585,8 @@ class Tracker:
                  + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
         self._law = accel.copy()
         far = np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses)
-        seen_velocity = self._observed_moving(estimate, poses, trust, accel[:, :3])
-        accel[:, :3] += self._friction_compensation(accel[:, :3], seen_velocity, far, trust, sliding)
+        seen_moving = self._observed_moving(estimate, poses, trust, accel[:, :3])
+        accel[:, :3] += self._friction_compensation(accel[:, :3], seen_moving, far, trust, sliding)
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()
@@ -599,9 +594,6 @@ class Tracker:
             out[k, :3] = self.masses[k] * accel[j, :3]
             out[k, 3:] = inertia_world @ accel[j, 3:]
         return out
-
-
-
 
 
 @dataclass
@@ -633,6 +625,7 @@ def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = No
             renders.append((s.rendered.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
     return TrackResult(np.stack(poses), np.stack(wrenches), np.array(seconds),
                        np.stack(renders) if keep_renders else None)
+
 
 __all__ = ["BACKGROUND", "BackgroundPlate", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin",
            "run_tracker", "scene_gaussians"]
