@@ -485,7 +485,7 @@ class Tracker:
         with np.errstate(invalid="ignore"):
             return (np.linalg.norm(moved, axis=1) > least) & ((moved * law[:, :2]).sum(1) > 0)
 
-    def _friction_compensation(self, law: np.ndarray, seen_moving: np.ndarray, far: np.ndarray,
+    def _friction_compensation(self, law: np.ndarray, err: np.ndarray, seen_moving: np.ndarray, far: np.ndarray,
                                trust: np.ndarray, sliding: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
@@ -502,8 +502,12 @@ class Tracker:
         the demo's heavier cube was driven around by that noise, 5.4 -> 8.5 mm).
 
         Sliding on its support (`sliding`, see _sliding), its kinetic friction against its velocity, as long as
-        the law's step keeps it moving the same way; where the law stops or turns it, friction is left to help.
-        A body that moves tipping or rocking gets none (freed of friction there, the law would fling it).
+        the law's step keeps it moving the same way and the frames do not put the body behind the twin (`err`,
+        the law's error after the dead band, against the velocity); where the law stops or turns it, or the twin
+        has passed the body, friction is left to help. (Compensated while the twin had passed it, the demo's
+        pushed tray stopping within a frame was overrun: the law braked at 6.5 m/s^2 while the compensation took
+        the twin's 9.8 of friction away.) A body that moves tipping or rocking gets none (freed of friction
+        there, the law would fling it).
         (Before, it was added only while the frames showed the body moving faster than the twin, so the twin,
         braked to a stop by its friction whenever it caught up, went on in spurts: 0.06-0.49 m/s against the
         real tray's steady 0.13-0.23.)
@@ -528,8 +532,8 @@ class Tracker:
                 continue
             if sliding[j]:
                 u = vel[j] / np.linalg.norm(vel[j])
-                if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0:
-                    continue  # the law stops or turns it: friction helps
+                if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0 or float(err[j] @ u) < 0:
+                    continue  # the law stops or turns it, or the twin is ahead: friction helps
             elif seen_moving[j] or far[j]:
                 u = flat[j] / size[j]
             else:
@@ -589,7 +593,7 @@ class Tracker:
         self._law = accel.copy()
         far = np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses)
         seen_moving = self._observed_moving(estimate, poses, trust, accel[:, :3])
-        accel[:, :3] += self._friction_compensation(accel[:, :3], seen_moving, far, trust, sliding)
+        accel[:, :3] += self._friction_compensation(accel[:, :3], err[:, :3], seen_moving, far, trust, sliding)
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()
