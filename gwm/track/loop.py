@@ -505,9 +505,9 @@ class Tracker:
         the law's step keeps it moving the same way and the frames do not put the body behind the twin (`err`,
         the law's error after the dead band, against the velocity); where the law stops or turns it, or the twin
         has passed the body, friction is left to help. (Compensated while the twin had passed it, the demo's
-        pushed tray stopping within a frame was overrun: the law braked at 6.5 m/s^2 while the compensation took
-        the twin's 9.8 of friction away.) A body that moves tipping or rocking gets none (freed of friction
-        there, the law would fling it).
+        pushed tray, which stops within a frame, was overrun: 2 cameras, stream seed 2, the law braked at 11.4
+        m/s^2 while the compensation took 7.9 of it back, and the twin ran on to 12.1 mm past the tray.) A body
+        that moves tipping or rocking gets none (freed of friction there, the law would fling it).
         (Before, it was added only while the frames showed the body moving faster than the twin, so the twin,
         braked to a stop by its friction whenever it caught up, went on in spurts: 0.06-0.49 m/s against the
         real tray's steady 0.13-0.23.)

@@ -297,5 +297,3 @@ def test_the_twin_reports_the_friction_each_body_slides_at_on_its_support(tmp_pa
     np.testing.assert_allclose(twin.support_friction(), [0.8, 1.2, 0.8], atol=1e-6)
     by_rule = [on_support_friction(twin.scene, o) for o in twin.scene.objects]
     np.testing.assert_allclose(twin.support_friction(), by_rule, atol=1e-6)
-
-
