@@ -55,3 +55,16 @@ class StillTwin:
 
     def step(self, wrenches):
         pass
+
+
+def still_tracker(scene, config):
+    """A Tracker of the scene's objects on a StillTwin (each upright where the scene puts it), seen by one camera
+    at 160x120 (the benchmark's size)."""
+    from gwm.track.loop import BACKGROUND, Tracker
+
+    names = tuple(o.name for o in scene.objects)
+    poses = np.stack([np.r_[o.world_from_body[:3, 3].numpy(), 1.0, 0.0, 0.0, 0.0] for o in scene.objects])
+    twin = StillTwin(names, [o.role for o in scene.objects], poses)
+    canonical = {BACKGROUND: scene.background, **{o.name: o.splats for o in scene.objects}}
+    cams, _ = observing_cameras(scene, 1, 160, 120)
+    return Tracker(twin, canonical, cams, config)

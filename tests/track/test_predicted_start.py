@@ -6,10 +6,9 @@ import pytest
 
 import gwm.track.loop as loop
 from gwm.track.config import TrackerConfig
-from gwm.track.loop import BACKGROUND, Tracker
 from gwm.track.visual_forces import PoseErrorEstimate, estimate_pose_errors
 
-from .helpers import BACKGROUND_RGB, StillTwin, demo_setup, render
+from .helpers import BACKGROUND_RGB, demo_setup, render, still_tracker
 
 # The tracker's defaults at the benchmark's size: 5 iterations of 4 mm steps reach 16 mm at most.
 KW = dict(iterations=5, step=0.004, pyramid=(4, 8), background=BACKGROUND_RGB, render_backend="cpu",
@@ -77,14 +76,8 @@ def test_the_tracker_predicts_from_its_trusted_estimates(monkeypatch, demo_scene
     # holds it still, then stops: the second start is where the last two frames' estimated positions put it
     # now (constant velocity), at the twin's height; none for two frames after an estimate that was not
     # trusted, and none while known forces move the body (the twin's physics predicts it).
-    names = tuple(o.name for o in demo_scene.objects)
-    poses = np.stack([np.r_[o.world_from_body[:3, 3].numpy(), 1.0, 0.0, 0.0, 0.0] for o in demo_scene.objects])
-    twin = StillTwin(names, [o.role for o in demo_scene.objects], poses)
-    canonical = {BACKGROUND: demo_scene.background, **{o.name: o.splats for o in demo_scene.objects}}
-    from sim_tasks.real_streams import observing_cameras
-
-    cams, _ = observing_cameras(demo_scene, 1, 160, 120)
-    tracker = Tracker(twin, canonical, cams, TrackerConfig(predicted_start=on))
+    tracker = still_tracker(demo_scene, TrackerConfig(predicted_start=on))
+    names, cams = tracker.twin.body_names, tracker.cameras
     tracker.floor = np.zeros(len(tracker.movable))  # as calibrated: a trusted estimate halves the loss
     k = names.index("tray")
     j = list(tracker.movable).index(1 + k)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from gwm.track.config import TrackerConfig
-from gwm.track.loop import BACKGROUND, Tracker
+from gwm.track.loop import Tracker
 from gwm.track.visual_forces import PoseErrorEstimate
 
-from .helpers import StillTwin
+from .helpers import still_tracker
 
 REST_FLOOR = 0.21e-3
 # (window loss at the twin's pose, at the estimate) of the kitchen sample's bowl on two frames of its push
@@ -17,17 +17,10 @@ PUSHED = [(3.24e-3, 1.38e-3), (1.80e-3, 1.37e-3)]
 
 
 def _tracker(demo_scene, follows: bool) -> tuple[Tracker, int]:
-    names = tuple(o.name for o in demo_scene.objects)
-    poses = np.stack([np.r_[o.world_from_body[:3, 3].numpy(), 1.0, 0.0, 0.0, 0.0] for o in demo_scene.objects])
-    twin = StillTwin(names, [o.role for o in demo_scene.objects], poses)
-    canonical = {BACKGROUND: demo_scene.background, **{o.name: o.splats for o in demo_scene.objects}}
-    from sim_tasks.real_streams import observing_cameras
-
-    cams, _ = observing_cameras(demo_scene, 1, 160, 120)
-    tracker = Tracker(twin, canonical, cams, TrackerConfig(floor_follows=follows))
+    tracker = still_tracker(demo_scene, TrackerConfig(floor_follows=follows))
     tracker.rest_floor = np.full(len(tracker.movable), REST_FLOOR)  # as calibrate() sets them
     tracker.floor = tracker.rest_floor.copy()
-    return tracker, list(tracker.movable).index(1 + names.index("tray"))
+    return tracker, list(tracker.movable).index(1 + tracker.twin.body_names.index("tray"))
 
 
 def _trusts(tracker: Tracker, j: int, losses, tilt_deg: float = 0.0) -> list[float]:
