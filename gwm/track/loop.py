@@ -458,7 +458,7 @@ class Tracker:
         A body the twin moved whose estimate stays within the dead band (_found_where_moved) sets the floor to its
         loss at the estimate, trusted or not: the search finds it where the twin holds it, so that loss is where it
         matches. (Followed only as far as trusted, the kitchen's pushed bowl, found 0.4-1.9 mm off the twin on three
-        frames of its slide, removed 11-20% of its excess over a floor a frame behind its rising matched loss and was
+        frames of its slide, removed 17-27% of its excess over a floor a frame behind its rising matched loss and was
         trusted on none: the twin's friction stopped it 13 mm behind, and the law that caught up flung it 28 mm past
         where the real bowl stopped; 1 camera, stream seed 1.) Not for a body still where it started: there the
         calibration's floor holds (taken there too, the demo's onset was trusted a frame earlier, read differently,
