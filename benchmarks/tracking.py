@@ -367,6 +367,8 @@ def main() -> None:
                    help="TrackerConfig.background_plate (default: the config's; 0 = off)")
     p.add_argument("--grounded-search", type=int, choices=(0, 1), default=None,
                    help="TrackerConfig.grounded_search (default: the config's; 0 = off)")
+    p.add_argument("--rest-reads", type=int, default=None,
+                   help="TrackerConfig.rest_reads (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
@@ -376,6 +378,8 @@ def main() -> None:
         config = replace(config, friction_compensation=args.friction_compensation)
     if args.reach_iterations is not None:
         config = replace(config, reach_iterations=args.reach_iterations)
+    if args.rest_reads is not None:
+        config = replace(config, rest_reads=args.rest_reads)
     if args.upright_at_rest is not None:
         config = replace(config, upright_at_rest=bool(args.upright_at_rest))
     if args.predicted_start is not None:

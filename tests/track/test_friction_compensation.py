@@ -182,33 +182,43 @@ def test_static_friction_is_compensated_as_far_as_the_estimate_is_trusted(twin_s
     assert comp[first] == pytest.approx(0.5 * 9.81, abs=0.05)
 
 
-def test_a_body_seen_at_rest_near_the_twin_keeps_its_friction(twin_setup, monkeypatch):
-    # A constant offset under a pixel (5.7 mm at the tray) could be the estimate's bias: no compensation,
-    # and the twin's friction holds the tray where it stands, as without compensation. (Not to the last
-    # digit: the law's velocity term of a body it drives differs by micrometres when friction is compensated.)
+@pytest.mark.parametrize("offset, without", [(0.002, dict(friction_compensation=0.0)), (0.004, dict(rest_reads=0))])
+def test_a_body_seen_at_rest_near_where_the_twin_started_it_keeps_its_friction(twin_setup, monkeypatch, offset,
+                                                                               without):
+    # A constant offset could be the estimate's bias: no compensation, and the twin's friction holds the tray
+    # where it stands, as without compensation. 2 mm: within the dead band (half a pixel, 2.9 mm at the tray).
+    # 4 mm: beyond it, but where the twin still holds the tray as it started, where its appearance was fitted;
+    # three frames agreeing on it do not move it (Tracker._held_off takes up only bodies the twin moved; for
+    # every still body the kitchen sample's tall object, read 3.9 mm off, was kicked and rocked 10.6 deg), as
+    # with rest_reads 0. (Not to the last digit: the law's velocity term of a body it drives differs by
+    # micrometres when friction is compensated.)
     scene, twin, _, _ = twin_setup
     start = _tray_at_rest(twin)
-    path = lambda t: start + np.array([0.0, 0.004, 0.0])  # noqa: E731
+    path = lambda t: start + np.array([0.0, offset, 0.0])  # noqa: E731
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
-    off, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig(friction_compensation=0.0))
+    off, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig(**without))
     assert comp.max() < 1e-9
-    assert np.abs(on[:, :2] - start[:2]).max() < 1e-4
+    assert np.abs(on[:, :2] - start[:2]).max() < 1e-3
     np.testing.assert_allclose(on, off, atol=1e-4)
 
 
 def test_a_twin_held_over_a_pixel_off_a_body_at_rest_is_slid_to_it(twin_setup, monkeypatch):
     # The frames show the tray at rest 8 mm from the twin's (as after a twin overshot a pushed body that
     # stopped): the law alone cannot beat the twin's static friction (mu g T^2 = 1.1 cm of error at mu 1),
-    # so the twin stuck 6.2 mm off (measured); with its static friction compensated it slides to within a
-    # pixel (3.6 mm measured), where friction holds it again.
+    # so the twin stuck 6.2 mm off (measured before Tracker._held_off, 4.0 with it, which moves it once but
+    # is held by friction again); with its static friction compensated it slides to within a
+    # pixel, where friction held it (3.6 mm measured), until three frames seen at rest agreed on the rest of
+    # the offset (Tracker._held_off): 0.3 mm (measured).
     scene, twin, _, _ = twin_setup
     start = _tray_at_rest(twin)
     goal = start + np.array([0.0, 0.008, 0.0])
     on, comp = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig())
     off, _ = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig(friction_compensation=0.0))
-    assert np.linalg.norm(off[-1] - goal) > 0.0055
-    assert np.linalg.norm(on[-1] - goal) < 0.0045
-    assert comp[:5].max() > 9.0 and comp[-20:].max() < 1e-9  # m/s^2: about mu g at once, then nothing
+    before, _ = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig(rest_reads=0))
+    assert np.linalg.norm(off[-1] - goal) > 0.0035  # without the compensation: 4.0 mm (measured)
+    assert np.linalg.norm(before[-1] - goal) > 0.0035  # without _held_off: 3.6 mm (measured)
+    assert np.linalg.norm(on[-1] - goal) < 0.001
+    assert comp[0] > 9.0 and comp[-20:].max() < 1e-9  # m/s^2: about mu g at once, nothing at the end
 
 
 def test_a_body_slid_by_known_forces_keeps_its_friction(twin_setup, monkeypatch):
