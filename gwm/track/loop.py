@@ -488,10 +488,11 @@ class Tracker:
         """(M,) bool and (M,3): bodies the twin holds still where the frames show them still (_still), moved off
         where they stood when tracking started by more than the dead band, whose trusted estimates over the last
         config.rest_reads frames agree within the dead band and put them, on average, further off than it, and
-        that mean offset. The band is there for one frame's estimate noise;
-        frames that agree while nothing moves are past it, and the law, fed the error less the band, left a
-        twin that came to rest past a stopped body up to a pixel off, held there by its static friction
-        (the workbench sample's pushed object 9.6 mm, 1 camera, stream seed 6). (Without the agreement, a push's
+        that mean offset. Records this frame's reads (self._rest_reads) and clears them for the bodies it
+        holds, so the next take-up waits for new reads where the twin then rests. The band is there for one
+        frame's estimate noise; frames that agree while nothing moves are past it, and the law, fed the error
+        less the band, left a twin that came to rest past a stopped body up to a pixel off, held there by its
+        static friction (the workbench sample's pushed object 9.6 mm, 1 camera, stream seed 6). (Without the agreement, a push's
         first frame, the real body 10 mm on after two frames at rest, was averaged in and the twin kicked off
         at 0.6 m/s. For every still body, the kitchen sample's tall object, never moved and read 3.9 mm off
         where its appearance was fitted, was kicked and rocked 10.6 deg: 1 camera, stream seed 1.)"""
@@ -509,7 +510,7 @@ class Tracker:
         with np.errstate(invalid="ignore"):  # NaN (a frame not still or not trusted): not held
             spread = np.linalg.norm((reads - mean)[..., :2], axis=2).max(0)
             held = (np.linalg.norm(off[:, :2], axis=1) > band) & (spread <= band)
-        if held.any():  # the twin moves off: the next correction waits for new reads where it then rests
+        if held.any():
             for r in self._rest_reads:
                 r[held] = np.nan
         return held, np.nan_to_num(off)
