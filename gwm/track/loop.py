@@ -195,6 +195,7 @@ class Tracker:
         self._start = self.all_poses()[self.movable]  # (M,7)
         self._prev = np.zeros((m, 6))
         self._prev_raw = np.zeros((m, 6))  # the last estimated errors as they came (no dead band, no trust)
+        self._placed = np.zeros(m)  # (M,) what the law took of each body's estimate at the last frame (visual_wrenches)
         self._still = np.zeros(m, bool)  # (M,) held at rest by the twin and seen at rest in the frames (_step)
         self._rest_reads: list[np.ndarray] = []  # the last frames' estimated COM positions of still bodies (M,3)
         self._law = np.zeros((m, 6))  # (M,6) the law's acceleration at the last step, before compensation
@@ -338,7 +339,9 @@ class Tracker:
             upright=still if cfg.upright_at_rest else None,
             starts=self._predicted_starts(poses) if cfg.predicted_start else None,
             grounded=self._grounded(poses) if cfg.grounded_search else None)
-        wrenches = self.visual_wrenches(estimate, poses)
+        # No search (iterations 0) is the open loop the benchmark compares against: no visual forces at all.
+        wrenches = (self.visual_wrenches(estimate, poses) if cfg.iterations > 0
+                    else np.zeros((len(self.twin.body_names), 6)))
         total = wrenches.copy()
         if known_wrenches is not None:
             total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
@@ -576,7 +579,8 @@ class Tracker:
         Only for a body the law moved from rest (`_driven`): for it the law is deadbeat on a free body (see
         visual_wrenches), and the twin's friction (mu g, its contact's coefficient Twin.support_friction: all of
         0.3 m/s in one 30 fps frame at mu 1) made the demo's pushed tray stick and slip behind the real one.
-        Both are scaled, as the law is, by how far the estimate is trusted (`trust`, see confidence).
+        Both are scaled, as the law is, by how far the estimate is taken (`trust`: see confidence, and for a
+        body the law slides, visual_wrenches).
 
         At rest, its static friction in the law's direction, so the twin breaks away with the law's own
         acceleration, from the first frame that shows the body moving the law's way (_observed_moving), or while
@@ -644,6 +648,23 @@ class Tracker:
         com = self._com_positions(poses)
         held, off = self._held_off(position, trust, com, poses)
         err[held, :2] = off[held, :2] * trust[held, None]  # the whole offset, no dead band (_held_off)
+        # A body the law slides (its friction compensated over the last step, _freed, and sliding on its support,
+        # _sliding) is driven by its estimate as it came, before the dead band: the band is there for estimate
+        # noise, and on a body the law moves it only held the twin a band's width behind (4.3 mm at the samples'
+        # 8.6 mm pixels). Not every body moving from rest (_driven): one a contact set sliding is not the law's,
+        # and its estimates taken before the band drove the bowl that the kitchen sample's pushed tall object, tipping,
+        # nudged 9-12 mm off (model right, stream seeds 0-1; 3.0-5.1 with the band), the tall object to 36.4 mm (25.0).
+        # Its estimate is taken where trusted (confidence) and also where the search finds it where the twin
+        # holds it (_found_where_moved): trust falls to 0 on frames whose loss the estimate hardly lowers, and a
+        # body that is where the twin holds it lowers it least. (Taken at its trust alone, a frame of trust 0
+        # mid-slide zeroed the error and the law braked the twin behind the real body; on the next trusted frame
+        # it raced after it: the twin's speed swung 0.0-0.55 m/s about the real bowl's 0.17-0.27; kitchen sample,
+        # 2 cameras, stream seed 7. The README's stop 39 has the measures.)
+        sliding = self._sliding(poses)
+        slid = self._freed & sliding
+        placed = np.maximum(trust, self._found_where_moved(estimate, poses))
+        drive = err.copy()  # the position term
+        drive[slid, :2] = raw[slid, :2] * placed[slid, None]
         if self._first:
             self._prev, self._prev_raw = err.copy(), raw.copy()
             self._first = False
@@ -653,37 +674,39 @@ class Tracker:
         self._integral = np.where(self._integral * err < 0, 0.0, self._integral)
         self._integral = np.clip(self._integral + err, -limit, limit)
         t2 = self.twin.control_dt ** 2
-        # The velocity term. The change of error over the last frame is the mean relative velocity over it, but
-        # the law's force was held over that frame: the twin moves faster now than its mean by half of it. Taken
-        # as it is, the loop's poles sit at |z| = 1.18 (a growing oscillation that only the twin's friction
-        # damped). For a body the law slid free of friction over the last step (`_freed`: moved from rest by it,
-        # sliding on its support, its friction compensated), the change along the slide is corrected by that half
-        # and read before the dead band, which hid a stop (7 mm of relative motion in a frame read as 1.2): both
-        # poles then sit at zero. (Corrected also after a step that let friction help the law turn a body, it read
-        # the demo's slipperier cube as closing in 16 mm a frame instead of 3, and the law pushed it away: 16.6 ->
-        # 29.2 mm.) It is weighted by the lesser trust of the two frames (estimates of a frame the law does not
-        # trust tell nothing of the body's motion: the correction alone then rang, the kitchen sample's pushed
-        # bowl flung back and forth at 0.3-0.7 m/s). Across the slide, at rest, or moved by known forces, a body
-        # keeps the dead-banded change: read before the band there, estimate noise set the model-right cubes of
-        # tests/track/test_loop.py (96x72) oscillating 7.5 mm off, and the demo's pushed tray from side to side.
+        # The velocity term. The change of error over the last frame is the mean relative velocity over it, but the
+        # law's force was held over that frame: the twin moves faster now than its mean by half the law's step (it
+        # integrates a force held over a frame exactly, its Newton substeps). Taken as it is, the loop's poles sit at
+        # |z| = 1.18 (a growing oscillation that only the twin's friction damped). For a body the law slides, the
+        # change along the slide is corrected by that half and read before the dead band, which hid a stop (7 mm of
+        # relative motion in a frame read as 1.2): both poles then sit at zero. It is weighted by the lesser of the
+        # two frames' `placed` (estimates the law does not take tell nothing of the body's motion: the correction
+        # alone then rang, the kitchen sample's pushed bowl flung back and forth at 0.3-0.7 m/s). Whatever else moved
+        # the twin over the frame (its friction, a contact) is taken to move the real body alike: read against the
+        # twin's own motion (the body's motion seen over the frame less the twin's velocity now), a body the twin's
+        # friction slowed looked to be running away from it, and on the kitchen sample (model right, stream seed 0)
+        # the open-loop twin, with no estimates at all, flung a body knocked into a slide 250 mm. Across the slide,
+        # at rest, or moved by known forces, a body keeps the dead-banded change: read before the band there,
+        # estimate noise set the model-right cubes of tests/track/test_loop.py (96x72) oscillating 7.5 mm off, and
+        # the demo's pushed tray from side to side.
         change = err - self._prev
         change[held] = 0.0  # still in the twin and in the frames
-        sliding = self._sliding(poses)
-        for j in np.flatnonzero(self._freed & sliding):
+        for j in np.flatnonzero(slid):
             u = self._velocity[j, :2] / np.linalg.norm(self._velocity[j, :2])
             moved = raw[j, :2] - self._prev_raw[j, :2] - 0.5 * self._law[j, :2] * t2
-            moved = moved * min(trust[j], self._trust[j])
+            moved = moved * min(placed[j], self._placed[j])
             change[j, :2] += float((moved - change[j, :2]) @ u) * u
-        self._prev, self._prev_raw, self._trust = err, raw, trust
+        self._prev, self._prev_raw, self._trust, self._placed = err, raw, trust, placed
         # The integral is not scaled by this frame's trust: scaling it (so a body whose frames stop saying
         # where it is gets no push from earlier errors) raised the demo's 1-camera slippery run from 16.7
         # to 28.8 mm (the real cube tips mid-slide and is no longer trusted while the twin lags behind).
-        accel = (2 * cfg.position_gain * err + cfg.velocity_gain * change
+        accel = (2 * cfg.position_gain * drive + cfg.velocity_gain * change
                  + 2 * cfg.integral_gain * self._integral) / t2  # (M,6): linear, angular
         self._law = accel.copy()
         far = held | (np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses))
         seen_moving = self._observed_moving(estimate, poses, trust, accel[:, :3])
-        accel[:, :3] += self._friction_compensation(accel[:, :3], err[:, :3], seen_moving, far, trust, sliding)
+        taken = np.where(slid, placed, trust)
+        accel[:, :3] += self._friction_compensation(accel[:, :3], err[:, :3], seen_moving, far, taken, sliding)
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()

@@ -10,6 +10,8 @@ from gwm.track.loop import BACKGROUND, Tracker
 from gwm.track.visual_forces import PoseErrorEstimate
 from sim_tasks.real_streams import observing_cameras
 
+from .helpers import still_tracker
+
 
 @pytest.fixture(scope="module")
 def twin_setup(demo_scene, scene_usd):
@@ -116,48 +118,51 @@ def test_a_body_pushed_from_rest_breaks_the_twin_away_from_its_static_friction_a
 
 def test_a_body_the_law_drives_slides_with_the_real_one_instead_of_sticking_and_slipping(twin_setup, monkeypatch):
     # The real tray pushed at a steady 0.3 m/s. Sliding, the twin's kinetic friction is compensated for as long
-    # as the law keeps it moving, and the law's velocity term is corrected for the force held over the last
-    # frame (without that correction the frictionless twin oscillated, 10-14 mm either side): the twin slides
-    # at the real speed, 0.30-0.32 m/s over frames 9-20 (measured), within 3 mm of the real tray. Before, it
-    # went in spurts of 0.01-0.65 m/s, its friction stopping it whenever it caught up, up to 14 mm behind.
+    # as the law keeps it moving, the law's velocity term is corrected for the force held over the last frame
+    # (without that correction the frictionless twin oscillated, 10-14 mm either side), and its position term
+    # is the error before the dead band: the twin slides at the real
+    # speed, 0.29-0.31 m/s over frames 9-20, within 1.3 mm of the real tray (measured; 2.9 mm, the band's
+    # width at the tray, when the position term was dead-banded). Before friction was compensated, it went in
+    # spurts of 0.01-0.65 m/s, its friction stopping it whenever it caught up, up to 14 mm behind.
     # (From frame 20 the real tray is at rest and the twin brakes: the next test.)
     start = _tray_at_rest(twin_setup[1])
     path = _pushed(start)
     on, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     speed = np.linalg.norm(np.diff(on[:, :2], axis=0), axis=1) * 30  # m/s between frames
-    assert speed[9:20].min() > 0.27 and speed[9:20].max() < 0.34
+    assert speed[9:20].min() > 0.28 and speed[9:20].max() < 0.32
     truth = np.array([path(t) for t in range(40)])
     lag = np.linalg.norm(on - truth, axis=1)
-    assert lag[9:21].max() < 0.0035
+    assert lag[9:21].max() < 0.002
 
 
 def test_a_twin_that_passes_a_stopping_body_keeps_its_friction(twin_setup, monkeypatch):
-    # The real tray, pushed at 0.3 m/s, stops dead at frame 20. The twin sliding after it passes it by the
-    # law's frame of delay; once the error puts the tray behind the twin (beyond the dead band) its kinetic
-    # friction is no longer compensated and brakes it with the law: 7.6 mm past the stop at most (measured),
-    # against 13.0 when it was compensated for as long as the law's step alone kept the twin moving.
+    # The real tray, pushed at 0.3 m/s, stops dead at frame 20. The twin sliding with it passes it by the law's
+    # frame of delay (10 mm at 0.3 m/s); once the error puts the tray behind the twin (beyond the dead band) its
+    # kinetic friction is no longer compensated and helps the law brake it: 11.2 mm past the stop at most
+    # (measured: the law turns the twin back within the step, and friction then works against it), against
+    # 13.0 when it was compensated for as long as the law's step alone kept the twin moving. (7.6 while the law's
+    # position term was dead-banded: that twin slid 2.9 mm ahead of the tray, inside the band, and had lost its
+    # compensation a frame before the stop.) It then rings about the stop, 6.1 and 5.4 mm either side (measured:
+    # the compensation goes on and off on alternate steps, and the velocity term is corrected only after those
+    # it was on), until three frames at rest agree on the rest (Tracker._held_off): 0.2 mm at the end.
     start = _tray_at_rest(twin_setup[1])
     path = _pushed(start)
     truth = np.array([path(t) for t in range(40)])
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     past = truth[:, 1] - on[:, 1]  # m the twin is further along the push (-y) than the real tray
     assert comp[6:20].min() > 9.0  # the slide itself: compensated throughout
-    assert past[21:].max() < 0.009
-    assert np.abs(past[-10:]).max() < 0.0035  # at rest by the real one
+    assert past[21:].max() < 0.012
+    assert np.abs(past[21:]).max() < 0.012 and np.abs(past[-6:]).max() < 0.001  # at rest by the real one
 
 
-def test_a_sliding_body_whose_estimates_lose_all_trust_gets_no_ringing_push(twin_setup, monkeypatch):
-    # From frame 12, while the twin slides the tray, its frames stop explaining it (trust 0, as when the kitchen
-    # sample's bowl showed a side the capture never saw). The law is then the integral's alone, the same every
-    # frame: the velocity term's correction for the force held over the last frame is weighted by the trust of
-    # both frames. (Unweighted it pushed on its own: -6.3 m/s^2 against the integral's -0.6 here, and on the
-    # kitchen's bowl, kept sliding by it, each step -0.75 times the last, flinging it at 0.3-0.7 m/s.)
-    start = _tray_at_rest(twin_setup[1])
+def _untrusted_from(frame: int, monkeypatch) -> list:
+    """Trust 0 from `frame` on (as when the kitchen sample's bowl showed a side the capture never saw); returns
+    the list the tray's law (its acceleration before compensation) is appended to at each frame."""
     laws = []
     trusted, law_of = Tracker.confidence, Tracker.visual_wrenches
 
     def confidence(self, estimate):
-        return trusted(self, estimate) * (0.0 if len(laws) >= 12 else 1.0)
+        return trusted(self, estimate) * (0.0 if len(laws) >= frame else 1.0)
 
     def visual_wrenches(self, estimate, poses):
         out = law_of(self, estimate, poses)
@@ -166,7 +171,33 @@ def test_a_sliding_body_whose_estimates_lose_all_trust_gets_no_ringing_push(twin
 
     monkeypatch.setattr(Tracker, "confidence", confidence)
     monkeypatch.setattr(Tracker, "visual_wrenches", visual_wrenches)
-    _follow(twin_setup, monkeypatch, _pushed(start), TrackerConfig())
+    return laws
+
+
+def test_a_sliding_body_found_where_the_twin_holds_it_is_followed_untrusted(twin_setup, monkeypatch):
+    # From frame 12, while the twin slides the tray, no frame is trusted, but each finds the tray within the
+    # dead band of where the twin holds it (Tracker._found_where_moved): the law takes those estimates, and the
+    # twin slides on with the real tray, 1.2 mm off at most (measured). Taken at their trust alone (0), the law
+    # left the twin to its friction: it stopped and was 75 mm behind when the real tray stopped.
+    start = _tray_at_rest(twin_setup[1])
+    path = _pushed(start)
+    _untrusted_from(12, monkeypatch)
+    on, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig())
+    truth = np.array([path(t) for t in range(40)])
+    assert np.linalg.norm(on - truth, axis=1)[12:21].max() < 0.002
+
+
+def test_a_sliding_body_whose_estimates_lose_all_trust_gets_no_ringing_push(twin_setup, monkeypatch):
+    # From frame 12 no frame is trusted and each reads the tray 3 cm on from where it is (not where the twin holds
+    # it). The law is then the integral's alone, the same every frame: the velocity term is weighted by what the
+    # law takes of both frames' estimates. (Unweighted it pushed on its own: -6.3 m/s^2 against the integral's
+    # -0.6 here, and on the kitchen's bowl, kept sliding by it, each step -0.75 times the last, flinging it at
+    # 0.3-0.7 m/s.)
+    start = _tray_at_rest(twin_setup[1])
+    pushed = _pushed(start)
+    laws = _untrusted_from(12, monkeypatch)
+    _follow(twin_setup, monkeypatch, lambda t: pushed(t) - np.array([0.0, 0.03 if t >= 12 else 0.0, 0.0]),
+            TrackerConfig())
     laws = np.array(laws)
     assert np.abs(laws[8:12]).max() > 1.0  # the law was at work before
     assert np.ptp(laws[12:20], axis=0).max() < 0.01 and np.abs(laws[12:20]).max() < 1.0
@@ -205,20 +236,87 @@ def test_a_body_seen_at_rest_near_where_the_twin_started_it_keeps_its_friction(t
 def test_a_twin_held_over_a_pixel_off_a_body_at_rest_is_slid_to_it(twin_setup, monkeypatch):
     # The frames show the tray at rest 8 mm from the twin's (as after a twin overshot a pushed body that
     # stopped): the law alone cannot beat the twin's static friction (mu g T^2 = 1.1 cm of error at mu 1),
-    # so without the compensation the twin stuck 6.2 mm off before Tracker._held_off and 4.0 with it (it
-    # moves the twin once, then friction holds it again; measured). With its static friction compensated the
-    # twin slides to within a pixel, where friction held it (3.6 mm measured, rest_reads 0), until three frames
-    # seen at rest agreed on the rest of the offset (Tracker._held_off): 0.3 mm (measured).
+    # so without the compensation the twin sticks 6.2 mm off (measured). With its static friction compensated
+    # the twin slides to it, the law taking the error before the dead band while it slides the twin: 0.4 mm off
+    # (measured, with or without Tracker._held_off; while that error was dead-banded the twin stopped within a
+    # pixel, 3.6 mm off, until three frames seen at rest agreed on the rest: 0.3 mm; that rule's own test is
+    # test_three_frames_seen_at_rest_take_up_the_offset_of_a_body_the_twin_moved).
     scene, twin, _, _ = twin_setup
     start = _tray_at_rest(twin)
     goal = start + np.array([0.0, 0.008, 0.0])
     on, comp = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig())
     off, _ = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig(friction_compensation=0.0))
-    before, _ = _follow(twin_setup, monkeypatch, lambda t: goal, TrackerConfig(rest_reads=0))
-    assert np.linalg.norm(off[-1] - goal) > 0.0035  # without the compensation: 4.0 mm (measured)
-    assert np.linalg.norm(before[-1] - goal) > 0.0035  # without _held_off: 3.6 mm (measured)
+    assert np.linalg.norm(off[-1] - goal) > 0.0045  # without the compensation: 6.2 mm (measured)
     assert np.linalg.norm(on[-1] - goal) < 0.001
     assert comp[0] > 9.0 and comp[-20:].max() < 1e-9  # m/s^2: about mu g at once, nothing at the end
+
+
+def _held_reads(demo_scene, moved: float, reads_mm) -> list[tuple[bool, float]]:
+    """Tracker._held_off on the tray, held still by the twin `moved` metres along y from where it started, on
+    frames that show it still and read it reads_mm (x offsets, trusted): (held, offset in mm) per frame."""
+    tracker = still_tracker(demo_scene, TrackerConfig())
+    j = list(tracker.movable).index(1 + tracker.twin.body_names.index("tray"))
+    poses = tracker.all_poses()
+    poses[tracker.movable[j], 1] += moved
+    com = tracker._com_positions(poses)
+    tracker._still = np.ones(len(tracker.movable), bool)
+    out = []
+    for mm in reads_mm:
+        position = np.zeros((len(tracker.movable), 3))
+        position[j, 0] = mm / 1000
+        held, off = tracker._held_off(position, np.ones(len(tracker.movable)), com, poses)
+        out.append((bool(held[j]), float(off[j, 0]) * 1000))
+    return out
+
+
+def test_three_frames_seen_at_rest_take_up_the_offset_of_a_body_the_twin_moved(demo_scene):
+    # The dead band (2.9 mm at the tray) is for one frame's noise: three frames that agree within it while
+    # nothing moves, on average beyond it, are taken up whole, once (the reads start again after).
+    got = _held_reads(demo_scene, 0.02, [4.0, 4.6, 3.4, 4.0, 4.0])
+    assert [h for h, _ in got] == [False, False, True, False, False]
+    assert got[2][1] == pytest.approx(4.0, abs=1e-6)
+    # Reads that disagree by more than the band (a push's first frame among them) are not taken up.
+    assert not any(h for h, _ in _held_reads(demo_scene, 0.02, [1.0, 4.0, 8.0, 1.0, 8.0]))
+    # Nor a body still where it started (where its appearance was fitted: the offset may be the read's bias).
+    assert not any(h for h, _ in _held_reads(demo_scene, 0.0, [4.0, 4.0, 4.0, 4.0]))
+
+
+def test_without_a_search_the_twin_gets_no_visual_force_whatever_an_estimate_says(twin_setup, monkeypatch):
+    # iterations 0 is the open loop the benchmark compares against. (A law term that read the twin's own motion
+    # pushed, on the kitchen sample, a body the open-loop twin's friction slowed: 250 mm, model right, seed 0.)
+    start = _tray_at_rest(twin_setup[1])
+    laws = _untrusted_from(100, monkeypatch)  # records the law; every frame trusted
+    on, comp = _follow(twin_setup, monkeypatch, _pushed(start), TrackerConfig(iterations=0, calibration_iterations=0))
+    assert not laws and comp.max() == 0.0
+    assert np.abs(on[:, :2] - start[:2]).max() < 1e-4
+
+
+def test_a_body_a_contact_sets_sliding_is_not_the_laws(twin_setup, monkeypatch):
+    # Something the tracker is not told of (a neighbour tipping into it) slides the tray 34 mm, in the twin as in
+    # the real world; the estimates read it 2 mm off throughout (within the dead band, 2.9 mm at the tray: a
+    # bias). The law did not set it sliding, so its error stays dead-banded and the twin slides as the real tray
+    # (no force: measured). Taken before the band, as for a body the law slides, the twin was driven 11.2 mm off
+    # (measured); on the kitchen sample such a bowl, nudged by the pushed tall object, 9-12 mm.
+    scene, twin, _, _ = twin_setup
+    k = twin.body_names.index("tray")
+    own_step, frame = twin.step, {"t": 0}
+
+    def knocked(wrenches):
+        w = np.array(wrenches, np.float64)
+        if 5 <= frame["t"] <= 8:
+            w[k, 0] += 1.3 * float(twin.mass_properties()[0][k]) * 9.81  # 1.3 g along x (friction 1 g)
+        frame["t"] += 1
+        own_step(w)
+
+    monkeypatch.setattr(twin, "step", knocked)
+    start = _tray_at_rest(twin)
+    frame["t"] = 0
+    real, _ = _follow(twin_setup, monkeypatch, lambda t: start, TrackerConfig(iterations=0, calibration_iterations=0))
+    frame["t"] = 0
+    on, _ = _follow(twin_setup, monkeypatch, lambda t: real[min(t, len(real) - 1)] + np.array([0.002, 0.0, 0.0]),
+                    TrackerConfig())
+    assert np.linalg.norm(real[-1] - start) > 0.02  # it slid
+    assert np.linalg.norm(on - real, axis=1).max() < 0.001
 
 
 def test_a_body_slid_by_known_forces_keeps_its_friction(twin_setup, monkeypatch):
