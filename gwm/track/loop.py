@@ -679,8 +679,10 @@ class Tracker:
         # integrates a force held over a frame exactly, its Newton substeps). Taken as it is, the loop's poles sit at
         # |z| = 1.18 (a growing oscillation that only the twin's friction damped). For a body the law slides, the
         # change along the slide is corrected by that half and read before the dead band, which hid a stop (7 mm of
-        # relative motion in a frame read as 1.2): both poles then sit at zero. It is weighted by the lesser of the
-        # two frames' `placed` (estimates the law does not take tell nothing of the body's motion: the correction
+        # relative motion in a frame read as 1.2): both poles then sit at zero. (Corrected also after a step that
+        # let friction help the law turn a body, it read the demo's slipperier cube as closing in 16 mm a frame
+        # instead of 3, and the law pushed it away: 16.6 -> 29.2 mm.) It is weighted by the lesser of the two frames'
+        # `placed` (estimates the law does not take tell nothing of the body's motion: the correction
         # alone then rang, the kitchen sample's pushed bowl flung back and forth at 0.3-0.7 m/s). Whatever else moved
         # the twin over the frame (its friction, a contact) is taken to move the real body alike: read against the
         # twin's own motion (the body's motion seen over the frame less the twin's velocity now), a body the twin's
