@@ -495,10 +495,10 @@ class Tracker:
         holds, so the next take-up waits for new reads where the twin then rests. The band is there for one
         frame's estimate noise; frames that agree while nothing moves are past it, and the law, fed the error
         less the band, left a twin that came to rest past a stopped body up to a pixel off, held there by its
-        static friction (the workbench sample's pushed object 9.6 mm, 1 camera, stream seed 6). (Without the agreement, a push's
-        first frame, the real body 10 mm on after two frames at rest, was averaged in and the twin kicked off
-        at 0.6 m/s. For every still body, the kitchen sample's tall object, never moved and read 3.9 mm off
-        where its appearance was fitted, was kicked and rocked 10.6 deg: 1 camera, stream seed 1.)"""
+        static friction (the workbench sample's pushed object 9.6 mm, 1 camera, stream seed 6). (Without the
+        agreement, a push's first frame, the real body 10 mm on after two frames at rest, was averaged in and the
+        twin kicked off at 0.6 m/s. For every still body, the kitchen sample's tall object, never moved and read
+        3.9 mm off where its appearance was fitted, was kicked and rocked 10.6 deg: 1 camera, stream seed 1.)"""
         count = self.config.rest_reads
         band = self.config.dead_band_px * self._pixel_metres(poses)
         moved = np.linalg.norm(poses[self.movable, :2] - self._start[:, :2], axis=1) > band
