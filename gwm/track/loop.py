@@ -652,8 +652,9 @@ class Tracker:
         # _sliding) is driven by its estimate as it came, before the dead band: the band is there for estimate
         # noise, and on a body the law moves it only held the twin a band's width behind (4.3 mm at the samples'
         # 8.6 mm pixels). Not every body moving from rest (_driven): one a contact set sliding is not the law's,
-        # and its estimates taken before the band drove the bowl that the kitchen sample's pushed tall object, tipping,
-        # nudged 9-12 mm off (model right, stream seeds 0-1; 3.0-5.1 with the band), the tall object to 36.4 mm (25.0).
+        # and its estimates taken before the band drove the bowl that the kitchen sample's pushed tall object,
+        # tipping, nudged 6.7-11.6 mm off (model right, stream seeds 0-1; 4.3-5.1 with the band), and the tall object
+        # to 36.4 mm (25.0).
         # Its estimate is taken where trusted (confidence) and also where the search finds it where the twin
         # holds it (_found_where_moved): trust falls to 0 on frames whose loss the estimate hardly lowers, and a
         # body that is where the twin holds it lowers it least. (Taken at its trust alone, a frame of trust 0
