@@ -90,9 +90,10 @@ class TrackerConfig:
     # horizontal friction (mu g, times the trust in the estimate) is added back, up to this many g: at rest
     # while the frames show it moving the law's way by more than moving_px pixels over two frames, or it is
     # held over rest_offset_px beyond the dead band; sliding on its support while the law keeps it moving.
-    # 0: off (the law's velocity term then is not corrected either). With the slide freed of friction and
-    # the velocity term corrected (this form; demo, 160x120, 2 s, stream seeds 0-4) the unmodelled push's
-    # maximum was 6.2-8.6 mm with 1 camera against 9.7-10.7 before it, 9.7-12.2 with 2 against 11.7-13.9;
+    # 0: off (the law's velocity term then is not corrected either, nor its position term taken before the dead
+    # band: both are for a body whose friction the law compensated, Tracker.visual_wrenches). With the slide freed
+    # of friction and the velocity term corrected (this form; demo, 160x120, 2 s, stream seeds 0-4) the unmodelled
+    # push's maximum was 6.2-8.6 mm with 1 camera against 9.7-10.7 before it, 9.7-12.2 with 2 against 11.7-13.9;
     # the README has the samples and the earlier forms' figures.
     friction_compensation: float = 1.5
     rest_speed: float = 0.01  # m/s: a twin body slower than this is at rest

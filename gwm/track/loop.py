@@ -683,14 +683,13 @@ class Tracker:
         # relative motion in a frame read as 1.2): both poles then sit at zero. (Corrected also after a step that
         # let friction help the law turn a body, it read the demo's slipperier cube as closing in 16 mm a frame
         # instead of 3, and the law pushed it away: 16.6 -> 29.2 mm.) It is weighted by the lesser of the two frames'
-        # `placed` (estimates the law does not take tell nothing of the body's motion: the correction
-        # alone then rang, the kitchen sample's pushed bowl flung back and forth at 0.3-0.7 m/s). Whatever else moved
-        # the twin over the frame (its friction, a contact) is taken to move the real body alike: read against the
-        # twin's own motion (the body's motion seen over the frame less the twin's velocity now), a body the twin's
-        # friction slowed looked to be running away from it, and on the kitchen sample (model right, stream seed 0)
-        # the open-loop twin, with no estimates at all, flung a body knocked into a slide 250 mm. Across the slide,
-        # at rest, or moved by known forces, a body keeps the dead-banded change: read before the band there,
-        # estimate noise set the model-right cubes of tests/track/test_loop.py (96x72) oscillating 7.5 mm off, and
+        # `placed` (estimates the law does not take tell nothing of the body's motion: the correction alone then
+        # rang, the kitchen sample's pushed bowl flung back and forth at 0.3-0.7 m/s). (Read instead as the body's
+        # motion seen over the frame less the twin's velocity now, for every body moving from rest, a body the twin's
+        # friction slowed looked to be running away from it: on the kitchen sample, model right, stream seed 0, the
+        # open-loop twin, with no estimates at all, flung a body nudged into a slide 250 mm.) Across the slide, at
+        # rest, or moved by known forces, a body keeps the dead-banded change: read before the band there, estimate
+        # noise set the model-right cubes of tests/track/test_loop.py (96x72) oscillating 7.5 mm off, and
         # the demo's pushed tray from side to side.
         change = err - self._prev
         change[held] = 0.0  # still in the twin and in the frames
