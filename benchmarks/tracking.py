@@ -2,10 +2,11 @@
 
 For each scene and scenario (sim_tasks.real_streams: the model right, a slipperier object, a
 heavier object, an unmodelled push, an object taken away) a "real" stream is rendered by MuJoCo
-under physics the twin does not model; the Newton twin then runs open loop (no visual forces) and
-corrected (gwm.track.Tracker), and the object position / orientation errors against the stream's
-ground-truth poses are scored over time. Separately, the loop's rate (Hz) is timed with 1 and 3
-cameras at each image size.
+under physics the twin does not model; the Newton twin then runs open loop (no visual forces),
+corrected (gwm.track.Tracker), and corrected with the true errors in place of the search's estimates
+(the control law on its own: "exact errors"; what the corrected run adds to it is the search's), and
+the object position / orientation errors against the stream's ground-truth poses are scored over
+time. Separately, the loop's rate (Hz) is timed with 1 and 3 cameras at each image size.
 
     python benchmarks/tracking.py                         # demo scene (+ --scene X.usdz for more)
     python benchmarks/tracking.py --skip accuracy --sizes 160x120,640x360 --device cuda
@@ -21,7 +22,7 @@ Pass criteria (issue 14): where open loop drifts > 3 cm, corrected stays <= 1 cm
 back within 1 cm within 1 s of an unmodelled push's end; where the model is right, correction adds
 <= 2 mm. Orientation is scored up to the body's visual symmetries, which no camera can tell apart (a
 uniform cube resting on another face); the plain figure is printed too. Ground truth is read here
-only, never by the tracker.
+only (the exact-errors run included), never by the tracker.
 """
 
 from __future__ import annotations
@@ -185,10 +186,13 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
             stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, seed=args.seed, look=look)
             result = {}
             for label, cfg in (("open_loop", replace(config, iterations=0, calibration_iterations=0)),
-                               ("corrected", config)):
+                               ("corrected", config), ("exact", config)):
                 twin.reset()
-                tracker = Tracker(twin, canonical, cams, cfg, reveal=reveal)
-                tracker.calibrate(stream.frames[0])
+                if label == "exact":  # the law fed the true errors: what a perfect search would leave
+                    tracker = exact_errors_tracker(stream)(twin, canonical, cams, cfg, reveal=reveal)
+                else:
+                    tracker = Tracker(twin, canonical, cams, cfg, reveal=reveal)
+                    tracker.calibrate(stream.frames[0])
                 res = run_tracker(tracker, stream.frames, stream.known_wrenches)
                 pos, ang, sym = pose_errors(res.poses, stream.true_poses, stream.present, symmetries)
                 result[label] = (pos, ang, sym, res.seconds)
@@ -201,6 +205,27 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
     return rows
 
 
+def exact_errors_tracker(stream):
+    """A Tracker class whose estimates are the stream's true errors at each frame (nothing rendered): the control
+    law on its own, as a perfect search would feed it. What the corrected run adds to its error is the search's."""
+    from gwm.track.loop import Tracker
+    from gwm.track.visual_forces import PoseErrorEstimate
+
+    class ExactErrorsTracker(Tracker):
+        frame = 0  # the stream's frame the next step is given (run_tracker steps through them in order)
+
+        def _estimate(self, observed, poses, resting, still):
+            names = [self.bodies.body_names[b] for b in self.movable]
+            com = self.bodies.com_body[torch.as_tensor(self.movable)].double().cpu().numpy()
+            position, rotation = stream.true_errors(self.frame, names, poses[self.movable], com)
+            self.frame += 1
+            zeros = np.zeros_like(position)
+            return PoseErrorEstimate(bodies=np.asarray(self.movable), position=position, rotation=rotation,
+                                     force=zeros, moment=zeros, loss_before=0.0, loss_after=0.0)
+
+    return ExactErrorsTracker
+
+
 def score(scene_name, count, scenario, stream, result, fps) -> dict:
     (p_open, a_open, s_open, _), (p_corr, a_corr, s_corr, secs) = result["open_loop"], result["corrected"]
     row = {"scene": scene_name, "cameras": count, "scenario": scenario.name, "description": scenario.description,
@@ -211,8 +236,12 @@ def score(scene_name, count, scenario, stream, result, fps) -> dict:
            "open_final_mm": float(np.nanmax(p_open[-1])), "corrected_final_mm": float(np.nanmax(p_corr[-1])),
            "corrected_mean_mm": float(np.nanmean(p_corr)), "open_mean_mm": float(np.nanmean(p_open)),
            "loop_hz": float(1.0 / np.mean(secs[1:])),
+           "exact_errors_max_mm": float(np.nanmax(result["exact"][0])),
+           "exact_errors_max_deg_up_to_symmetry": float(np.nanmax(result["exact"][2])),
            "per_object_corrected_max_mm": dict(zip(stream.body_names, np.nanmax(p_corr, 0).round(2).tolist())),
-           "per_object_open_max_mm": dict(zip(stream.body_names, np.nanmax(p_open, 0).round(2).tolist()))}
+           "per_object_open_max_mm": dict(zip(stream.body_names, np.nanmax(p_open, 0).round(2).tolist())),
+           "per_object_exact_errors_max_mm": dict(zip(stream.body_names,
+                                                      np.nanmax(result["exact"][0], 0).round(2).tolist()))}
     if scenario.model_is_right:
         row["added_mm"] = row["corrected_max_mm"] - row["open_max_mm"]
         row["pass"] = bool(row["added_mm"] <= MODEL_RIGHT_ADD_MM)
@@ -233,7 +262,9 @@ def format_row(r: dict) -> str:
     return (f"{r['scene']:>10} {r['cameras']} cam  {r['scenario']:<16} open max {r['open_max_mm']:7.1f} mm "
             f"{r['open_max_deg']:6.1f} deg | corrected max {r['corrected_max_mm']:6.1f} mm {r['corrected_max_deg']:5.1f} deg"
             f" ({r['corrected_max_deg_up_to_symmetry']:4.1f} up to symmetry)"
-            f" final {r['corrected_final_mm']:5.1f} mm | converge {conv:>5} s | {r['loop_hz']:5.1f} Hz | {ok}")
+            f" final {r['corrected_final_mm']:5.1f} mm | converge {conv:>5} s | {r['loop_hz']:5.1f} Hz | {ok}"
+            f" | exact errors max {r['exact_errors_max_mm']:5.1f} mm"
+            f" {r['exact_errors_max_deg_up_to_symmetry']:4.1f} deg")
 
 
 def plot_errors(path: Path, row, result, fps) -> None:
@@ -241,15 +272,20 @@ def plot_errors(path: Path, row, result, fps) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
     names = list(row["per_object_corrected_max_mm"])
-    for label, style in (("open_loop", "--"), ("corrected", "-")):
+    runs = (("open_loop", "--", "open loop"), ("corrected", "-", "corrected"), ("exact", ":", "exact errors"))
+    for label, style, _ in runs:
         pos, ang, _, _ = result[label]
         t = np.arange(len(pos)) / fps
         for j in range(pos.shape[1]):
-            axes[0].plot(t, pos[:, j], style, color=f"C{j}", label=f"{names[j] if j < len(names) else j} {label}")
+            axes[0].plot(t, pos[:, j], style, color=f"C{j}")
             axes[1].plot(t, ang[:, j], style, color=f"C{j}")
+    # one entry per object (colour) and per run (line style)
+    handles = [Line2D([], [], color=f"C{j}", label=name) for j, name in enumerate(names)]
+    handles += [Line2D([], [], color="k", ls=style, label=text) for _, style, text in runs]
     axes[0].axhline(TRACK_MM, color="k", lw=0.5)
     axes[1].axhline(TRACK_DEG, color="k", lw=0.5)
     # errors are >= 0: linear below 1 mm / 1 deg, logarithmic above, no negative half
@@ -258,7 +294,7 @@ def plot_errors(path: Path, row, result, fps) -> None:
     for ax in axes:
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_ylim(bottom=0)
-    axes[0].legend(fontsize=6)
+    axes[0].legend(handles=handles, fontsize=6, loc="upper left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from gwm.cameras import Cameras, CameraSpec, intrinsics_from_fov, look_at
-from gwm.geometry import matrix_to_pose7
+from gwm.geometry import matrix_to_pose7, positive_w, quat_multiply, quat_to_rotmat
 
 GRAVITY = 9.81
 
@@ -76,6 +76,24 @@ class RealStream:
     @property
     def num_frames(self) -> int:
         return len(self.frames)
+
+    def true_errors(self, t: int, names, poses: np.ndarray, com_body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N,3) position and (N,3) rotation-vector errors (true - given, world frame, the rigid offset about each
+        body's COM, as gwm.track's estimates are) of the bodies `names` at frame t, from their poses (N,7, xyz +
+        quat wxyz) and COMs in their own frames (N,3); zero for a body no longer in the scene. The truth: for the
+        benchmark's measure of the law fed exact errors, never for the tracker."""
+        index = [self.body_names.index(n) for n in names]
+        true, poses = self.true_poses[t, index], np.asarray(poses, np.float64)
+        com = np.asarray(com_body, np.float64)
+        position = (np.einsum("nij,nj->ni", quat_to_rotmat(true[:, 3:]), com) + true[:, :3]
+                    - np.einsum("nij,nj->ni", quat_to_rotmat(poses[:, 3:]), com) - poses[:, :3])
+        turn = positive_w(quat_multiply(true[:, 3:], poses[:, 3:] * np.array([1.0, -1.0, -1.0, -1.0])))
+        sin = np.linalg.norm(turn[:, 1:], axis=1)
+        scale = np.where(sin > 1e-12, 2.0 * np.arctan2(sin, turn[:, 0]) / np.maximum(sin, 1e-12), 2.0)
+        rotation = turn[:, 1:] * scale[:, None]
+        gone = ~self.present[t, index]
+        position[gone], rotation[gone] = 0.0, 0.0
+        return position, rotation
 
 
 def slide_push_force(mass: float, friction: float, distance: float, duration: float) -> float:

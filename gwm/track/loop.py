@@ -331,14 +331,7 @@ class Tracker:
         resting = self._resting()
         still = resting & self._seen_resting(poses)  # the frames show it at rest too
         self._still = still
-        estimate = estimate_pose_errors(
-            self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
-            pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
-            render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin,
-            step_growth=cfg.step_growth, reach_iterations=cfg.reach_iterations, reach=resting & ~still,
-            upright=still if cfg.upright_at_rest else None,
-            starts=self._predicted_starts(poses) if cfg.predicted_start else None,
-            grounded=self._grounded(poses) if cfg.grounded_search else None)
+        estimate = self._estimate(observed, poses, resting, still)
         # No search (iterations 0) is the open loop the benchmark compares against: no visual forces at all.
         wrenches = (self.visual_wrenches(estimate, poses) if cfg.iterations > 0
                     else np.zeros((len(self.twin.body_names), 6)))
@@ -348,6 +341,20 @@ class Tracker:
         self.twin.step(total)
         return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
                          seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
+
+    def _estimate(self, observed: torch.Tensor, poses: np.ndarray, resting: np.ndarray,
+                  still: np.ndarray) -> PoseErrorEstimate:
+        """This frame's pose error of each movable body: the search (estimate_pose_errors), from the twin's poses.
+        (benchmarks/tracking.py replaces it with the true errors, to measure the law on its own.)"""
+        cfg = self.config
+        return estimate_pose_errors(
+            self.bodies, poses, self.movable, self.cameras, observed, iterations=cfg.iterations, step=cfg.step,
+            pyramid=tuple(cfg.pyramid), background=self.background, colour=self.colour,
+            render_backend=cfg.render_backend, fixed_layer=self.fixed_layer(poses), crop_margin=cfg.crop_margin,
+            step_growth=cfg.step_growth, reach_iterations=cfg.reach_iterations, reach=resting & ~still,
+            upright=still if cfg.upright_at_rest else None,
+            starts=self._predicted_starts(poses) if cfg.predicted_start else None,
+            grounded=self._grounded(poses) if cfg.grounded_search else None)
 
     def _resting(self) -> np.ndarray:
         """(M,) bool: movable bodies the twin holds at rest (COM and rim slower than config.rest_speed).
