@@ -202,7 +202,6 @@ class Tracker:
         self._integral = np.zeros((m, 6))
         self._first = True
         self._velocity = None  # (M,3) twin COM velocities at the last frame
-        self._trust = np.zeros(m)  # (M,) the trust in each body's estimate at the last frame (confidence)
         self._freed = np.zeros(m, bool)  # (M,) its friction compensated over the last step (_friction_compensation)
         self._seen: list[np.ndarray] = []  # the last three frames' estimated body positions (M,3), NaN: not trusted
         self._driven = np.zeros(m, bool)  # (M,) moving only because the law moved it from rest
@@ -705,7 +704,7 @@ class Tracker:
             moved = raw[j, :2] - self._prev_raw[j, :2] - 0.5 * self._law[j, :2] * t2
             moved = moved * min(placed[j], self._placed[j])
             change[j, :2] += float((moved - change[j, :2]) @ u) * u
-        self._prev, self._prev_raw, self._trust, self._placed = err, raw, trust, placed
+        self._prev, self._prev_raw, self._placed = err, raw, placed
         # The integral is not scaled by this frame's trust: scaling it (so a body whose frames stop saying
         # where it is gets no push from earlier errors) raised the demo's 1-camera slippery run from 16.7
         # to 28.8 mm (the real cube tips mid-slide and is no longer trusted while the twin lags behind).

@@ -43,8 +43,8 @@ def _trusts(tracker: Tracker, j: int, losses, tilt_deg: float = 0.0, offset: flo
         estimate = PoseErrorEstimate(bodies=tracker.movable, position=position, rotation=zeros, force=zeros,
                                      moment=zeros, loss_before=float(lb.sum()), loss_after=float(la.sum()),
                                      body_loss_before=lb, body_loss_after=la)
-        tracker.visual_wrenches(estimate, poses)
-        out.append(float(tracker._trust[j]))
+        out.append(float(tracker.confidence(estimate)[j]))  # the trust the law takes this frame
+        tracker.visual_wrenches(estimate, poses)  # which then moves the floor for the next
     return out
 
 
