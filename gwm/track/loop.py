@@ -719,12 +719,10 @@ class Tracker:
         # acceleration a it had, the law's and its friction's alike). Uncorrected there, a twin passing a stopped body
         # read as running away from it at the mean speed of the frame before it braked, and the law turned it twice
         # as hard as it should: the twin rang about the stop, its friction compensated on alternate steps (the
-        # workbench sample's push, 1 camera, stream seed 5: 25.8 mm against 10.5 corrected; at 320x240, seed 6: 33.9
-        # against 12.1). Not for a body whose last step the law did not brake: the twin's own physics that moved it (a
-        # contact setting it sliding) moves the real body too (tests/track/test_friction_compensation.py).
-        if self._prev_com is None or self._velocity is None:
-            self._prev_com = com
-        else:
+        # workbench sample's push, 1 camera, stream seed 5: 25.8 mm, 10.5 with this correction; at 320x240, seed 6:
+        # 33.9, 12.1 with it). Not for a body whose last step the law did not brake: the twin's own physics that moved
+        # it (a contact setting it sliding) moves the real body too (tests/track/test_friction_compensation.py).
+        if self._prev_com is not None and self._velocity is not None:
             turned = sliding & self._driven & ~slid & self._braking
             lag = com - self._prev_com - self._velocity * self.twin.control_dt
             change[turned, :2] += lag[turned, :2]

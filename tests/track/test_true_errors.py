@@ -56,7 +56,6 @@ def test_the_law_fed_the_true_errors_follows_the_unmodelled_push_within_a_centim
     twin = NewtonTwin(scene_usd, fps=30, scene=demo_scene)
     canonical = {BACKGROUND: demo_scene.background, **{o.name: o.splats for o in demo_scene.objects}}
     tracker = exact_errors_tracker(stream)(twin, canonical, cams)
-    assert isinstance(tracker, Tracker)
     result = run_tracker(tracker, stream.frames)
     k = stream.body_names.index(push.unmodelled_pushes[0].body)
     b = twin.body_names.index(push.unmodelled_pushes[0].body)
