@@ -592,7 +592,7 @@ class Tracker:
         with np.errstate(invalid="ignore"):
             return (np.linalg.norm(moved, axis=1) > least) & ((moved * law[:, :2]).sum(1) > 0)
 
-    def _friction_compensation(self, law: np.ndarray, err: np.ndarray, seen_moving: np.ndarray, far: np.ndarray,
+    def _friction_compensation(self, law: np.ndarray, drive: np.ndarray, seen_moving: np.ndarray, far: np.ndarray,
                                trust: np.ndarray, sliding: np.ndarray) -> np.ndarray:
         """(M,3) horizontal acceleration added to the law's so that the twin's own friction does not eat it.
 
@@ -611,12 +611,18 @@ class Tracker:
         around by that noise, 5.4 -> 8.5 mm).
 
         Sliding on its support (`sliding`, see _sliding), its kinetic friction against its velocity, as long as
-        the law's step keeps it moving the same way and the frames do not put the body behind the twin (`err`,
-        the law's error after the dead band, against the velocity); where the law stops or turns it, or the twin
-        has passed the body, friction is left to help. (Compensated while the twin had passed it, the demo's
-        pushed tray, which stops within a frame, was overrun: 2 cameras, stream seed 2, the law braked at 11.4
-        m/s^2 while the compensation took 7.9 of it back, and the twin ran on to 12.1 mm past the tray.) A body
-        that moves tipping or rocking gets none (freed of friction there, the law would fling it).
+        the law's step keeps it moving the same way; where the law stops or turns it, friction is left to help. While
+        the frames put the twin past the body (`drive`, the error the law drives it by, against the velocity: for a
+        body the law slides, its estimate before the dead band), as much of its friction is left to act as takes
+        the twin back by that lead over the frame: all of it from mu g T^2 / 2 on (5.5 mm at mu 1, 30 fps). (All of
+        it compensated until the twin was past by the dead band, a twin up to a band's width past a body that had
+        stopped kept its friction compensated a frame more and ran on: the workbench sample's push, fed the true
+        errors, 9.4 mm past the stopped object. None as soon as the twin led at all, the twin of a steady push fed
+        the true errors went in spurts, down to 0.09 m/s against 0.3. README, stop 42.) (Compensated while the twin
+        had passed it, the demo's pushed tray, which stops within a frame, was overrun: 2 cameras, stream seed 2,
+        the law braked at 11.4 m/s^2 while the compensation took 7.9 of it back, and the twin ran on to 12.1 mm
+        past the tray.) A body that moves tipping or rocking gets none (freed of friction there, the law would
+        fling it).
         (Before, it was added only while the frames showed the body moving faster than the twin, so the twin,
         braked to a stop by its friction whenever it caught up, went on in spurts: 0.06-0.49 m/s against the
         real tray's steady 0.13-0.23.)
@@ -641,14 +647,19 @@ class Tracker:
                 continue
             if sliding[j]:
                 u = vel[j] / np.linalg.norm(vel[j])
-                if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0 or float(err[j] @ u) < 0:
-                    continue  # the law stops or turns it, or the twin is ahead: friction helps
+                if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0:
+                    continue  # the law stops or turns it: friction helps
+                past = max(0.0, -float(drive[j] @ u))  # m the twin leads the body
+                mu_g = float(self.friction[self.movable[j] - 1]) * GRAVITY
+                share = 1.0 - past / (0.5 * mu_g * self.twin.control_dt ** 2) if mu_g > 0 else 1.0
+                if share <= 0:
+                    continue  # friction alone takes it back by more than its lead: all of it helps
             elif seen_moving[j] or far[j]:
-                u = flat[j] / size[j]
+                u, share = flat[j] / size[j], 1.0
             else:
                 continue
             held = float(self.friction[self.movable[j] - 1]) * GRAVITY * float(trust[j])
-            out[j] = min(held, cfg.friction_compensation * GRAVITY) * u
+            out[j] = min(held, cfg.friction_compensation * GRAVITY) * share * u
             self._freed[j] = True
         return out
 
@@ -743,7 +754,7 @@ class Tracker:
         far = held | (np.linalg.norm(err[:, :2], axis=1) > cfg.rest_offset_px * self._pixel_metres(poses))
         seen_moving = self._observed_moving(estimate, poses, trust, accel[:, :3])
         taken = np.where(slid, placed, trust)
-        accel[:, :3] += self._friction_compensation(accel[:, :3], err[:, :3], seen_moving, far, taken, sliding)
+        accel[:, :3] += self._friction_compensation(accel[:, :3], drive[:, :3], seen_moving, far, taken, sliding)
         for j, b in enumerate(self.movable):
             k = b - 1  # twin body index (names[0] is the background)
             rot = quat_to_rotmat(torch.as_tensor(poses[b, 3:])).numpy()

@@ -146,12 +146,15 @@ def test_a_body_the_law_drives_slides_with_the_real_one_instead_of_sticking_and_
     # within 1.3 mm of the real tray (measured; 2.9 mm, the band's width at the tray, when the position term was
     # dead-banded). Before friction was compensated, it went in spurts of 0.01-0.65 m/s, its friction stopping
     # it whenever it caught up, up to 14 mm behind.
-    # (From frame 20 the real tray is at rest and the twin brakes: the next test.)
+    # (From frame 20 the real tray is at rest and the twin brakes: the next test.) A frame in which the twin leads the
+    # tray by a fraction of a millimetre leaves that share of its friction to act (its lead over mu g T^2 / 2; the
+    # test after next): 0.28-0.34 m/s, within 0.7 mm (measured; 0.29-0.31 and 1.3 mm when all of it was compensated
+    # until the twin led by the dead band).
     start = _tray_at_rest(twin_setup[1])
     path = _pushed(start)
     on, _ = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     speed = np.linalg.norm(np.diff(on[:, :2], axis=0), axis=1) * 30  # m/s between frames
-    assert speed[9:20].min() > 0.28 and speed[9:20].max() < 0.32
+    assert speed[9:20].min() > 0.28 and speed[9:20].max() < 0.34
     truth = np.array([path(t) for t in range(40)])
     lag = np.linalg.norm(on - truth, axis=1)
     assert lag[9:21].max() < 0.002
@@ -174,9 +177,36 @@ def test_a_twin_that_passes_a_stopping_body_keeps_its_friction(twin_setup, monke
     truth = np.array([path(t) for t in range(40)])
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     past = truth[:, 1] - on[:, 1]  # m the twin is further along the push (-y) than the real tray
-    assert comp[6:20].min() > 9.0  # the slide itself: compensated throughout
+    assert comp[6:20].min() > 8.5  # the slide itself: compensated throughout (less a twin's lead of a hair: 8.9)
     assert np.abs(past[21:]).max() < 0.012  # past the stop
     assert np.abs(past[24:]).max() < 0.001  # back by the real one two frames later, no ring
+
+
+def _slowing(start, decel):
+    """The real tray pushed along -y at 0.3 m/s from frame 5 to 20, then slowing at decel (m/s^2) to rest."""
+    def path(t):
+        s = max((t - 5) / 30, 0.0)
+        d = 0.3 * min(s, 0.5)
+        if s > 0.5:
+            u = min(s - 0.5, 0.3 / decel)
+            d += 0.3 * u - 0.5 * decel * u * u
+        return start - np.array([0.0, d, 0.0])
+    return path
+
+
+def test_a_twin_that_leads_a_slowing_body_leaves_its_friction_to_act_as_far_as_it_leads(twin_setup, monkeypatch):
+    # The real tray, pushed at 0.3 m/s, slows at 1 m/s^2 to rest (a tenth of its friction: the push eases off). The
+    # twin that leads it by less than the dead band (2.9 mm at the tray) leaves as much of its friction to act as
+    # takes it back by that lead over a frame: 3.0 mm off at most after the onset (measured). With all of it
+    # compensated until the twin led by the band, the twin ran on ahead: 5.5 mm; with none as soon as it led at all,
+    # it went in spurts on the steady push before (README, stop 42).
+    start = _tray_at_rest(twin_setup[1])
+    path = _slowing(start, 1.0)
+    truth = np.array([path(t) for t in range(40)])
+    on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
+    lag = np.linalg.norm(on - truth, axis=1)
+    assert lag[8:].max() < 0.004
+    assert 0.0 < comp[20:29].min() < 9.0  # while it slows: part of its friction acting, not all, not none
 
 
 def _untrusted_from(frame: int, monkeypatch) -> list:
