@@ -643,6 +643,7 @@ class Tracker:
         vel[:, 2] = 0.0
         speed = np.linalg.norm(vel, axis=1)
         for j in range(len(law)):
+            mu_g = float(self.friction[self.movable[j] - 1]) * GRAVITY
             if not self._driven[j] or size[j] <= 0 or (speed[j] >= cfg.rest_speed and not sliding[j]):
                 continue
             if sliding[j]:
@@ -650,7 +651,6 @@ class Tracker:
                 if float((vel[j] + flat[j] * self.twin.control_dt) @ u) <= 0:
                     continue  # the law stops or turns it: friction helps
                 past = max(0.0, -float(drive[j] @ u))  # m the twin leads the body
-                mu_g = float(self.friction[self.movable[j] - 1]) * GRAVITY
                 share = 1.0 - past / (0.5 * mu_g * self.twin.control_dt ** 2) if mu_g > 0 else 1.0
                 if share <= 0:
                     continue  # friction alone takes it back by more than its lead: all of it helps
@@ -658,7 +658,7 @@ class Tracker:
                 u, share = flat[j] / size[j], 1.0
             else:
                 continue
-            held = float(self.friction[self.movable[j] - 1]) * GRAVITY * float(trust[j])
+            held = mu_g * float(trust[j])
             out[j] = min(held, cfg.friction_compensation * GRAVITY) * share * u
             self._freed[j] = True
         return out
