@@ -58,12 +58,16 @@ def _tray_at_rest(twin):
     return twin.body_poses()[twin.body_names.index("tray"), :3].copy()
 
 
-def _pushed(start):
-    """The real tray pushed along -y at 0.3 m/s from frame 5 to 20, then at rest."""
+def _pushed(start, decel=None):
+    """The real tray pushed along -y at 0.3 m/s from frame 5 to 20, then at rest at once (decel None) or slowing at
+    decel (m/s^2) to rest."""
     def path(t):
-        p = start.copy()
-        p[1] -= 0.3 * np.clip(t - 5, 0, 15) / 30
-        return p
+        s = max((t - 5) / 30, 0.0)
+        d = 0.3 * min(s, 0.5)
+        if decel is not None and s > 0.5:
+            u = min(s - 0.5, 0.3 / decel)
+            d += 0.3 * u - 0.5 * decel * u * u
+        return start - np.array([0.0, d, 0.0])
     return path
 
 
@@ -182,18 +186,6 @@ def test_a_twin_that_passes_a_stopping_body_keeps_its_friction(twin_setup, monke
     assert np.abs(past[24:]).max() < 0.001  # back by the real one two frames later, no ring
 
 
-def _slowing(start, decel):
-    """The real tray pushed along -y at 0.3 m/s from frame 5 to 20, then slowing at decel (m/s^2) to rest."""
-    def path(t):
-        s = max((t - 5) / 30, 0.0)
-        d = 0.3 * min(s, 0.5)
-        if s > 0.5:
-            u = min(s - 0.5, 0.3 / decel)
-            d += 0.3 * u - 0.5 * decel * u * u
-        return start - np.array([0.0, d, 0.0])
-    return path
-
-
 def test_a_twin_that_leads_a_slowing_body_leaves_its_friction_to_act_as_far_as_it_leads(twin_setup, monkeypatch):
     # The real tray, pushed at 0.3 m/s, slows at 1 m/s^2 to rest (a tenth of its friction: the push eases off). The
     # twin that leads it by less than the dead band (2.9 mm at the tray) leaves as much of its friction to act as
@@ -201,7 +193,7 @@ def test_a_twin_that_leads_a_slowing_body_leaves_its_friction_to_act_as_far_as_i
     # compensated until the twin led by the band, the twin ran on ahead: 5.5 mm; with none as soon as it led at all,
     # it went in spurts on the steady push before (README, stop 42).
     start = _tray_at_rest(twin_setup[1])
-    path = _slowing(start, 1.0)
+    path = _pushed(start, decel=1.0)
     truth = np.array([path(t) for t in range(40)])
     on, comp = _follow(twin_setup, monkeypatch, path, TrackerConfig())
     lag = np.linalg.norm(on - truth, axis=1)
