@@ -770,6 +770,7 @@ class TrackResult:
     wrenches: np.ndarray  # (T,B,6) visual wrenches computed at each frame
     seconds: np.ndarray  # (T,) wall time per step
     renders: np.ndarray | None  # (T,C,H,W,3) uint8 renders at the twin's poses, when asked for
+    estimates: np.ndarray  # (T,M,3) the search's position error of each movable body (Tracker.movable) at each frame
 
 
 def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = None, keep_renders: bool = False,
@@ -783,16 +784,17 @@ def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = No
         from tqdm import tqdm
 
         steps = tqdm(steps, desc="track", unit="frame")
-    poses, wrenches, seconds, renders = [], [], [], []
+    poses, wrenches, seconds, renders, estimates = [], [], [], [], []
     for t in steps:
         s = tracker.step(frames[t], None if known_wrenches is None else known_wrenches[t])
         poses.append(s.poses)
         wrenches.append(s.wrenches)
         seconds.append(s.seconds)
+        estimates.append(s.estimate.position)
         if keep_renders:
             renders.append((s.rendered.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
     return TrackResult(np.stack(poses), np.stack(wrenches), np.array(seconds),
-                       np.stack(renders) if keep_renders else None)
+                       np.stack(renders) if keep_renders else None, np.stack(estimates))
 
 
 __all__ = ["BACKGROUND", "BackgroundPlate", "TrackInputError", "TrackResult", "TrackStep", "Tracker", "Twin",
