@@ -6,7 +6,8 @@ under physics the twin does not model; the Newton twin then runs open loop (no v
 corrected (gwm.track.Tracker), and corrected with the true errors in place of the search's estimates
 (the control law on its own: "exact errors"; what the corrected run adds to it is the search's), and
 the object position / orientation errors against the stream's ground-truth poses are scored over
-time, with the search's own error (its estimates against the true errors, per frame: search_errors). Separately, the loop's rate (Hz) is timed with 1 and 3 cameras at each image size.
+time, with the search's own error (its estimates against the true errors, per frame: search_errors).
+Separately, the loop's rate (Hz) is timed with 1 and 3 cameras at each image size.
 
     python benchmarks/tracking.py                         # demo scene (+ --scene X.usdz for more)
     python benchmarks/tracking.py --skip accuracy --sizes 160x120,640x360 --device cuda
