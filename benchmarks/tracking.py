@@ -213,14 +213,20 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
     return rows
 
 
+def movable_names_and_coms(tracker) -> tuple[list[str], np.ndarray]:
+    """The tracker's movable bodies' names and their COMs in their own frames (M,3): what the stream's true errors
+    are taken of (RealStream.true_errors)."""
+    names = [tracker.bodies.body_names[b] for b in tracker.movable]
+    return names, tracker.bodies.com_body[torch.as_tensor(tracker.movable)].double().cpu().numpy()
+
+
 def search_errors(stream, tracker, res) -> np.ndarray:
     """(T,M) mm: how far each movable body's estimated position error (the search's, at the twin's poses of that
     frame) is from its true one, horizontally; NaN where the body is gone. The search's own share of the corrected
     run's error, less swayed than the twin's maxima by where one misread frame sends the law. Horizontal: the twin's
     bodies rest about 1 mm off the stream's vertically (Newton's contacts against MuJoCo's), which a pixel of 5-9 mm
     does not show and the law does not push down on (TrackerConfig.no_downward_push)."""
-    names = [tracker.bodies.body_names[b] for b in tracker.movable]
-    com = tracker.bodies.com_body[torch.as_tensor(tracker.movable)].double().cpu().numpy()
+    names, com = movable_names_and_coms(tracker)
     index = [stream.body_names.index(n) for n in names]
     out = np.full(res.estimates.shape[:2], np.nan)
     for t in range(len(out)):
@@ -240,8 +246,7 @@ def exact_errors_tracker(stream):
         frame = 0  # the stream's frame the next step is given (run_tracker steps through them in order)
 
         def _estimate(self, observed, poses, resting, still):
-            names = [self.bodies.body_names[b] for b in self.movable]
-            com = self.bodies.com_body[torch.as_tensor(self.movable)].double().cpu().numpy()
+            names, com = movable_names_and_coms(self)
             position, rotation = stream.true_errors(self.frame, names, poses[self.movable], com)
             self.frame += 1
             zeros = np.zeros_like(position)
