@@ -185,6 +185,8 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
             if look is not None:
                 look.first = None  # each stream starts from the scene's rest state
             stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, seed=args.seed, look=look)
+            if args.write_streams:
+                print(f"   stream -> {write_test_stream(args.write_streams / f'{name}_{count}cam_{scenario.name}', stream, usd)}")
             result = {}
             for label, cfg in (("open_loop", replace(config, iterations=0, calibration_iterations=0)),
                                ("corrected", config), ("exact", config)):
@@ -211,6 +213,28 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
     if look is not None:
         look.close()
     return rows
+
+
+def write_test_stream(folder: Path, stream, scene_usd: Path) -> str:
+    """A recorded stream in `gwm track`'s input layout (frames/<camera>/000000.png ..., frames/cameras.json),
+    the scene beside it (scene.usdz, or the suffix it came with) and, for scoring only, the true poses (truth.json: the objects' xyz + quat
+    wxyz per frame, and whether each is still in the scene). Returns the `gwm track` command that replays it.
+    Known forces (a scenario's modelled push) are not an input of `gwm track`: its twin meets them unmodelled."""
+    import shutil
+
+    from gwm.atomic_io import write_json_atomic
+    from gwm.track.stream import write_stream
+
+    folder = Path(folder)
+    write_stream(folder / "frames", stream.frames, stream.camera_specs, stream.fps)
+    scene_copy = folder / f"scene{Path(scene_usd).suffix}"
+    shutil.copyfile(scene_usd, scene_copy)
+    write_json_atomic(folder / "truth.json", {
+        "scenario": stream.scenario.name, "description": stream.scenario.description, "fps": stream.fps,
+        "bodies": list(stream.body_names), "poses": np.round(stream.true_poses, 7).tolist(),
+        "present": stream.present.tolist(), "known_forces": bool(np.any(stream.known_wrenches))})
+    return (f"gwm track {scene_copy} {folder / 'frames'} --cameras {folder / 'frames' / 'cameras.json'} "
+            f"--out {folder / 'tracked'}")
 
 
 def movable_names_and_coms(tracker) -> tuple[list[str], np.ndarray]:
@@ -440,6 +464,9 @@ def main() -> None:
     p.add_argument("--rest-reads", type=int, default=None,
                    help="TrackerConfig.rest_reads (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--write-streams", type=Path, default=None,
+                   help="also write each accuracy stream here, in gwm track's input layout (with the scene and "
+                        "the true poses): DIR/<scene>_<n>cam_<scenario>/")
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
     args = p.parse_args()
