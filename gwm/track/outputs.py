@@ -45,9 +45,28 @@ def write_tracked_dataset(root: Path, fmt: str, poses: np.ndarray, wrenches: np.
     return path
 
 
+OVERLAY_LABELS = ("observed", "corrected", "open loop")
+
+
+def _labelled(panel: np.ndarray, text: str) -> np.ndarray:
+    """(T,H,W,3) frames with `text` in their top-left corner, white on a black outline, so it reads on any scene."""
+    import cv2
+
+    scale = max(0.3, panel.shape[2] / 480)
+    org = (3, 3 + int(round(22 * scale)))
+    out = np.ascontiguousarray(panel.copy())
+    for frame in out:
+        cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_8)
+        cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_8)
+    return out
+
+
 def overlay_frames(observed: np.ndarray, corrected: np.ndarray, open_loop: np.ndarray | None) -> np.ndarray:
-    """(T,C,H,W,3) uint8 each -> (T, C*H, k*W, 3): per camera a row observed | corrected | open loop."""
+    """(T,C,H,W,3) uint8 each -> (T, C*H, k*W, 3): per camera a row observed | corrected | open loop, the
+    first camera's panels labelled."""
     cols = [observed, corrected] + ([open_loop] if open_loop is not None else [])
+    cols = [np.concatenate([_labelled(col[:, 0], label)[:, None], col[:, 1:]], axis=1)
+            for col, label in zip(cols, OVERLAY_LABELS)]
     t, c, h, w, _ = observed.shape
     row = np.concatenate(cols, axis=3)  # (T,C,H,k*W,3)
     return row.reshape(t, c * h, row.shape[3], 3)
@@ -63,5 +82,5 @@ def write_overlay_video(path: Path, observed, corrected, open_loop, fps: float) 
     return encode_video(Path(path), np.ascontiguousarray(frames), max(1, int(round(fps))))
 
 
-__all__ = ["TRACK_FORMAT_VERSION", "overlay_frames", "tracked_dataset_spec", "write_overlay_video",
+__all__ = ["OVERLAY_LABELS", "TRACK_FORMAT_VERSION", "overlay_frames", "tracked_dataset_spec", "write_overlay_video",
            "write_tracked_dataset"]
