@@ -427,6 +427,12 @@ def reference_render_seconds(tracker, cfg, repeats: int = 5) -> float:
     return float(np.median(best))
 
 
+# TrackerConfig fields the command line may override, for measuring a setting against its default.
+CONFIG_OPTIONS = (("friction_compensation", float), ("reach_iterations", int), ("upright_at_rest", bool),
+                  ("predicted_start", bool), ("reveal_support", bool), ("background_plate", bool),
+                  ("grounded_search", bool), ("rest_reads", int))
+
+
 def main() -> None:
     from gwm.track.config import TrackerConfig
 
@@ -447,22 +453,10 @@ def main() -> None:
     p.add_argument("--rate-steps", type=int, default=10)
     p.add_argument("--device", default="cpu", help="cpu | cuda (gsplat; rate runs only)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the tracker (TrackerConfig.threads)")
-    p.add_argument("--friction-compensation", type=float, default=None,
-                   help="TrackerConfig.friction_compensation (default: the config's; 0 = off)")
-    p.add_argument("--reach-iterations", type=int, default=None,
-                   help="TrackerConfig.reach_iterations (default: the config's; 0 = off)")
-    p.add_argument("--upright-at-rest", type=int, choices=(0, 1), default=None,
-                   help="TrackerConfig.upright_at_rest (default: the config's; 0 = off)")
-    p.add_argument("--predicted-start", type=int, choices=(0, 1), default=None,
-                   help="TrackerConfig.predicted_start (default: the config's; 0 = off)")
-    p.add_argument("--reveal-support", type=int, choices=(0, 1), default=None,
-                   help="TrackerConfig.reveal_support (default: the config's; 0 = off)")
-    p.add_argument("--background-plate", type=int, choices=(0, 1), default=None,
-                   help="TrackerConfig.background_plate (default: the config's; 0 = off)")
-    p.add_argument("--grounded-search", type=int, choices=(0, 1), default=None,
-                   help="TrackerConfig.grounded_search (default: the config's; 0 = off)")
-    p.add_argument("--rest-reads", type=int, default=None,
-                   help="TrackerConfig.rest_reads (default: the config's; 0 = off)")
+    for field, kind in CONFIG_OPTIONS:
+        p.add_argument("--" + field.replace("_", "-"), type=int if kind is bool else kind, default=None,
+                       choices=(0, 1) if kind is bool else None,
+                       help=f"TrackerConfig.{field} (default: the config's; 0 = off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write-streams", type=Path, default=None,
                    help="also write each accuracy stream here, in gwm track's input layout (with the scene and "
@@ -470,23 +464,8 @@ def main() -> None:
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
     args = p.parse_args()
-    config = TrackerConfig(threads=args.threads)
-    if args.friction_compensation is not None:
-        config = replace(config, friction_compensation=args.friction_compensation)
-    if args.reach_iterations is not None:
-        config = replace(config, reach_iterations=args.reach_iterations)
-    if args.rest_reads is not None:
-        config = replace(config, rest_reads=args.rest_reads)
-    if args.upright_at_rest is not None:
-        config = replace(config, upright_at_rest=bool(args.upright_at_rest))
-    if args.predicted_start is not None:
-        config = replace(config, predicted_start=bool(args.predicted_start))
-    if args.reveal_support is not None:
-        config = replace(config, reveal_support=bool(args.reveal_support))
-    if args.background_plate is not None:
-        config = replace(config, background_plate=bool(args.background_plate))
-    if args.grounded_search is not None:
-        config = replace(config, grounded_search=bool(args.grounded_search))
+    overrides = {field: kind(getattr(args, field)) for field, kind in CONFIG_OPTIONS if getattr(args, field) is not None}
+    config = replace(TrackerConfig(threads=args.threads), **overrides)
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
     samples = args.sample or []
