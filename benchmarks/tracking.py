@@ -186,7 +186,8 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
                 look.first = None  # each stream starts from the scene's rest state
             stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, seed=args.seed, look=look)
             if args.write_streams:
-                print(f"   stream -> {write_test_stream(args.write_streams / f'{name}_{count}cam_{scenario.name}', stream, usd)}")
+                folder = args.write_streams / f"{name}_{count}cam_{scenario.name}"
+                print(f"   stream -> {write_test_stream(folder, stream, usd)}")
             result = {}
             for label, cfg in (("open_loop", replace(config, iterations=0, calibration_iterations=0)),
                                ("corrected", config), ("exact", config)):
@@ -217,9 +218,10 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
 
 def write_test_stream(folder: Path, stream, scene_usd: Path) -> str:
     """A recorded stream in `gwm track`'s input layout (frames/<camera>/000000.png ..., frames/cameras.json),
-    the scene beside it (scene.usdz, or the suffix it came with) and, for scoring only, the true poses (truth.json: the objects' xyz + quat
-    wxyz per frame, and whether each is still in the scene). Returns the `gwm track` command that replays it.
-    Known forces (a scenario's modelled push) are not an input of `gwm track`: its twin meets them unmodelled."""
+    the scene beside it (scene.usdz, or the suffix it came with) and, for scoring only, the true poses
+    (truth.json: the objects' xyz + quat wxyz per frame, and whether each is still in the scene). Returns the
+    `gwm track` command that replays it. Known forces (a scenario's modelled push) are not an input of `gwm
+    track`: its twin meets them unmodelled."""
     import shutil
 
     from gwm.atomic_io import write_json_atomic
@@ -464,7 +466,7 @@ def main() -> None:
     p.add_argument("--skip", default="", help="comma list: accuracy, rate")
     p.add_argument("--out", type=Path, default=Path("datasets/outputs/benchmarks/tracking"))
     args = p.parse_args()
-    overrides = {field: kind(getattr(args, field)) for field, kind in CONFIG_OPTIONS if getattr(args, field) is not None}
+    overrides = {f: kind(getattr(args, f)) for f, kind in CONFIG_OPTIONS if getattr(args, f) is not None}
     config = replace(TrackerConfig(threads=args.threads), **overrides)
     report = {"config": asdict(config), "args": {k: str(v) for k, v in vars(args).items()}, "accuracy": [], "rate": []}
     scenes = args.scene or ["demo"]
