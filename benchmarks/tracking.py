@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sim_tasks.real_streams import observing_cameras, record_real_stream, standard_scenarios  # noqa: E402
+from sim_tasks.real_streams import (observing_cameras, record_real_stream, robot_scenarios,  # noqa: E402
+                                   standard_scenarios)
 
 DRIFT_MM, TRACK_MM, TRACK_DEG, MODEL_RIGHT_ADD_MM, CONVERGE_S = 30.0, 10.0, 5.0, 2.0, 1.0
 
@@ -167,21 +168,27 @@ def make_look(scene, look: tuple | None, width: int, height: int, seed: int):
 
 def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[dict]:
     from gwm.track.loop import Tracker, run_tracker, scene_gaussians
-    from sim_tasks.newton_twin import NewtonTwin
+    from sim_tasks.newton_twin import NewtonTwin, robot_link_splats
 
     width, height = (int(v) for v in args.accuracy_size.split("x"))
     look_capture = None if look is None else look[1]
     look = make_look(scene, look, width, height, args.seed)
-    twin = NewtonTwin(usd, fps=args.fps, scene=scene)
+    scenarios = [s for s in standard_scenarios(scene, duration=args.duration) + robot_scenarios(scene, args.duration)
+                 if not args.scenarios or s.name in args.scenarios.split(",")]
+    twins = {False: NewtonTwin(usd, fps=args.fps, scene=scene)}
     canonical, reveal = scene_gaussians(scene, config)
+    canonicals = {False: canonical}
+    if any(s.robot_push for s in scenarios):  # the robot's scenarios: a twin with the robot, its links as Gaussians
+        twins[True] = NewtonTwin(usd, fps=args.fps, scene=scene, robot=True)
+        canonicals[True] = {**canonical, **robot_link_splats(twins[True])}
     symmetries = [visual_symmetries(o.splats) for o in scene.objects]
     rows = []
     for count in [int(c) for c in args.cameras.split(",")]:
         azimuths = None if look is None else capture_azimuths(scene, look_capture, count)
         cams, specs = observing_cameras(scene, count, width, height, azimuths_deg=azimuths)
-        for scenario in standard_scenarios(scene, duration=args.duration):
-            if args.scenarios and scenario.name not in args.scenarios.split(","):
-                continue
+        for scenario in scenarios:
+            robot = scenario.robot_push is not None
+            twin, canonical = twins[robot], canonicals[robot]
             if look is not None:
                 look.first = None  # each stream starts from the scene's rest state
             stream = record_real_stream(scene, scenario, cams, specs, fps=args.fps, seed=args.seed, look=look)
@@ -191,14 +198,16 @@ def run_accuracy(name, usd, scene, args, config, out: Path, look=None) -> list[d
             result = {}
             for label, cfg in (("open_loop", replace(config, iterations=0, calibration_iterations=0)),
                                ("corrected", config), ("exact", config)):
-                twin.reset()
+                twin.reset(joints=stream.joints[0]) if robot else twin.reset()
                 if label == "exact":  # the law fed the true errors: what a perfect search would leave
                     tracker = exact_errors_tracker(stream)(twin, canonical, cams, cfg, reveal=reveal)
                 else:
                     tracker = Tracker(twin, canonical, cams, cfg, reveal=reveal)
                     tracker.calibrate(stream.frames[0])
-                res = run_tracker(tracker, stream.frames, stream.known_wrenches)
-                pos, ang, sym = pose_errors(res.poses, stream.true_poses, stream.present, symmetries)
+                known = None if robot else stream.known_wrenches  # the robot's scenarios have no known pushes
+                res = run_tracker(tracker, stream.frames, known, joints=stream.joints)
+                objects = res.poses[:, :len(stream.body_names)]  # the robot's links (if any) come after
+                pos, ang, sym = pose_errors(objects, stream.true_poses, stream.present, symmetries)
                 result[label] = (pos, ang, sym, res.seconds)
                 if label == "corrected":
                     searched = search_errors(stream, tracker, res)
@@ -220,15 +229,17 @@ def write_test_stream(folder: Path, stream, scene_usd: Path) -> str:
     """A recorded stream in `gwm track`'s input layout (frames/<camera>/000000.png ..., frames/cameras.json),
     the scene beside it (scene.usdz, or the suffix it came with) and, for scoring only, the true poses
     (truth.json: the objects' xyz + quat wxyz per frame, and whether each is still in the scene). Returns the
-    `gwm track` command that replays it. Known forces (a scenario's modelled push) are not an input of `gwm
+    `gwm track` command that replays it; a stream with the robot also has its joint states (joints.csv,
+    passed as --joints). Known forces (a scenario's modelled push) are not an input of `gwm
     track`: its twin meets them unmodelled."""
     import shutil
 
     from gwm.atomic_io import write_json_atomic
-    from gwm.track.stream import write_stream
+    from gwm.track.stream import write_joint_states, write_stream
 
     folder = Path(folder)
     write_stream(folder / "frames", stream.frames, stream.camera_specs, stream.fps)
+    robot = "" if stream.joints is None else f" --joints {write_joint_states(folder / 'joints.csv', stream.joints)}"
     scene_copy = folder / f"scene{Path(scene_usd).suffix}"
     shutil.copyfile(scene_usd, scene_copy)
     write_json_atomic(folder / "truth.json", {
@@ -236,7 +247,7 @@ def write_test_stream(folder: Path, stream, scene_usd: Path) -> str:
         "bodies": list(stream.body_names), "poses": np.round(stream.true_poses, 7).tolist(),
         "present": stream.present.tolist(), "known_forces": bool(np.any(stream.known_wrenches))})
     return (f"gwm track {scene_copy} {folder / 'frames'} --cameras {folder / 'frames' / 'cameras.json'} "
-            f"--out {folder / 'tracked'}")
+            f"--out {folder / 'tracked'}{robot}")
 
 
 def movable_names_and_coms(tracker) -> tuple[list[str], np.ndarray]:
@@ -432,7 +443,7 @@ def reference_render_seconds(tracker, cfg, repeats: int = 5) -> float:
 # TrackerConfig fields the command line may override, for measuring a setting against its default.
 CONFIG_OPTIONS = (("friction_compensation", float), ("reach_iterations", int), ("upright_at_rest", bool),
                   ("predicted_start", bool), ("reveal_support", bool), ("background_plate", bool),
-                  ("grounded_search", bool), ("rest_reads", int))
+                  ("grounded_search", bool), ("rest_reads", int), ("robot_visible_min", float))
 
 
 def main() -> None:

@@ -33,6 +33,8 @@ LINK_RGB = {name: (0.93, 0.94, 0.90) for name in LINK_BODIES}
 LINK_RGB.update({"panda0_link0": (0.85, 0.86, 0.84), "panda0_link7": (0.22, 0.22, 0.24),
                  "panda0_leftfinger": (0.35, 0.35, 0.37), "panda0_rightfinger": (0.35, 0.35, 0.37)})
 
+LINK_RECORD_RGB = {rec: LINK_RGB[body] for rec, body in zip(LINK_RECORD_NAMES, LINK_BODIES)}  # the same, by record name
+
 _WHEEL_SUBDIR = ("envs", "assets", "kitchen_franka", "franka_assets")
 
 
@@ -103,7 +105,8 @@ def write_panda_mjcf(cache_dir: str | os.PathLike | None = None, gravity_compens
 
 
 __all__ = [
-    "ARM_JOINTS", "FINGER_JOINTS", "FINGER_MAX", "LINK_BODIES", "LINK_RECORD_NAMES", "LINK_RGB", "LINK_ROLES",
+    "ARM_JOINTS", "FINGER_JOINTS", "FINGER_MAX", "LINK_BODIES", "LINK_RECORD_NAMES", "LINK_RECORD_RGB", "LINK_RGB",
+    "LINK_ROLES",
     "TOOL_SITE",
     "franka_assets_dir", "gwm_cache_dir", "panda_mjcf_text", "write_panda_mjcf",
 ]

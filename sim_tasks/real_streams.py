@@ -6,7 +6,9 @@ collision hulls in their mean Gaussian colour, the support's top carries the bac
 Gaussians' colours as a texture, lighting is mostly ambient with some headlight shading, and
 frames get sensor noise. What differs from the twin's model is a Scenario: a heavier or
 slipperier object, an unmodelled push, an object taken away by hand. Pushes the twin does know
-about (stand-ins for the robot's modelled actions) come with the stream as known wrenches.
+about (stand-ins for the robot's modelled actions) come with the stream as known wrenches; in the robot's
+scenarios (robot_scenarios) MuJoCo's Panda pushes an object itself (sim_tasks.real_robot), and the stream
+carries its joint states, what a robot's log gives the twin.
 Ground-truth poses per frame are for scoring only: the tracker never reads them.
 
 Import this module before anything imports mujoco: MuJoCo picks its OpenGL backend on import
@@ -28,6 +30,7 @@ import torch
 
 from gwm.cameras import Cameras, CameraSpec, intrinsics_from_fov, look_at
 from gwm.geometry import matrix_to_pose7, positive_w, quat_multiply, quat_to_rotmat
+from sim_tasks.real_robot import JOINTS, RealRobot, RobotPush, attach_panda
 
 GRAVITY = 9.81
 
@@ -54,6 +57,7 @@ class Scenario:
     removals: tuple[tuple[str, float], ...] = ()  # (object, time): lifted out of the scene by hand
     mass_scale: tuple[tuple[str, float], ...] = ()  # real mass = scene mass * scale
     friction: tuple[tuple[str, float], ...] = ()  # real friction of the object against everything
+    robot_push: RobotPush | None = None  # the robot pushes an object; the twin is told its joint states only
     description: str = ""
 
     @property
@@ -72,6 +76,7 @@ class RealStream:
     true_poses: np.ndarray  # (T, B, 7) xyz + quat wxyz, for scoring only
     known_wrenches: np.ndarray  # (T, B, 6) force, torque applied during frame t -> t+1 (known pushes)
     present: np.ndarray = field(default=None)  # (T, B) bool: the object is still in the scene
+    joints: np.ndarray | None = None  # (T, 9) the robot's measured joint positions per frame, when it is in the scene
 
     @property
     def num_frames(self) -> int:
@@ -141,6 +146,24 @@ def standard_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
                  description=f"{b.name} pushed at t = 1 s by something the twin does not model"),
         Scenario("removed", duration, removals=((b.name, 1.0),),
                  description=f"{b.name} taken out of the scene at t = 1 s"),
+    ]
+
+
+def robot_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
+    """The robot's own push: its closed fingers push the object of standard_scenarios' modelled push 6 cm
+    the same way (toward the support's centre) from t = 0.5 s over 0.6 s, seen with the physics as
+    modelled (only the contacts differ: MuJoCo's Panda against Newton's), the object 2x heavier, and 0.9x
+    as slippery. The twin is told the robot's joint states, never its forces."""
+    known = standard_scenarios(scene, duration)[0].known_pushes[0]
+    direction = np.asarray(known.force) / np.linalg.norm(known.force)
+    push = RobotPush(known.body, 0.5, 0.6, 0.06, tuple(direction))
+    mu = 0.9 * on_support_friction(scene, next(o for o in scene.objects if o.name == push.body))
+    return [
+        Scenario("robot_push", duration, robot_push=push, description=f"the robot pushes {push.body}; physics as modelled"),
+        Scenario("robot_heavy", duration, robot_push=push, mass_scale=((push.body, 2.0),),
+                 description=f"the robot pushes {push.body}; it is really 2x heavier"),
+        Scenario("robot_slippery", duration, robot_push=push, friction=((push.body, mu),),
+                 description=f"the robot pushes {push.body}; its real friction is 0.9x the model's"),
     ]
 
 
@@ -292,6 +315,26 @@ def build_real_mjcf(scene, scenario: Scenario, physics_dt: float, tex_path: str,
 """
 
 
+def _hull_view(model, data, renderer, cam_id: int, world_from_cam: np.ndarray, fov_y: float, option=None,
+               depth: bool = False) -> np.ndarray:
+    """(H,W,3) uint8 (or (H,W) depth in metres) of the MuJoCo world seen by an OpenCV camera."""
+    import mujoco
+
+    r = world_from_cam[:3, :3] @ np.diag([1.0, -1.0, -1.0])  # OpenCV -> MuJoCo camera axes
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, r.ravel())
+    model.cam_pos[cam_id], model.cam_quat[cam_id] = world_from_cam[:3, 3], quat
+    model.cam_fovy[cam_id] = fov_y
+    mujoco.mj_forward(model, data)
+    if depth:
+        renderer.enable_depth_rendering()
+    try:
+        renderer.update_scene(data, camera=cam_id, scene_option=option)
+        return renderer.render().copy()
+    finally:
+        renderer.disable_depth_rendering()
+
+
 def _noisy(img: np.ndarray, noise: float, rng) -> np.ndarray:
     """uint8 frame with Gaussian sensor noise of std `noise` levels."""
     img = img.astype(np.float32)
@@ -319,10 +362,21 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
         tex_path = os.path.join(tmp, "support.png")
         cv2.imwrite(tex_path, tex[::-1, :, ::-1])  # MuJoCo puts file row 0 at v = 0: store bottom-up
         xml = build_real_mjcf(scene, scenario, control_dt / substeps, tex_path, width, height)
-        model = mujoco.MjModel.from_xml_string(xml)
+        if scenario.robot_push is None:
+            model = mujoco.MjModel.from_xml_string(xml)
+        else:
+            spec = mujoco.MjSpec.from_string(xml)
+            attach_panda(spec, scene.robot_base.numpy(), {f"g_{o.name}" for o in scene.objects})
+            model = spec.compile()
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
-    renderer = mujoco.Renderer(model, height, width) if look is None else None
+    robot = None if scenario.robot_push is None else RealRobot(model, data, scene, scenario.robot_push)
+    renderer = mujoco.Renderer(model, height, width) if look is None or robot is not None else None
+    robot_only = None
+    if look is not None and robot is not None:  # the hull world draws only the robot: the look draws the rest
+        robot_only = mujoco.MjvOption()
+        model.geom_group[~np.isin(np.arange(model.ngeom), robot.geoms())] = 5
+        robot_only.geomgroup[5] = 0
     cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, "cam")
     names = tuple(o.name for o in scene.objects)
     body_ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, n) for n in names]
@@ -335,6 +389,7 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
     true_poses = np.zeros((n, len(names), 7))
     known = np.zeros((n, len(names), 6))
     present = np.ones((n, len(names)), bool)
+    joints = None if robot is None else np.zeros((n, JOINTS))
     removed: set[str] = set()
     for push in scenario.known_pushes + scenario.unmodelled_pushes:
         if push.body not in names:
@@ -354,21 +409,23 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
                 q = data.xquat[b].copy()
                 true_poses[t, j, 3:] = q if q[0] >= 0 else -q
                 present[t, j] = names[j] not in removed
+            if robot is not None:
+                joints[t] = robot.joints()
+                robot.command(now + control_dt)
             if look is not None:
                 look.pose_objects(names, true_poses[t], present[t])
             for c in range(len(cameras)):
                 w2c = cameras.world_from_cam[c].double().numpy()
-                if look is not None:
+                if look is None:
+                    frames[t, c] = _noisy(_hull_view(model, data, renderer, cam_id, w2c, fov_y[c]), noise, rng)
+                elif robot is None:
                     frames[t, c] = _noisy(look.render(w2c, fov_y[c]), noise, rng)
-                    continue
-                r = w2c[:3, :3] @ np.diag([1.0, -1.0, -1.0])  # OpenCV -> MuJoCo camera axes
-                quat = np.zeros(4)
-                mujoco.mju_mat2Quat(quat, r.ravel())
-                model.cam_pos[cam_id], model.cam_quat[cam_id] = w2c[:3, 3], quat
-                model.cam_fovy[cam_id] = fov_y[c]
-                mujoco.mj_forward(model, data)
-                renderer.update_scene(data, camera=cam_id)
-                frames[t, c] = _noisy(renderer.render(), noise, rng)
+                else:  # the robot drawn by the hull world over the look's scene, the nearer in front
+                    img, depth = look.render(w2c, fov_y[c], depth=True)
+                    arm = _hull_view(model, data, renderer, cam_id, w2c, fov_y[c], robot_only)
+                    arm_depth = _hull_view(model, data, renderer, cam_id, w2c, fov_y[c], robot_only, depth=True)
+                    front = (arm_depth < depth) & (arm_depth < 0.5 * model.vis.map.zfar * model.stat.extent)
+                    frames[t, c] = _noisy(np.where(front[..., None], arm, img), noise, rng)
             data.xfrc_applied[:] = 0.0
             for push in scenario.known_pushes + scenario.unmodelled_pushes:
                 if push.active(now):
@@ -380,8 +437,8 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
     finally:
         if renderer is not None:
             renderer.close()
-    return RealStream(scenario, fps, names, cameras, tuple(camera_specs), frames, true_poses, known, present)
+    return RealStream(scenario, fps, names, cameras, tuple(camera_specs), frames, true_poses, known, present, joints)
 
 
 __all__ = ["Push", "RealStream", "Scenario", "build_real_mjcf", "observing_cameras", "record_real_stream",
-           "slide_push_force", "standard_scenarios", "support_texture"]
+           "robot_scenarios", "slide_push_force", "standard_scenarios", "support_texture"]

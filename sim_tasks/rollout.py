@@ -90,11 +90,10 @@ class TaskRunner:
         return NewtonBackend(self.scene_usd, self.config.sim, scene=self.scene)
 
     def _make_renderer(self, cameras: CameraConfig):
-        from sim_tasks.panda_model import LINK_RGB, LINK_BODIES, LINK_RECORD_NAMES
+        from sim_tasks.panda_model import LINK_RECORD_RGB
         from sim_tasks.rendering import CameraRig, GaussianSceneRenderer, robot_link_gaussians, scene_canonical_gaussians
 
-        rgb = {rec: LINK_RGB[body] for rec, body in zip(LINK_RECORD_NAMES, LINK_BODIES)}
-        links = robot_link_gaussians(self.backend.link_visual_meshes(), rgb, cameras.robot_gaussians)
+        links = robot_link_gaussians(self.backend.link_visual_meshes(), LINK_RECORD_RGB, cameras.robot_gaussians)
         self._canonical = scene_canonical_gaussians(self.scene, links)
         rig = CameraRig(self.scene.robot_base.numpy(), cameras)
         # The cameras render where the worlds are simulated: one batched gsplat call per step on CUDA.

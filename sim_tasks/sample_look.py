@@ -150,8 +150,9 @@ class SampleLook:
                 self.model.geom_pos[g] = m[:3, 3] + (np.array([100.0, 100.0, 0.0]) if away else 0.0)
                 self.model.geom_quat[g] = _quat_wxyz(m[:3, :3])
 
-    def render(self, world_from_cam: np.ndarray, fov_y_deg: float) -> np.ndarray:
-        """(H,W,3) uint8 seen by an OpenCV camera posed in the scene's (capture) frame."""
+    def render(self, world_from_cam: np.ndarray, fov_y_deg: float, depth: bool = False):
+        """(H,W,3) uint8 seen by an OpenCV camera posed in the scene's (capture) frame; with `depth` also (H,W)
+        each pixel's depth in the scene's units (metres)."""
         cam = np.asarray(world_from_cam, np.float64)
         r = self.rot @ cam[:3, :3] @ np.diag([1.0, -1.0, -1.0])  # OpenCV -> MuJoCo camera axes
         quat = np.zeros(4)
@@ -161,7 +162,15 @@ class SampleLook:
         self.model.cam_fovy[self.cam_id] = fov_y_deg
         self.mj.mj_forward(self.model, self.data)
         self.renderer.update_scene(self.data, camera=self.cam_id)
-        return self.renderer.render().copy()
+        rgb = self.renderer.render().copy()
+        if not depth:
+            return rgb
+        self.renderer.enable_depth_rendering()
+        try:
+            self.renderer.update_scene(self.data, camera=self.cam_id)
+            return rgb, self.renderer.render().copy() / np.cbrt(np.linalg.det(self.sim[:3, :3]))
+        finally:
+            self.renderer.disable_depth_rendering()
 
 
 __all__ = ["MATCH_RADIUS_M", "SampleLook", "match_objects"]

@@ -21,6 +21,8 @@ def track(
                                           "({\"fps\": 30, \"cameras\": [CameraSpec dicts]}, OpenCV axes)"),
     out: Path = typer.Option(..., help="Output folder: dataset/, overlay.mp4, summary.json"),
     fps: float = typer.Option(None, help="Frame rate (default: the cameras file's)"),
+    joints: Path = typer.Option(None, help="The robot's joint positions per frame (.csv or .npy, one row per frame: "
+                                            "7 arm joints in rad, 2 fingers in m): the twin's Panda follows them"),
     format: str = typer.Option("lerobot", help="Dataset format: lerobot | hdf5"),
     iterations: int = typer.Option(None, min=0, help="Render-and-compare iterations per frame"),
     calibration_iterations: int = typer.Option(None, min=0, help="Appearance calibration steps on the first frames"),
@@ -47,7 +49,8 @@ def track(
     if correct:
         config = replace(config, correct_bodies=tuple(correct))
     try:
-        summary = track_stream(scene_usd, frames, cameras, out, config, fps=fps, fmt=format, open_loop=open_loop)
+        summary = track_stream(scene_usd, frames, cameras, out, config, fps=fps, fmt=format, open_loop=open_loop,
+                               joints=joints)
     except (TrackInputError, DatasetError, FileNotFoundError, FileExistsError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -56,8 +59,9 @@ def track(
 
 
 def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config, fps=None, fmt: str = "lerobot",
-                 open_loop: bool = True) -> dict:
-    """The command's work, callable from Python; returns the summary it writes."""
+                 open_loop: bool = True, joints: Path | None = None) -> dict:
+    """The command's work, callable from Python; returns the summary it writes. joints: the robot's joint
+    states file (gwm.track.stream.read_joint_states); the twin then has the robot, its links following them."""
     import time
     from dataclasses import asdict, replace
 
@@ -68,30 +72,34 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     from gwm.atomic_io import write_json_atomic
     from gwm.track.loop import BACKGROUND, TrackInputError, Tracker, run_tracker, scene_gaussians
     from gwm.track.outputs import write_overlay_video, write_tracked_dataset
-    from gwm.track.stream import read_stream
-    from sim_tasks.newton_twin import NewtonTwin
+    from gwm.track.stream import read_joint_states, read_stream
+    from sim_tasks.newton_twin import NewtonTwin, robot_link_splats
 
     out = Path(out)
     if (out / "dataset").exists():
         raise FileExistsError(f"{out / 'dataset'} exists; give an empty --out folder")
     stream = read_stream(frames, cameras, fps)
+    q = None if joints is None else read_joint_states(joints, stream.num_frames)
     scene_usd = Path(scene_usd)
     if not scene_usd.is_file():
         raise TrackInputError(f"{scene_usd}: no such scene file (export one with 'gwm export usd')")
     scene = read_usd_scene(scene_usd)
-    twin = NewtonTwin(scene_usd, stream.fps, scene=scene)
+    twin = NewtonTwin(scene_usd, stream.fps, scene=scene, robot=q is not None)
+    links = robot_link_splats(twin)
     canonical, reveal = scene_gaussians(scene, config)
+    canonical.update(links)
+    twin.reset(joints=None if q is None else q[0])
     tracker = Tracker(twin, canonical, stream.cameras, config, reveal=reveal)
     start = time.perf_counter()
     tracker.calibrate(stream.frames[0])
     calibration_s = time.perf_counter() - start
-    result = run_tracker(tracker, stream.frames, keep_renders=True, progress=True)
+    result = run_tracker(tracker, stream.frames, keep_renders=True, progress=True, joints=q)
     open_renders = None
     if open_loop:
-        twin.reset()
+        twin.reset(joints=None if q is None else q[0])
         baseline = Tracker(twin, canonical, stream.cameras, replace(config, iterations=0), reveal=reveal)
         baseline.bodies, baseline.colour, baseline.plate = tracker.bodies, tracker.colour, tracker.plate  # same look
-        open_renders = run_tracker(baseline, stream.frames, keep_renders=True).renders
+        open_renders = run_tracker(baseline, stream.frames, keep_renders=True, joints=q).renders
     names = (BACKGROUND, *twin.body_names)
     roles = ("background", *twin.body_roles)
     poses = np.concatenate([np.tile([0, 0, 0, 1.0, 0, 0, 0], (len(result.poses), 1, 1)), result.poses], 1)
@@ -99,6 +107,7 @@ def track_stream(scene_usd: Path, frames: Path, cameras: Path, out: Path, config
     meta = {"scene_usd": str(scene_usd), "frames": str(frames), "config": asdict(config),
             "normalisation": scene.metadata.get("normalisation")}
     stored, _ = scene_gaussians(scene, replace(config, reveal_support=False))  # the scene's own: no fill
+    stored.update(links)
     dataset = write_tracked_dataset(out / "dataset", fmt, poses, wrenches, stream.fps, names, roles,
                                     {k: v.detach().to(dtype=torch.float32) for k, v in stored.items()}, stream.specs, meta)
     write_overlay_video(out / "overlay.mp4", stream.frames, result.renders, open_renders, stream.fps)

@@ -112,7 +112,9 @@ class Twin(Protocol):
         """(B,) the friction coefficient each body slides at on its support."""
 
     def step(self, wrenches: np.ndarray) -> None:
-        """Advance control_dt with wrenches (B,6) [force (N), torque (N m)], world frame, at each COM."""
+        """Advance control_dt with wrenches (B,6) [force (N), torque (N m)], world frame, at each COM. A twin with
+        a robot also takes `joints`, the robot's joint states at the step's end, and has robot_contacts() (B,):
+        the bodies its links touch (NewtonTwin(robot=True))."""
 
 
 @dataclass
@@ -268,6 +270,13 @@ class Tracker:
             seen = (observed.to(device) - bias[:, None, None, :]) / gain[:, None, None, :].clamp_min(1e-3)
             correction = seen - composite_nothing(rest, self.background)
             free = moving_coverage(moving, rest) < PLATE_COVERAGE
+            robot = [b for b, role in enumerate(self.bodies.body_roles) if role in ROBOT_ROLES]
+            if robot:  # the robot is not the background: it moves, so its pixels' correction would stay behind
+                links = torch.as_tensor(robot, device=device)
+                none = torch.zeros(len(robot), 3, device=device)
+                shown = render_layer(self.bodies.offset_bodies(poses, none, none, links),
+                                     self.cameras.to(device=device, dtype=torch.float32), self.config.render_backend)
+                free &= shown.alpha < PLATE_COVERAGE
             box = max(3, int(PLATE_SPREAD * min(observed.shape[1:3])))
             return BackgroundPlate(correction, free, rest, spread(correction, free, box))
 
@@ -315,16 +324,17 @@ class Tracker:
         poses = np.asarray(self.twin.body_poses(), np.float64)
         return np.concatenate([[[0, 0, 0, 1, 0, 0, 0]], poses])
 
-    def step(self, frames, known_wrenches: np.ndarray | None = None) -> TrackStep:
+    def step(self, frames, known_wrenches: np.ndarray | None = None, joints: np.ndarray | None = None) -> TrackStep:
         """Correct the twin with one frame per camera, then advance it one control step.
 
         known_wrenches (B,6): forces the twin should apply anyway (e.g. a modelled push), added to
-        the visual ones.
+        the visual ones. joints: the robot's joint states at the step's end (the next frame's), for a twin
+        with a robot: its links follow them.
         """
         with torch_threads(self.config.threads):
-            return self._step(frames, known_wrenches)
+            return self._step(frames, known_wrenches, joints)
 
-    def _step(self, frames, known_wrenches) -> TrackStep:
+    def _step(self, frames, known_wrenches, joints) -> TrackStep:
         t0, c0 = time.perf_counter(), time.process_time()
         observed = self.check_frames(frames)
         poses = self.all_poses()
@@ -340,7 +350,10 @@ class Tracker:
         total = wrenches.copy()
         if known_wrenches is not None:
             total = total + np.asarray(known_wrenches, np.float64).reshape(total.shape)
-        self.twin.step(total)
+        if joints is None:
+            self.twin.step(total)
+        else:
+            self.twin.step(total, joints)
         return TrackStep(poses=poses[1:], wrenches=wrenches, estimate=estimate, rendered=estimate.rendered,
                          seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
 
@@ -457,6 +470,40 @@ class Tracker:
             return np.ones(m)
         return np.clip((share - lo) / (hi - lo), 0.0, 1.0)
 
+    def _robot_visibility(self, poses: np.ndarray) -> np.ndarray:
+        """(M,) the share of each movable body's Gaussians (their centres, opacity-weighted) that the robot's links
+        do not hide from the camera that sees most of it: 1 everywhere without a robot."""
+        from gwm.track.layers import render_layer
+
+        m = len(self.movable)
+        robot = [b for b, role in enumerate(self.bodies.body_roles) if role in ROBOT_ROLES]
+        if not robot:
+            return np.ones(m)
+        device = self.config.device
+        cams = self.cameras.to(device=device, dtype=torch.float32)
+        with torch.no_grad():
+            links = torch.as_tensor(robot, device=device)
+            none = torch.zeros(len(robot), 3, device=device)
+            arm = render_layer(self.bodies.offset_bodies(poses, none, none, links), cams, self.config.render_backend)
+            out, share = np.ones(m), np.zeros(len(cams))
+            for j, b in enumerate(self.movable):
+                splats = self.bodies.offset_bodies(poses, torch.zeros(1, 3, device=device),
+                                                   torch.zeros(1, 3, device=device), torch.as_tensor([int(b)], device=device))
+                for c in range(len(cams)):
+                    world_to_cam = torch.linalg.inv(cams.world_from_cam[c])
+                    p = splats.means @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
+                    uv = p @ cams.Ks[c].T
+                    u = (uv[:, 0] / uv[:, 2]).long()
+                    v = (uv[:, 1] / uv[:, 2]).long()
+                    inside = (p[:, 2] > 0) & (u >= 0) & (u < cams.width) & (v >= 0) & (v < cams.height)
+                    weight = splats.opacities[inside]
+                    u, v, z = u[inside], v[inside], p[inside, 2]
+                    behind = (arm.alpha[c, v, u, 0] > 0.5) & (arm.depth[c, v, u, 0] < z)
+                    seen = float(weight.sum())
+                    share[c] = 1.0 - float(weight[behind].sum()) / seen if seen > 0 else 0.0
+                out[j] = share.max()
+        return out
+
     def _follow_floor(self, estimate: PoseErrorEstimate, trust: np.ndarray, poses: np.ndarray) -> None:
         """With config.floor_follows, the floor (confidence) of each body the twin holds standing on its support
         as it started (_grounded) follows its window loss at its estimate, as far as that is trusted, for the
@@ -564,6 +611,9 @@ class Tracker:
         if known_wrenches is not None:  # motion that known forces drive is the twin's own, friction included
             known = np.asarray(known_wrenches, np.float64).reshape(-1, 6)[self.movable - 1]
             self._driven &= ~np.any(known[:, :2] != 0, axis=1)
+        touched = getattr(self.twin, "robot_contacts", None)
+        if touched is not None:  # and so is what the robot pushes: its friction compensated, the law flung the
+            self._driven &= ~np.asarray(touched(), bool)[self.movable - 1]  # demo's pushed cube (README, stop 46)
 
     def _observed_moving(self, estimate: PoseErrorEstimate, poses: np.ndarray, trust: np.ndarray,
                          law: np.ndarray) -> np.ndarray:
@@ -672,7 +722,7 @@ class Tracker:
         position = estimate.position.copy()
         if cfg.no_downward_push:
             position = self._lift_out_of_support(position, poses)
-        trust = self.confidence(estimate)
+        trust = self.confidence(estimate) * (self._robot_visibility(poses) >= cfg.robot_visible_min)
         self._follow_floor(estimate, trust, poses)
         raw = np.concatenate([position, estimate.rotation], 1)  # (M,6)
         err = self._dead_band(raw, poses) * trust[:, None]
@@ -774,11 +824,14 @@ class TrackResult:
 
 
 def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = None, keep_renders: bool = False,
-                progress: bool = False) -> TrackResult:
-    """Step the tracker through frames (T,C,H,W,3); known_wrenches (T,B,6) optional."""
+                progress: bool = False, joints: np.ndarray | None = None) -> TrackResult:
+    """Step the tracker through frames (T,C,H,W,3); known_wrenches (T,B,6) optional; joints (T,9): the
+    robot's joint states at each frame, for a twin with a robot (set at the first frame's before calling)."""
     n = len(frames)
     if known_wrenches is not None and len(known_wrenches) != n:
         raise TrackInputError(f"{len(known_wrenches)} rows of known wrenches for {n} frames")
+    if joints is not None and len(joints) != n:
+        raise TrackInputError(f"{len(joints)} rows of joint states for {n} frames: give one per frame")
     steps = range(n)
     if progress:
         from tqdm import tqdm
@@ -786,7 +839,8 @@ def run_tracker(tracker: Tracker, frames, known_wrenches: np.ndarray | None = No
         steps = tqdm(steps, desc="track", unit="frame")
     poses, wrenches, seconds, renders, estimates = [], [], [], [], []
     for t in steps:
-        s = tracker.step(frames[t], None if known_wrenches is None else known_wrenches[t])
+        s = tracker.step(frames[t], None if known_wrenches is None else known_wrenches[t],
+                         None if joints is None else joints[min(t + 1, n - 1)])
         poses.append(s.poses)
         wrenches.append(s.wrenches)
         seconds.append(s.seconds)

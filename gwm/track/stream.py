@@ -130,6 +130,53 @@ def read_stream(frames_dir: Path, cameras_json: Path, fps: float | None = None) 
     return CameraStream(float(fps), specs, cams, np.stack(per_camera, 1))
 
 
+JOINT_COLUMNS = 9  # the Panda's seven arm joints (rad) and two fingers (m), as the datasets' joint state
+
+
+def _has_header(path: Path) -> bool:
+    """Whether the CSV's first line is a header (not all numbers)."""
+    first = path.read_text().splitlines()[:1]
+    try:
+        [float(v) for v in first[0].split(",")] if first else None
+    except ValueError:
+        return True
+    return False
+
+
+def read_joint_states(path: Path, frames: int) -> np.ndarray:
+    """(T, 9) the robot's joint positions per frame from a CSV (one row per frame, a header line allowed) or a
+    .npy file; one clear error when it does not fit the stream."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrackInputError(f"{path}: no such joint-states file (one row per frame: 7 arm joints in rad, 2 "
+                              "fingers in m; .csv or .npy)")
+    try:
+        if path.suffix.lower() == ".npy":
+            q = np.load(path, allow_pickle=False)
+        else:
+            q = np.loadtxt(path, delimiter=",", skiprows=int(_has_header(path)), ndmin=2)
+    except ValueError as e:
+        raise TrackInputError(f"{path}: not a table of numbers ({e})") from None
+    q = np.asarray(q, np.float64)
+    if q.ndim != 2 or q.shape[1] != JOINT_COLUMNS:
+        raise TrackInputError(f"{path}: {q.shape[-1] if q.ndim else 0} columns; give {JOINT_COLUMNS} per row "
+                              "(7 arm joints in rad, 2 fingers in m)")
+    if len(q) != frames:
+        raise TrackInputError(f"{path}: {len(q)} rows of joint states for {frames} frames; give one row per frame")
+    if not np.isfinite(q).all():
+        raise TrackInputError(f"{path}: joint states have NaN or inf (row {int(np.flatnonzero(~np.isfinite(q).all(1))[0])})")
+    return q
+
+
+def write_joint_states(path: Path, joints: np.ndarray) -> Path:
+    """The robot's joint positions per frame (T, 9) as the CSV read_joint_states reads (exactly: 17 digits)."""
+    from gwm.atomic_io import write_text_atomic
+
+    header = ",".join([f"joint{i}" for i in range(1, 8)] + ["finger1", "finger2"])
+    rows = "\n".join(",".join(f"{v:.17g}" for v in row) for row in np.asarray(joints, np.float64))
+    return write_text_atomic(Path(path), header + "\n" + rows + "\n")
+
+
 def write_stream(folder: Path, frames: np.ndarray, specs, fps: float) -> Path:
     """Write (T, C, H, W, 3) uint8 frames as per-camera PNG folders plus cameras.json (read_stream's layout)."""
     import cv2
@@ -145,4 +192,5 @@ def write_stream(folder: Path, frames: np.ndarray, specs, fps: float) -> Path:
     return folder
 
 
-__all__ = ["CameraStream", "read_cameras_json", "read_stream", "write_stream"]
+__all__ = ["CameraStream", "JOINT_COLUMNS", "read_cameras_json", "read_joint_states", "read_stream",
+           "write_joint_states", "write_stream"]

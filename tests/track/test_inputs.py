@@ -78,3 +78,46 @@ def test_help_shows_one_command_without_sub_commands():
     assert result.exit_code == 0
     usage = result.output[:result.output.index("Track a recorded")]
     assert "scene_usd" in usage.lower() and "COMMAND" not in usage, usage
+
+
+def test_joint_states_round_trip_through_csv_with_header_and_npy(tmp_path):
+    from gwm.track.stream import read_joint_states, write_joint_states
+
+    q = np.random.default_rng(1).normal(size=(3, 9))
+    path = write_joint_states(tmp_path / "joints.csv", q)
+    assert path.read_text().startswith("joint1,")  # a header line, skipped on reading
+    np.testing.assert_allclose(read_joint_states(path, 3), q, rtol=1e-8)
+    np.save(tmp_path / "joints.npy", q)
+    np.testing.assert_array_equal(read_joint_states(tmp_path / "joints.npy", 3), q)
+    (tmp_path / "bare.csv").write_text("\n".join(",".join(str(v) for v in row) for row in q))
+    np.testing.assert_allclose(read_joint_states(tmp_path / "bare.csv", 3), q)  # no header: the first row is kept
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such joint-states file"),
+    ("columns", "7 columns; give 9 per row"),
+    ("rows", "2 rows of joint states for 3 frames"),
+    ("nan", "NaN or inf (row 1)"),
+    ("text", "not a table of numbers"),
+])
+def test_bad_joint_states_name_the_problem(stream_dir, tmp_path, case, message):
+    root, _, _ = stream_dir
+    path = tmp_path / "joints.csv"
+    q = np.zeros((3, 9))
+    if case == "columns":
+        q = q[:, :7]
+    elif case == "rows":
+        q = q[:2]
+    elif case == "nan":
+        q[1, 4] = np.nan
+    if case == "text":
+        path.write_text("a,b\n1,x\n")
+    elif case != "missing":
+        np.savetxt(path, q, delimiter=",")
+    result = CliRunner().invoke(app, ["track", str(root / "scene.usdz"), str(root / "frames"), "--cameras",
+                                      str(root / "frames" / "cameras.json"), "--out", str(tmp_path / "out"),
+                                      "--joints", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert not (tmp_path / "out").exists()  # nothing written before the input was checked
