@@ -58,11 +58,15 @@ def test_bad_streams_name_the_problem(stream_dir, tmp_path, case, message):
     with pytest.raises(TrackInputError) as err:
         read_stream(root / "frames", cams)
     assert message in str(err.value)
-    result = CliRunner().invoke(app, ["track", str(root / "scene.usdz"), str(root / "frames"), "--cameras", str(cams),
-                                      "--out", str(tmp_path / "out")])
+    _assert_one_line_error(["track", str(root / "scene.usdz"), str(root / "frames"), "--cameras", str(cams),
+                            "--out", str(tmp_path / "out")], message)
+
+
+def _assert_one_line_error(args, message):
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
     assert "Traceback" not in result.output
 
 
@@ -114,10 +118,7 @@ def test_bad_joint_states_name_the_problem(stream_dir, tmp_path, case, message):
         path.write_text("a,b\n1,x\n")
     elif case != "missing":
         np.savetxt(path, q, delimiter=",")
-    result = CliRunner().invoke(app, ["track", str(root / "scene.usdz"), str(root / "frames"), "--cameras",
-                                      str(root / "frames" / "cameras.json"), "--out", str(tmp_path / "out"),
-                                      "--joints", str(path)])
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    _assert_one_line_error(["track", str(root / "scene.usdz"), str(root / "frames"), "--cameras",
+                            str(root / "frames" / "cameras.json"), "--out", str(tmp_path / "out"), "--joints", str(path)],
+                           message)
     assert not (tmp_path / "out").exists()  # nothing written before the input was checked

@@ -22,6 +22,24 @@ def _twin(scene_usd, demo_scene):
     return NewtonTwin(scene_usd, fps=30, scene=demo_scene, robot=True)
 
 
+def _tracker(scene_usd, demo_scene, pushed, calibration_iterations=10, **config):
+    """A tracker on a twin with the robot at the stream's first joint states, calibrated on its first frames."""
+    from gwm.track.config import TrackerConfig
+    from gwm.track.loop import Tracker, scene_gaussians
+    from sim_tasks.newton_twin import robot_link_splats
+
+    _, cams, _, stream = pushed
+    twin = _twin(scene_usd, demo_scene)
+    cfg = TrackerConfig(calibration_iterations=calibration_iterations, threads=1, **config)
+    canonical, reveal = scene_gaussians(demo_scene, cfg)
+    canonical.update(robot_link_splats(twin))
+    twin.reset(joints=stream.joints[0])
+    tracker = Tracker(twin, canonical, cams, cfg, reveal=reveal)
+    if calibration_iterations:
+        tracker.calibrate(stream.frames[0])
+    return tracker
+
+
 def test_the_real_robot_pushes_the_object_and_logs_its_joints(pushed):
     scenario, _, _, stream = pushed
     assert stream.joints.shape == (len(stream.frames), 9)
@@ -59,28 +77,18 @@ def test_twin_links_follow_the_joint_states_and_push_what_they_touch(pushed, sce
 
 
 def test_tracker_never_puts_visual_forces_on_the_robot(pushed, scene_usd, demo_scene):
-    from dataclasses import replace
-
-    from gwm.track.config import TrackerConfig
     from gwm.track.layers import render_layer
-    from gwm.track.loop import Tracker, run_tracker, scene_gaussians
-    from sim_tasks.newton_twin import robot_link_splats
+    from gwm.track.loop import run_tracker
 
     _, cams, _, stream = pushed
-    twin = _twin(scene_usd, demo_scene)
-    config = TrackerConfig(calibration_iterations=10, threads=1)
-    canonical, reveal = scene_gaussians(demo_scene, config)
-    canonical.update(robot_link_splats(twin))
-    twin.reset(joints=stream.joints[0])
-    tracker = Tracker(twin, canonical, cams, config, reveal=reveal)
+    tracker = _tracker(scene_usd, demo_scene, pushed)
     roles = tracker.bodies.body_roles
     assert all(roles[b] not in ("robot_link", "tool") for b in tracker.movable)
-    tracker.calibrate(stream.frames[0])
     # The background plate is not taken where the robot is: its colour there would stay behind once it moves.
     robot = [b for b, r in enumerate(roles) if r in ("robot_link", "tool")]
     none = torch.zeros(len(robot), 3)
     shown = render_layer(tracker.bodies.offset_bodies(tracker.all_poses(), none, none, torch.tensor(robot)),
-                         cams, config.render_backend).alpha
+                         cams, tracker.config.render_backend).alpha
     assert (shown > 0.5).sum() > 20 and not tracker.plate.free[shown > 0.5].any()
     result = run_tracker(tracker, stream.frames[:30], joints=stream.joints[:30])
     n = len(stream.body_names)
@@ -88,9 +96,7 @@ def test_tracker_never_puts_visual_forces_on_the_robot(pushed, scene_usd, demo_s
     assert np.abs(result.wrenches[:, :n]).max() > 0.0  # while the law did push the objects
     # A body the robot hides from every camera is left to its physics: asked to see more than all of each, none
     # is corrected.
-    twin.reset(joints=stream.joints[0])
-    blind = Tracker(twin, canonical, cams, replace(config, robot_visible_min=1.01), reveal=reveal)
-    blind.calibrate(stream.frames[0])
+    blind = _tracker(scene_usd, demo_scene, pushed, robot_visible_min=1.01)
     assert np.abs(run_tracker(blind, stream.frames[:30], joints=stream.joints[:30]).wrenches).max() == 0.0
 
 
@@ -98,12 +104,11 @@ def test_gwm_track_replays_a_robot_stream_with_its_joint_states(pushed, scene_us
     from benchmarks.tracking import write_test_stream
     from gwm.data.api import open_dataset
     from gwm.track.config import TrackerConfig
-    from gwm.track.loop import Tracker, run_tracker, scene_gaussians
+    from gwm.track.loop import run_tracker
     from gwm.track.stream import read_joint_states
-    from sim_tasks.newton_twin import robot_link_splats
     from sim_tasks.track_cli import track_stream
 
-    _, cams, _, stream = pushed
+    _, _, _, stream = pushed
     folder = tmp_path / "demo_1cam_robot_push"
     command = write_test_stream(folder, stream, scene_usd)
     assert command.endswith(f"--joints {folder / 'joints.csv'}")
@@ -118,26 +123,13 @@ def test_gwm_track_replays_a_robot_stream_with_its_joint_states(pushed, scene_us
                                                 "panda_leftfinger", "panda_rightfinger")
     assert set(dataset.spec.body_roles[1 + n:]) == {"robot_link", "tool"}
     tracked = dataset.episode(0)["observation.body_poses"][:, 1:]
-    twin = _twin(scene_usd, demo_scene)
-    canonical, reveal = scene_gaussians(demo_scene, config)
-    canonical.update(robot_link_splats(twin))
-    twin.reset(joints=stream.joints[0])
-    tracker = Tracker(twin, canonical, cams, config, reveal=reveal)
-    tracker.calibrate(stream.frames[0])
+    tracker = _tracker(scene_usd, demo_scene, pushed)
     np.testing.assert_allclose(tracked, run_tracker(tracker, stream.frames, joints=stream.joints).poses, atol=1e-5)
 
 
 def test_robot_visibility_counts_what_the_links_hide(pushed, scene_usd, demo_scene):
-    from gwm.track.config import TrackerConfig
-    from gwm.track.loop import Tracker, scene_gaussians
-    from sim_tasks.newton_twin import robot_link_splats
-
-    _, cams, _, stream = pushed
-    twin = _twin(scene_usd, demo_scene)
-    config = TrackerConfig(calibration_iterations=0, threads=1)
-    canonical, reveal = scene_gaussians(demo_scene, config)
-    canonical.update(robot_link_splats(twin))
-    tracker = Tracker(twin, canonical, cams, config, reveal=reveal)
+    _, cams, _, _ = pushed
+    tracker = _tracker(scene_usd, demo_scene, pushed, calibration_iterations=0)
     poses = tracker.all_poses()
     names = tracker.bodies.body_names
     links = [b for b, r in enumerate(tracker.bodies.body_roles) if r in ("robot_link", "tool")]
