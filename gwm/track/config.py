@@ -131,7 +131,7 @@ class TrackerConfig:
     explained_full: float = 0.6
     # A body whose Gaussians are less than this share in sight of every camera, the robot's links in front of the
     # rest, is left to its physics (no visual force): the frames say nothing of where it is, and what differs
-    # around the arm (its edges, its shading) moved a bowl hidden behind it 122 mm off (kitchen sample, stop 46;
+    # around the arm (its edges, its shading) moved a bowl hidden behind it 154 mm off (kitchen sample, stop 46;
     # Tracker._robot_visibility). 0: off.
     robot_visible_min: float = 0.5
     # The floor the excess is measured from follows each body standing on its support (Tracker._follow_floor):

@@ -171,6 +171,7 @@ class Tracker:
         self.bodies = BodyGaussians(canonical, names, roles, np.concatenate([np.zeros((1, 3)), com]),
                                     device=config.device)
         self.movable = correctable_bodies(names, roles, config)  # indices into names (0 = background)
+        self._robot_bodies = [b for b, role in enumerate(roles) if role in ROBOT_ROLES]  # their links follow joints
         self.background = torch.tensor(config.background_rgb, dtype=torch.float32, device=config.device)
         self.colour = None  # per-camera (gain, bias) from calibrate()
         self.rest_floor = None  # (M,) each movable body's window loss where it matched at calibration (calibrate)
@@ -270,13 +271,9 @@ class Tracker:
             seen = (observed.to(device) - bias[:, None, None, :]) / gain[:, None, None, :].clamp_min(1e-3)
             correction = seen - composite_nothing(rest, self.background)
             free = moving_coverage(moving, rest) < PLATE_COVERAGE
-            robot = [b for b, role in enumerate(self.bodies.body_roles) if role in ROBOT_ROLES]
-            if robot:  # the robot is not the background: it moves, so its pixels' correction would stay behind
-                links = torch.as_tensor(robot, device=device)
-                none = torch.zeros(len(robot), 3, device=device)
-                shown = render_layer(self.bodies.offset_bodies(poses, none, none, links),
-                                     self.cameras.to(device=device, dtype=torch.float32), self.config.render_backend)
-                free &= shown.alpha < PLATE_COVERAGE
+            arm = self._robot_layer(poses)
+            if arm is not None:  # the robot is not the background: it moves, so its pixels' correction would stay
+                free &= arm.alpha < PLATE_COVERAGE  # behind
             box = max(3, int(PLATE_SPREAD * min(observed.shape[1:3])))
             return BackgroundPlate(correction, free, rest, spread(correction, free, box))
 
@@ -470,25 +467,33 @@ class Tracker:
             return np.ones(m)
         return np.clip((share - lo) / (hi - lo), 0.0, 1.0)
 
+    def _robot_layer(self, poses: np.ndarray) -> RenderOutput | None:
+        """The robot's links alone rendered at `poses` (None without a robot)."""
+        from gwm.track.layers import render_layer
+
+        if not self._robot_bodies:
+            return None
+        device = self.config.device
+        links = torch.as_tensor(self._robot_bodies, device=device)
+        none = torch.zeros(len(links), 3, device=device)
+        with torch.no_grad():
+            return render_layer(self.bodies.offset_bodies(poses, none, none, links),
+                                self.cameras.to(device=device, dtype=torch.float32), self.config.render_backend)
+
     def _robot_visibility(self, poses: np.ndarray) -> np.ndarray:
         """(M,) the share of each movable body's Gaussians (their centres, opacity-weighted) that the robot's links
         do not hide from the camera that sees most of it: 1 everywhere without a robot."""
-        from gwm.track.layers import render_layer
-
-        m = len(self.movable)
-        robot = [b for b, role in enumerate(self.bodies.body_roles) if role in ROBOT_ROLES]
-        if not robot:
-            return np.ones(m)
+        out = np.ones(len(self.movable))
+        arm = self._robot_layer(poses)
+        if arm is None:
+            return out
         device = self.config.device
         cams = self.cameras.to(device=device, dtype=torch.float32)
+        share = np.zeros(len(cams))
+        zero = torch.zeros(1, 3, device=device)
         with torch.no_grad():
-            links = torch.as_tensor(robot, device=device)
-            none = torch.zeros(len(robot), 3, device=device)
-            arm = render_layer(self.bodies.offset_bodies(poses, none, none, links), cams, self.config.render_backend)
-            out, share = np.ones(m), np.zeros(len(cams))
             for j, b in enumerate(self.movable):
-                splats = self.bodies.offset_bodies(poses, torch.zeros(1, 3, device=device),
-                                                   torch.zeros(1, 3, device=device), torch.as_tensor([int(b)], device=device))
+                splats = self.bodies.offset_bodies(poses, zero, zero, torch.as_tensor([int(b)], device=device))
                 for c in range(len(cams)):
                     world_to_cam = torch.linalg.inv(cams.world_from_cam[c])
                     p = splats.means @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
@@ -722,7 +727,9 @@ class Tracker:
         position = estimate.position.copy()
         if cfg.no_downward_push:
             position = self._lift_out_of_support(position, poses)
-        trust = self.confidence(estimate) * (self._robot_visibility(poses) >= cfg.robot_visible_min)
+        trust = self.confidence(estimate)
+        if cfg.robot_visible_min > 0:
+            trust = trust * (self._robot_visibility(poses) >= cfg.robot_visible_min)
         self._follow_floor(estimate, trust, poses)
         raw = np.concatenate([position, estimate.rotation], 1)  # (M,6)
         err = self._dead_band(raw, poses) * trust[:, None]
