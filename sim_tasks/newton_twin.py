@@ -54,7 +54,8 @@ class NewtonTwin:
         objects = tuple(o.name for o in self.scene.objects)
         missing = [n for n in objects if f"/World/Objects/{n}" not in labels]
         if missing:
-            raise ValueError(f"{self.scene_usd}: objects {missing} have no rigid body; re-export the scene with export_usd")
+            raise ValueError(f"{self.scene_usd}: objects {missing} have no rigid body; "
+                             "re-export the scene with export_usd")
         self._objects = np.array([labels.index(f"/World/Objects/{n}") for n in objects], np.int64)
         q_start = model.joint_q_start.numpy()
         child = model.joint_child.numpy()

@@ -35,9 +35,9 @@ class RobotPush:
 
 
 def attach_panda(spec, base: np.ndarray, object_geoms) -> None:
-    """The Panda (its MJCF: servos, meshes, painted in LINK_RGB) attached to MuJoCo spec `spec` at `base` (4,4), and its hand and
-    fingers made to touch the geoms `object_geoms` (their conaffinity: the scene's objects touch nothing but
-    the pairs the scene lists)."""
+    """The Panda (its MJCF: servos, meshes, painted in LINK_RGB) attached to MuJoCo spec `spec` at `base` (4,4),
+    its collision geoms made to touch the geoms `object_geoms` (their conaffinity: otherwise the scene's objects
+    touch only the pairs the scene lists)."""
     import mujoco
 
     robot = mujoco.MjSpec.from_file(str(write_panda_mjcf()))
@@ -156,7 +156,8 @@ class RealRobot:
         self.ik = ToolController(model, self.qpos[:7], self.dofs[:7])
         obj = next((o for o in scene.objects if o.name == push.body), None)
         if obj is None:
-            raise ValueError(f"robot push on {push.body!r}, not an object of the scene {[o.name for o in scene.objects]}")
+            raise ValueError(f"robot push on {push.body!r}, not an object of the scene "
+                             f"{[o.name for o in scene.objects]}")
         top = float(scene.support_vertices[:, 2].max())
         fingers = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, PREFIX + n) for n in LINK_BODIES[-2:]]
         self.path = PushPath(push, obj, top, 0.0)
@@ -178,7 +179,8 @@ class RealRobot:
     def geoms(self) -> np.ndarray:
         """MuJoCo geom ids of the robot (its bodies' names carry PREFIX)."""
         m = self.model
-        robot = [b for b in range(m.nbody) if (self.mj.mj_id2name(m, self.mj.mjtObj.mjOBJ_BODY, b) or "").startswith(PREFIX)]
+        names = [self.mj.mj_id2name(m, self.mj.mjtObj.mjOBJ_BODY, b) or "" for b in range(m.nbody)]
+        robot = [b for b, name in enumerate(names) if name.startswith(PREFIX)]
         return np.flatnonzero(np.isin(m.geom_bodyid, robot))
 
     def site_height(self) -> float:
@@ -206,4 +208,5 @@ class RealRobot:
         return self.data.qpos[self.qpos].copy()
 
 
-__all__ = ["ARM_SEED", "JOINTS", "PREFIX", "PushPath", "RealRobot", "RobotPush", "ToolController", "attach_panda", "tool_down"]
+__all__ = ["ARM_SEED", "JOINTS", "PREFIX", "PushPath", "RealRobot", "RobotPush", "ToolController", "attach_panda",
+           "tool_down"]

@@ -159,7 +159,8 @@ def robot_scenarios(scene, duration: float = 3.0) -> list[Scenario]:
     push = RobotPush(known.body, 0.5, 0.6, 0.06, tuple(direction))
     mu = 0.9 * on_support_friction(scene, next(o for o in scene.objects if o.name == push.body))
     return [
-        Scenario("robot_push", duration, robot_push=push, description=f"the robot pushes {push.body}; physics as modelled"),
+        Scenario("robot_push", duration, robot_push=push,
+                 description=f"the robot pushes {push.body}; physics as modelled"),
         Scenario("robot_heavy", duration, robot_push=push, mass_scale=((push.body, 2.0),),
                  description=f"the robot pushes {push.body}; it is really 2x heavier"),
         Scenario("robot_slippery", duration, robot_push=push, friction=((push.body, mu),),

@@ -164,7 +164,8 @@ def read_joint_states(path: Path, frames: int) -> np.ndarray:
     if len(q) != frames:
         raise TrackInputError(f"{path}: {len(q)} rows of joint states for {frames} frames; give one row per frame")
     if not np.isfinite(q).all():
-        raise TrackInputError(f"{path}: joint states have NaN or inf (row {int(np.flatnonzero(~np.isfinite(q).all(1))[0])})")
+        row = int(np.flatnonzero(~np.isfinite(q).all(1))[0])
+        raise TrackInputError(f"{path}: joint states have NaN or inf (row {row})")
     return q
 
 

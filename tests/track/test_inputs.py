@@ -119,6 +119,6 @@ def test_bad_joint_states_name_the_problem(stream_dir, tmp_path, case, message):
     elif case != "missing":
         np.savetxt(path, q, delimiter=",")
     _assert_one_line_error(["track", str(root / "scene.usdz"), str(root / "frames"), "--cameras",
-                            str(root / "frames" / "cameras.json"), "--out", str(tmp_path / "out"), "--joints", str(path)],
-                           message)
+                            str(root / "frames" / "cameras.json"), "--out", str(tmp_path / "out"),
+                            "--joints", str(path)], message)
     assert not (tmp_path / "out").exists()  # nothing written before the input was checked
