@@ -94,6 +94,9 @@ def test_tracker_never_puts_visual_forces_on_the_robot(pushed, scene_usd, demo_s
     n = len(stream.body_names)
     assert np.abs(result.wrenches[:, n:]).max() == 0.0  # the links: none, ever
     assert np.abs(result.wrenches[:, :n]).max() > 0.0  # while the law did push the objects
+    # The cube the fingers push moves by the twin's own physics: its friction is not the law's to compensate.
+    pushed_cube = list(np.asarray(tracker.movable) - 1).index(stream.body_names.index(pushed[0].robot_push.body))
+    assert not tracker._driven[pushed_cube]
     # A body the robot hides from every camera is left to its physics: asked to see more than all of each, none
     # is corrected.
     blind = _tracker(scene_usd, demo_scene, pushed, robot_visible_min=1.01)
