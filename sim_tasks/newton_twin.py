@@ -24,8 +24,8 @@ from sim_tasks.panda_model import ARM_JOINTS, FINGER_JOINTS, LINK_BODIES, LINK_R
 
 class NewtonTwin:
     """Implements gwm.track.loop.Twin for the scene's objects, and with `robot` the Panda at the scene's
-    robot base: its links follow the joint states step() is given (set along the step, never pushed by
-    forces), and push the objects as the real robot does."""
+    robot base: its servos drive its joints to the joint states step() is given (never a visual force), and its
+    links push the objects as the real robot's do."""
 
     def __init__(self, scene_usd: str | os.PathLike, fps: float, scene=None, max_physics_dt: float = 0.002,
                  device: str = "cpu", robot: bool = False):
@@ -74,16 +74,12 @@ class NewtonTwin:
                                                       integrator="implicitfast", cone="elliptic", impratio=10.0,
                                                       enable_multiccd=True)
         if robot:
-            import mujoco
-
             joint_labels = list(model.joint_label)
             joints = [index_by_suffix(joint_labels, n, "joint") for n in ARM_JOINTS + FINGER_JOINTS]
             self._joint_coords = q_start[joints]
             self._joint_dofs = model.joint_qd_start.numpy()[joints]
-            mj = self.solver.mj_model
-            names = [mujoco.mj_id2name(mj, mujoco.mjtObj.mjOBJ_JOINT, j) or "" for j in range(mj.njnt)]
-            ids = [next(j for j, n in enumerate(names) if n.endswith(name)) for name in ARM_JOINTS + FINGER_JOINTS]
-            self._mj_qpos, self._mj_dof = mj.jnt_qposadr[ids], mj.jnt_dofadr[ids]
+            kp = model.joint_target_ke.numpy()[self._joint_dofs].astype(np.float64)
+            self._lag = model.joint_damping.numpy()[self._joint_dofs].astype(np.float64) / np.maximum(kp, 1e-9)
             self._mj_body = self.solver.mjc_body_to_newton.numpy()[0]  # MuJoCo body -> Newton body (-1: none)
             self._joints = None
         self.reset()
@@ -135,16 +131,15 @@ class NewtonTwin:
         return q
 
     def _hold(self, joints: np.ndarray) -> None:
-        """The robot's servo targets at `joints`: the links are set along each step, and servos aimed elsewhere
-        would fight that within a physics step."""
+        """The robot's servo targets at `joints`."""
         targets = self.control.joint_target_q.numpy()
         targets[self._joint_coords] = joints
         self.control.joint_target_q.assign(targets.astype(np.float32))
 
     def step(self, wrenches: np.ndarray, joints: np.ndarray | None = None) -> None:
         """Advance one control step with wrenches (B,6) [force, torque] world frame at each COM; with a robot,
-        its links moved along the step from the last joint states to `joints` (9, the next frame's; default:
-        held). Robot links take no wrench: they follow their joint states."""
+        its servos driving its joints toward `joints` (9, the next frame's; default: held). Robot links take no
+        wrench: they follow their joint states."""
         import mujoco
 
         w = np.asarray(wrenches, np.float64).reshape(len(self.body_names), 6)
@@ -159,29 +154,19 @@ class NewtonTwin:
         self.state_0.body_f.assign(f)
         dt = self.physics_dt
         if self.robot:
-            start = self._joints
-            end = start if joints is None else self._check_joints(joints)
-            speed = (end - start) / self.control_dt
-            q, qd = self.state_0.joint_q.numpy(), self.state_0.joint_qd.numpy()
-            q[self._joint_coords], qd[self._joint_dofs] = start, speed
-            self.state_0.joint_q.assign(q)
-            self.state_0.joint_qd.assign(qd)
-            self._hold(end)
+            end = self._joints if joints is None else self._check_joints(joints)
+            # The robot's own servos (the MJCF's position actuators) aimed at the next joint states, led by the lag
+            # their damping gives at this speed (as NewtonBackend does). Set kinematically instead, the links pushed
+            # like an infinitely stiff pusher and the twin's objects tipped over where the real ones slid (open
+            # loop 20-74 mm off with the physics as modelled, against 3-7 mm servoed; README, stop 46).
+            self._hold(end + self._lag * (end - self._joints) / self.control_dt)
+            self._joints = end
         # First substep through Newton (pushes state and body_f into MuJoCo's xfrc_applied, which
         # persists), the rest on MuJoCo directly, then pull the state once (as NewtonBackend does).
         self.solver.step(self.state_0, self.state_1, self.control, None, dt)
         if self.substeps > 1:
-            mj_model, mj_data = self.solver.mj_model, self.solver.mj_data
-            if self.robot:  # the links set along the step at the joint states' pace
-                for k in range(1, self.substeps):
-                    mj_data.qpos[self._mj_qpos] = start + (end - start) * (k / self.substeps)
-                    mj_data.qvel[self._mj_dof] = speed
-                    mujoco.mj_step(mj_model, mj_data)
-            else:
-                mujoco.mj_step(mj_model, mj_data, nstep=self.substeps - 1)
-            self.solver._update_newton_state(self.model, self.state_1, mj_data, state_prev=self.state_0)
-        if self.robot:
-            self._joints = end
+            mujoco.mj_step(self.solver.mj_model, self.solver.mj_data, nstep=self.substeps - 1)
+            self.solver._update_newton_state(self.model, self.state_1, self.solver.mj_data, state_prev=self.state_0)
         self.state_0, self.state_1 = self.state_1, self.state_0
         self.steps_taken += 1
 
@@ -200,8 +185,8 @@ class NewtonTwin:
         return out
 
     def joint_state(self) -> np.ndarray | None:
-        """(9,) the robot's joint states the twin last set (None without a robot)."""
-        return self._joints.copy() if self.robot else None
+        """(9,) the twin's robot joint positions now (None without a robot)."""
+        return self.state_0.joint_q.numpy()[self._joint_coords].astype(np.float64) if self.robot else None
 
     def support_friction(self) -> np.ndarray:
         """(B,) the friction coefficient each body slides at on the static world: MuJoCo takes the larger of

@@ -61,15 +61,15 @@ def test_twin_links_follow_the_joint_states_and_push_what_they_touch(pushed, sce
     for t in range(len(q) - 1):
         twin.step(np.zeros((len(twin.body_names), 6)), q[t + 1])
         touched.append(twin.robot_contacts()[stream.body_names.index(scenario.robot_push.body)])
-        if t + 1 in (10, len(q) - 1):  # the links where the joint states put them (the twin's own kinematics)
-            reference.reset(joints=q[t + 1])
-            np.testing.assert_allclose(twin.body_poses()[links, :3], reference.body_poses()[links, :3], atol=1e-3)
+        if t + 1 in (10, 20, len(q) - 1):  # the links where the joint states put them (the twin's own kinematics),
+            reference.reset(joints=q[t + 1])  # within its servos' lag
+            np.testing.assert_allclose(twin.body_poses()[links, :3], reference.body_poses()[links, :3], atol=3e-3)
     reference.reset(joints=q[0])
     assert np.abs(twin.body_poses()[links, :3] - reference.body_poses()[links, :3]).max() > 0.02  # they moved
     j = stream.body_names.index(scenario.robot_push.body)
     moved = twin.body_poses()[j, :3] - reference.body_poses()[j, :3]
     assert moved @ np.asarray(scenario.robot_push.direction) > 0.03 and any(touched) and not touched[0]
-    np.testing.assert_array_equal(twin.joint_state(), q[-1])
+    np.testing.assert_allclose(twin.joint_state(), q[-1], atol=1e-2)  # the servos a few mrad behind
     wrench = np.zeros((len(twin.body_names), 6))
     wrench[-1, 0] = 1.0
     with pytest.raises(ValueError, match="wrenches on robot links"):
