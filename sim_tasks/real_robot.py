@@ -17,7 +17,6 @@ from sim_tasks.panda_model import LINK_RGB, TOOL_SITE, write_panda_mjcf
 
 PREFIX = "robot_"
 ARM_SEED = np.array([0.0, -0.4, 0.0, -2.3, 0.0, 0.3, 0.0])  # elbow up, hand over the table (NewtonBackend's)
-JOINTS = 9  # seven arm joints, then the two fingers (m), as the datasets' joint state
 HOVER = 0.06  # m: the tool comes down to the push's height from this far above it
 CLEARANCE = 0.015  # m between the fingers and the object's back face before the push
 
@@ -208,5 +207,5 @@ class RealRobot:
         return self.data.qpos[self.qpos].copy()
 
 
-__all__ = ["ARM_SEED", "JOINTS", "PREFIX", "PushPath", "RealRobot", "RobotPush", "ToolController", "attach_panda",
+__all__ = ["ARM_SEED", "PREFIX", "PushPath", "RealRobot", "RobotPush", "ToolController", "attach_panda",
            "tool_down"]

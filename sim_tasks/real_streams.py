@@ -30,7 +30,8 @@ import torch
 
 from gwm.cameras import Cameras, CameraSpec, intrinsics_from_fov, look_at
 from gwm.geometry import matrix_to_pose7, positive_w, quat_multiply, quat_to_rotmat
-from sim_tasks.real_robot import JOINTS, RealRobot, RobotPush, attach_panda
+from gwm.track.stream import JOINT_COLUMNS
+from sim_tasks.real_robot import RealRobot, RobotPush, attach_panda
 
 GRAVITY = 9.81
 
@@ -390,7 +391,7 @@ def record_real_stream(scene, scenario: Scenario, cameras: Cameras, camera_specs
     true_poses = np.zeros((n, len(names), 7))
     known = np.zeros((n, len(names), 6))
     present = np.ones((n, len(names)), bool)
-    joints = None if robot is None else np.zeros((n, JOINTS))
+    joints = None if robot is None else np.zeros((n, JOINT_COLUMNS))
     removed: set[str] = set()
     for push in scenario.known_pushes + scenario.unmodelled_pushes:
         if push.body not in names:
